@@ -1,0 +1,149 @@
+"""The seven Partners operations. Views are thin: the request is validated already (see validation)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, g, json, request
+
+from . import errors as e
+from .documents import (
+    Viewer,
+    click_event_document,
+    list_document,
+    page_links,
+    single_document,
+)
+from .model import Partner, User
+from .queries import paginate, partner_tests, select
+from .store import get_store
+from .validation import valid_request
+
+bp = Blueprint("partners", __name__, url_prefix="/api/v1/partners")
+
+
+def json_response(document: dict[str, Any], status: int = 200) -> Response:
+    return Response(json.dumps(document), status=status, mimetype="application/json")
+
+
+def current_user() -> User:
+    """`Authorization: Bearer <token>` names a user; no header means the data set's default user."""
+    store = get_store()
+    header = request.headers.get("Authorization")
+    if header is None:
+        if store.default_user is None:
+            raise e.ApiError.of(e.UNKNOWN_TOKEN, "The data set has no users", ("header", "Authorization"))
+        return store.default_user
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise e.ApiError.of(
+            e.UNKNOWN_TOKEN, "Authorization must be 'Bearer <token>'", ("header", "Authorization")
+        )
+    user = store.users_by_token.get(token.strip())
+    if user is None:
+        raise e.ApiError.of(
+            e.UNKNOWN_TOKEN,
+            "The bearer token does not belong to any user of the data set",
+            ("header", "Authorization"),
+        )
+    return user
+
+
+@bp.before_request
+def identify_user() -> None:
+    g.user = current_user()
+
+
+def _viewer_of_user() -> Viewer:
+    user: User = g.user
+    return Viewer(user=user, business=get_store().businesses[user.business_id])
+
+
+def _include() -> frozenset[str]:
+    return frozenset(valid_request().query.get("include") or ())
+
+
+def _partner() -> Partner:
+    partner_id = str(valid_request().path["id"])
+    partner = get_store().partners.get(partner_id)
+    if partner is None:
+        raise e.ApiError.of(e.PARTNER_NOT_FOUND, f"No partner has id {partner_id}", ("parameter", "id"))
+    return partner
+
+
+def _list(viewer: Viewer) -> Response:
+    store = get_store()
+    valid = valid_request()
+    query = valid.query
+    tests = partner_tests(valid.operation.operation_id, query, viewer.business)
+    matching = select(store.partners_sorted, tests)
+    page = paginate(matching, number=query.get("page", 1), size=query.get("per_page", 25))
+    links = page_links(request.path, list(request.args.items(multi=True)), page)
+    return json_response(list_document(page, viewer, store, _include(), links))
+
+
+@bp.get("")
+def list_partners() -> Response:
+    business_id = str(valid_request().query["business_uuid"])
+    business = get_store().businesses.get(business_id)
+    if business is None:
+        raise e.ApiError.of(
+            e.BUSINESS_NOT_FOUND, f"No business has id {business_id}", ("parameter", "business_uuid")
+        )
+    return _list(Viewer(user=g.user, business=business))
+
+
+@bp.get("/available")
+def list_available_partners() -> Response:
+    return _list(_viewer_of_user())
+
+
+@bp.get("/wholesalers")
+def list_wholesalers() -> Response:
+    return _list(_viewer_of_user())
+
+
+@bp.get("/<partner_id>")
+def get_partner(partner_id: str) -> Response:
+    return json_response(single_document(_partner(), _viewer_of_user(), get_store(), _include()))
+
+
+def _related_partner_ids(relationship: dict[str, Any]) -> list[tuple[str, str]]:
+    """Ids given in `relationships.partner`, in its JSON:API form and in the flat form the docs print."""
+    found = []
+    if "id" in (relationship.get("data") or {}):
+        found.append(("/data/relationships/partner/data/id", str(relationship["data"]["id"])))
+    if "id" in relationship:
+        found.append(("/data/relationships/partner/id", str(relationship["id"])))
+    return found
+
+
+@bp.post("/<partner_id>/click_event")
+def create_click_event(partner_id: str) -> Response:
+    partner = _partner()
+    data = valid_request().body["data"]
+    relationship = (data.get("relationships") or {}).get("partner") or {}
+    mismatches = [
+        e.ErrorItem(e.INVALID_BODY, f"{pointer} must be the path's partner id {partner.id}, got {given}", ("pointer", pointer))
+        for pointer, given in _related_partner_ids(relationship)
+        if given != partner.id
+    ]
+    if mismatches:
+        raise e.ApiError(*mismatches)
+    user: User = g.user
+    event = get_store().record_click(partner.id, user.id, data["attributes"]["event_type"])
+    return json_response(click_event_document(event), status=201)
+
+
+@bp.patch("/<partner_id>/connect")
+def connect_partner(partner_id: str) -> Response:
+    partner = _partner()
+    get_store().connect(g.user.id, partner.id)
+    return json_response(single_document(partner, _viewer_of_user(), get_store(), frozenset()))
+
+
+@bp.delete("/<partner_id>/connect")
+def disconnect_partner(partner_id: str) -> Response:
+    partner = _partner()
+    get_store().disconnect(g.user.id, partner.id)
+    return Response(status=204)

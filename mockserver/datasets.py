@@ -1,0 +1,14 @@
+"""Pick the data set the settings ask for: a scenario file, or Faker data."""
+
+from __future__ import annotations
+
+from .fakedata import generate_dataset
+from .model import DataSet
+from .scenarios import load_scenario
+from .settings import Settings
+
+
+def load_dataset(settings: Settings) -> DataSet:
+    if settings.scenario is not None:
+        return load_scenario(settings.scenario, settings.scenarios_dir)
+    return generate_dataset(settings.seed, settings.partners)

@@ -1,0 +1,168 @@
+"""JSON:API documents: resources with dasherized attributes, relationship links, paging links and meta."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from .model import Business, Partner, PartnerIntegration, User
+from .queries import Page
+from .store import ClickEvent, Store
+
+API_PREFIX = "/api/v1/partners"
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Whose point of view the flags describe: the current user and the business in question."""
+
+    user: User
+    business: Business
+
+
+def partner_url(partner_id: str) -> str:
+    return f"{API_PREFIX}/{partner_id}"
+
+
+def identifier(kind: str, resource_id: str) -> dict[str, str]:
+    return {"type": kind, "id": resource_id}
+
+
+def _relationship(partner_id: str, name: str) -> dict[str, Any]:
+    base = partner_url(partner_id)
+    return {"links": {"self": f"{base}/relationships/{name}", "related": f"{base}/{name}"}}
+
+
+def partner_resource(partner: Partner, viewer: Viewer, store: Store, include: frozenset[str]) -> dict[str, Any]:
+    integration = store.integrations.get((viewer.business.id, partner.id))
+    users = _relationship(partner.id, "users")
+    integrations = _relationship(partner.id, "partner-integrations")
+    if "users" in include:
+        users["data"] = [identifier("users", u.id) for u in store.linked_users(partner.id)]
+    if "partner_integrations" in include:
+        integrations["data"] = [identifier("partner-integrations", integration.id)] if integration else []
+    return {
+        "id": partner.id,
+        "type": "partners",
+        "links": {"self": partner_url(partner.id)},
+        "attributes": {
+            "active": partner.active,
+            "book-meeting": partner.book_meeting,
+            "categories": list(partner.categories),
+            "country-code": partner.country_code,
+            "description": partner.description,
+            "display-credentials-prompt": partner.display_credentials_prompt,
+            "email": partner.email,
+            "logo": {"url": partner.logo_url},
+            "name": partner.name,
+            "status": partner.status,
+            "partner-integration-active": integration.active if integration else None,
+            "partner-integration-requested": integration.requested if integration else None,
+            "phone": partner.phone,
+            "preferred": partner.id in viewer.business.preferred_partner_ids,
+            "user-integration-requested": store.is_linked(viewer.user.id, partner.id),
+            "video-url": partner.video_url,
+            "website-supports-iframe": partner.website_supports_iframe,
+            "website-url": partner.website_url,
+            "wholesaler-category": partner.wholesaler_category,
+            "wholesaler-types": list(partner.wholesaler_types),
+        },
+        "relationships": {"users": users, "partner-integrations": integrations},
+    }
+
+
+def user_resource(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "type": "users",
+        "attributes": {"first-name": user.first_name, "last-name": user.last_name, "email": user.email},
+    }
+
+
+def integration_resource(integration: PartnerIntegration) -> dict[str, Any]:
+    return {
+        "id": integration.id,
+        "type": "partner-integrations",
+        "attributes": {
+            "active": integration.active,
+            "requested": integration.requested,
+            "integration-login": integration.integration_login,
+        },
+        "relationships": {
+            "business": {"data": identifier("businesses", integration.business_id)},
+            "partner": {"data": identifier("partners", integration.partner_id)},
+        },
+    }
+
+
+def included_resources(
+    partners: Iterable[Partner], viewer: Viewer, store: Store, include: frozenset[str]
+) -> list[dict[str, Any]]:
+    """The compound document's `included`: each related resource once, in first-seen order."""
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
+    for partner in partners:
+        if "users" in include:
+            for user in store.linked_users(partner.id):
+                seen.setdefault(("users", user.id), user_resource(user))
+        if "partner_integrations" in include:
+            integration = store.integrations.get((viewer.business.id, partner.id))
+            if integration is not None:
+                seen.setdefault(("partner-integrations", integration.id), integration_resource(integration))
+    return list(seen.values())
+
+
+def page_links(path: str, args: list[tuple[str, str]], page: Page) -> dict[str, str | None]:
+    """first/prev/next/last links that keep every other query parameter as the client sent it."""
+    kept = [(k, v) for k, v in args if k not in ("page", "per_page")]
+    last = max(page.total_pages, 1)
+
+    def url(number: int) -> str:
+        query = urlencode([*kept, ("page", str(number)), ("per_page", str(page.size))], safe="[],")
+        return f"{path}?{query}"
+
+    return {
+        "self": url(page.number),
+        "first": url(1),
+        "prev": url(min(page.number - 1, last)) if page.number > 1 else None,
+        "next": url(page.number + 1) if page.number < page.total_pages else None,
+        "last": url(last),
+    }
+
+
+def list_document(
+    page: Page, viewer: Viewer, store: Store, include: frozenset[str], links: dict[str, str | None]
+) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "data": [partner_resource(p, viewer, store, include) for p in page.items],
+        "meta": {"total-count": page.total_count, "total-pages": page.total_pages},
+        "links": links,
+    }
+    if include:
+        document["included"] = included_resources(page.items, viewer, store, include)
+    return document
+
+
+def single_document(partner: Partner, viewer: Viewer, store: Store, include: frozenset[str]) -> dict[str, Any]:
+    document: dict[str, Any] = {"data": partner_resource(partner, viewer, store, include)}
+    if include:
+        document["included"] = included_resources([partner], viewer, store, include)
+    return document
+
+
+def click_event_document(event: ClickEvent) -> dict[str, Any]:
+    return {
+        "data": {
+            "id": event.id,
+            "type": "partner_click_events",
+            "attributes": {
+                "event-type": event.event_type,
+                "created-at": event.created_at.isoformat().replace("+00:00", "Z"),
+            },
+            "relationships": {
+                "partner": {"data": identifier("partners", event.partner_id)},
+                "user": {"data": identifier("users", event.user_id)},
+            },
+        }
+    }

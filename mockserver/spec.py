@@ -1,0 +1,119 @@
+"""The OpenAPI document, read once: an openapi-core `OpenAPI` plus an index of its operations."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from openapi_core import OpenAPI
+
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+class SpecError(Exception):
+    """The spec file is missing or unreadable."""
+
+
+@dataclass(frozen=True)
+class Operation:
+    operation_id: str
+    method: str
+    """Upper case, as in HTTP."""
+    path_template: str
+    query_parameters: frozenset[str]
+    array_parameters: frozenset[str]
+    """Query parameters that may legitimately repeat."""
+
+
+@dataclass(frozen=True)
+class PathEntry:
+    template: str
+    pattern: re.Pattern[str]
+    literal_segments: int
+    operations: dict[str, Operation]
+
+    @property
+    def allowed_methods(self) -> list[str]:
+        return sorted(self.operations)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """The loaded spec: openapi-core's validator and our own path index (for 404/405 and Allow)."""
+
+    path: Path
+    openapi: OpenAPI
+    document: dict[str, Any]
+    paths: tuple[PathEntry, ...]
+
+    def match_path(self, url_path: str) -> PathEntry | None:
+        """The path entry for a URL path; literal segments win over templated ones."""
+        for entry in self.paths:
+            if entry.pattern.fullmatch(url_path):
+                return entry
+        return None
+
+
+def _template_pattern(template: str) -> re.Pattern[str]:
+    parts = re.split(r"(\{[^}/]+\})", template)
+    regex = "".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts)
+    return re.compile(regex)
+
+
+def _resolve(document: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    ref = node.get("$ref")
+    if ref is None:
+        return node
+    target: Any = document
+    for part in ref.removeprefix("#/").split("/"):
+        target = target[part]
+    return _resolve(document, target)
+
+
+def _index_operations(document: dict[str, Any]) -> tuple[PathEntry, ...]:
+    entries = []
+    for template, item in document.get("paths", {}).items():
+        shared = [_resolve(document, p) for p in item.get("parameters", [])]
+        operations = {}
+        for method in HTTP_METHODS:
+            op = item.get(method)
+            if op is None:
+                continue
+            params = shared + [_resolve(document, p) for p in op.get("parameters", [])]
+            query = [p for p in params if p.get("in") == "query"]
+            arrays = {
+                p["name"]
+                for p in query
+                if _resolve(document, p.get("schema", {})).get("type") == "array"
+                and p.get("explode", p.get("style", "form") == "form")
+            }
+            operations[method.upper()] = Operation(
+                operation_id=op.get("operationId", f"{method} {template}"),
+                method=method.upper(),
+                path_template=template,
+                query_parameters=frozenset(p["name"] for p in query),
+                array_parameters=frozenset(arrays),
+            )
+        literal = sum(1 for seg in template.split("/") if seg and not seg.startswith("{"))
+        entries.append(PathEntry(template, _template_pattern(template), literal, operations))
+    entries.sort(key=lambda e: -e.literal_segments)
+    return tuple(entries)
+
+
+def load_spec(path: Path) -> Spec:
+    """Read and index the spec; the caller decides whether it was validated already."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(f"cannot read spec {path}: {exc.strerror}") from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(document, dict) or "paths" not in document:
+        raise SpecError(f"{path}: not an OpenAPI document (no 'paths')")
+    openapi = OpenAPI.from_dict(document, base_uri=path.resolve().as_uri())
+    return Spec(path=path, openapi=openapi, document=document, paths=_index_operations(document))

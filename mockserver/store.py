@@ -1,0 +1,107 @@
+"""In-memory state: the data set, indexed once, plus the links and click events requests change."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from flask import Flask, current_app
+
+from .model import Business, DataSet, Partner, PartnerIntegration, User
+
+
+@dataclass(frozen=True)
+class ClickEvent:
+    id: str
+    partner_id: str
+    user_id: str
+    event_type: str
+    created_at: datetime
+
+
+class Store:
+    """Read-mostly state; every write is one small change made under one lock."""
+
+    def __init__(self, dataset: DataSet, seed: int = 0) -> None:
+        self.dataset = dataset
+        self._seed = seed
+        self.businesses: dict[str, Business] = {b.id: b for b in dataset.businesses}
+        self.users: dict[str, User] = {u.id: u for u in dataset.users}
+        self.users_by_token: dict[str, User] = {u.token: u for u in dataset.users}
+        self.partners: dict[str, Partner] = {p.id: p for p in dataset.partners}
+        self.partners_sorted: tuple[Partner, ...] = tuple(
+            sorted(dataset.partners, key=lambda p: (p.name.casefold(), p.id))
+        )
+        self.integrations: dict[tuple[str, str], PartnerIntegration] = {
+            (i.business_id, i.partner_id): i for i in dataset.integrations
+        }
+        default = dataset.default_user_id or (dataset.users[0].id if dataset.users else None)
+        self.default_user: User | None = self.users.get(default) if default else None
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to the data set's initial links and no click events."""
+        with self._lock:
+            self._links: set[tuple[str, str]] = set(self.dataset.user_partner_links)
+            self._click_events: list[ClickEvent] = []
+
+    # Reads: a membership test or a copy taken under the lock; never a half-applied write.
+
+    def is_linked(self, user_id: str, partner_id: str) -> bool:
+        return (user_id, partner_id) in self._links
+
+    def linked_users(self, partner_id: str) -> list[User]:
+        """Users linked to a partner, in data-set order."""
+        return [u for u in self.dataset.users if (u.id, partner_id) in self._links]
+
+    def click_events(self) -> tuple[ClickEvent, ...]:
+        with self._lock:
+            return tuple(self._click_events)
+
+    # Writes.
+
+    def connect(self, user_id: str, partner_id: str) -> bool:
+        """Link a user to a partner; True when the link is new."""
+        with self._lock:
+            key = (user_id, partner_id)
+            if key in self._links:
+                return False
+            self._links.add(key)
+            return True
+
+    def disconnect(self, user_id: str, partner_id: str) -> bool:
+        """Unlink a user from a partner; True when a link was removed."""
+        with self._lock:
+            key = (user_id, partner_id)
+            if key not in self._links:
+                return False
+            self._links.discard(key)
+            return True
+
+    def record_click(self, partner_id: str, user_id: str, event_type: str) -> ClickEvent:
+        """Store a click event; ids follow from the seed and the event's sequence number."""
+        with self._lock:
+            sequence = len(self._click_events) + 1
+            digest = hashlib.sha256(f"{self._seed}:click-event:{sequence}".encode()).digest()
+            event = ClickEvent(
+                id=str(uuid.UUID(bytes=digest[:16], version=4)),
+                partner_id=partner_id,
+                user_id=user_id,
+                event_type=event_type,
+                created_at=datetime.now(timezone.utc).replace(microsecond=0),
+            )
+            self._click_events.append(event)
+            return event
+
+
+def init_app(app: Flask, store: Store) -> None:
+    app.extensions["mockserver.store"] = store
+
+
+def get_store() -> Store:
+    store: Store = current_app.extensions["mockserver.store"]
+    return store

@@ -1,0 +1,249 @@
+"""Request validation against the spec (before any view runs) and the optional response self-check."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, Response, current_app, g, request
+from openapi_core.casting.schemas.exceptions import CastError
+from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
+from openapi_core.deserializing.media_types.exceptions import MediaTypeDeserializeError
+from openapi_core.templating.media_types.exceptions import MediaTypeNotFound
+from openapi_core.validation.request.exceptions import (
+    MissingRequestBodyError,
+    MissingRequiredParameter,
+    ParameterValidationError,
+    RequestBodyValidationError,
+)
+from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
+
+from . import errors as e
+from .messages import (
+    cast_message,
+    describe_schema_error,
+    json_pointer,
+    missing_keys,
+    show,
+    unexpected_keys,
+)
+from .spec import Operation, Spec
+
+JSON_MEDIA_TYPES = ("application/json", "application/vnd.api+json")
+FILTER_PREFIX = "filter["
+
+
+@dataclass(frozen=True)
+class ValidRequest:
+    """What a view receives: the operation and the parameters and body, already typed."""
+
+    operation: Operation
+    path: dict[str, Any]
+    query: dict[str, Any]
+    body: Any
+
+
+class _AsMethod(WerkzeugOpenAPIRequest):
+    """A request seen by openapi-core under another method (HEAD is validated as GET)."""
+
+    def __init__(self, req: Any, method: str) -> None:
+        super().__init__(req)
+        self._method = method
+
+    @property
+    def method(self) -> str:
+        return self._method
+
+
+def get_spec() -> Spec:
+    spec: Spec = current_app.extensions["mockserver.spec"]
+    return spec
+
+
+def valid_request() -> ValidRequest:
+    """The validated request of the current view."""
+    result: ValidRequest = g.valid_request
+    return result
+
+
+def _query_checks(operation: Operation) -> Iterator[e.ErrorItem]:
+    """What openapi-core lets through: unknown filter keys and repeated single-valued parameters."""
+    for name in request.args:
+        if name.startswith(FILTER_PREFIX) and name not in operation.query_parameters:
+            known = sorted(p for p in operation.query_parameters if p.startswith(FILTER_PREFIX))
+            hint = f"; known filters: {', '.join(known)}" if known else "; this operation has no filters"
+            yield e.ErrorItem(e.UNKNOWN_PARAMETER, f"Unknown filter {name}{hint}", ("parameter", name))
+        elif name in operation.query_parameters and name not in operation.array_parameters:
+            values = request.args.getlist(name)
+            if len(values) > 1:
+                yield e.ErrorItem(
+                    e.DUPLICATE_PARAMETER,
+                    f"{name} must be given once, got {len(values)} values",
+                    ("parameter", name),
+                )
+
+
+def _parameter_items(error: ParameterValidationError) -> Iterator[e.ErrorItem]:
+    source = ("header", error.name) if error.location == "header" else ("parameter", error.name)
+    if isinstance(error, MissingRequiredParameter):
+        yield e.ErrorItem(e.MISSING_PARAMETER, f"{error.name} is required", source)
+        return
+    cause = error.__cause__
+    if isinstance(cause, InvalidSchemaValue):
+        for schema_error in cause.schema_errors:
+            where = list(getattr(schema_error, "absolute_path", []))
+            subject = error.name + "".join(f" item {int(i) + 1}" for i in where)
+            yield e.ErrorItem(
+                e.INVALID_PARAMETER, f"{subject} {describe_schema_error(schema_error)}", source
+            )
+        return
+    if isinstance(cause, CastError):
+        yield e.ErrorItem(e.INVALID_PARAMETER, cast_message(error.name, cause.type, cause.value), source)
+        return
+    yield e.ErrorItem(e.INVALID_PARAMETER, f"{error.name} is invalid", source)
+
+
+def _body_items(cause: InvalidSchemaValue) -> Iterator[e.ErrorItem]:
+    for schema_error in cause.schema_errors:
+        parts = list(getattr(schema_error, "absolute_path", []))
+        if schema_error.validator == "required":
+            for key in missing_keys(schema_error):
+                pointer = json_pointer([*parts, key])
+                yield e.ErrorItem(e.INVALID_BODY, f"{pointer} is required", ("pointer", pointer))
+        elif schema_error.validator == "additionalProperties":
+            for key in unexpected_keys(schema_error):
+                pointer = json_pointer([*parts, key])
+                yield e.ErrorItem(e.INVALID_BODY, f"{pointer} is not allowed here", ("pointer", pointer))
+        else:
+            pointer = json_pointer(parts)
+            subject = pointer or "The body"
+            yield e.ErrorItem(
+                e.INVALID_BODY, f"{subject} {describe_schema_error(schema_error)}", ("pointer", pointer)
+            )
+
+
+def _check_json_body() -> None:
+    """Reject undecodable JSON with a precise 400 before openapi-core (whose messages crash on bad UTF-8)."""
+    raw = request.get_data(cache=True)
+    if not raw or request.mimetype not in JSON_MEDIA_TYPES:
+        return
+    try:
+        json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise e.ApiError.of(
+            e.MALFORMED_BODY, f"The body is not valid UTF-8 (byte {exc.start})", ("pointer", "")
+        ) from None
+    except RecursionError:
+        raise e.ApiError.of(e.MALFORMED_BODY, "The body is nested too deeply", ("pointer", "")) from None
+    except ValueError as exc:
+        raise e.ApiError.of(e.MALFORMED_BODY, f"The body is not valid JSON: {exc}", ("pointer", "")) from None
+
+
+def _body_error(error: RequestBodyValidationError) -> e.ApiError:
+    cause = error.__cause__
+    if isinstance(cause, MediaTypeNotFound):
+        accepted = " or ".join(cause.availableMimetypes)
+        got = request.mimetype or "nothing"
+        return e.ApiError.of(
+            e.UNSUPPORTED_MEDIA_TYPE,
+            f"Content-Type must be {accepted}, got {got}",
+            ("header", "Content-Type"),
+        )
+    if isinstance(error, MissingRequestBodyError):
+        return e.ApiError.of(e.MISSING_BODY, "A JSON request body is required", ("pointer", ""))
+    if isinstance(cause, MediaTypeDeserializeError):
+        return e.ApiError.of(e.MALFORMED_BODY, "The body is not valid JSON", ("pointer", ""))
+    if isinstance(cause, InvalidSchemaValue):
+        return e.ApiError(*_body_items(cause))
+    return e.ApiError.of(e.INVALID_BODY, "The body is invalid", ("pointer", ""))
+
+
+def validate_current_request() -> ValidRequest:
+    """Match the route, then let openapi-core check parameters and body; raise ApiError on any problem."""
+    spec = get_spec()
+    entry = spec.match_path(request.path)
+    if entry is None:
+        raise e.ApiError.of(e.PATH_NOT_FOUND, f"No operation is served at {request.path}")
+    method = "GET" if request.method == "HEAD" else request.method
+    operation = entry.operations.get(method)
+    if operation is None:
+        allowed = ", ".join(entry.allowed_methods)
+        raise e.ApiError.of(
+            e.METHOD_NOT_ALLOWED,
+            f"{request.method} is not allowed on {entry.template}; allowed: {allowed}",
+            headers={"Allow": allowed},
+        )
+    problems = list(_query_checks(operation))
+    if problems:
+        raise e.ApiError(*problems)
+    _check_json_body()
+    result = spec.openapi.unmarshal_request(_AsMethod(request, method.lower()))
+    parameter_items: list[e.ErrorItem] = []
+    for error in result.errors:
+        if isinstance(error, ParameterValidationError):
+            parameter_items.extend(_parameter_items(error))
+        elif isinstance(error, RequestBodyValidationError):
+            if parameter_items:
+                break
+            raise _body_error(error)
+        else:
+            raise e.ApiError.of(e.INVALID_PARAMETER, str(error))
+    if parameter_items:
+        raise e.ApiError(*parameter_items)
+    params = result.parameters
+    return ValidRequest(
+        operation=operation,
+        path=dict(params.path),
+        query=dict(params.query),
+        body=result.body,
+    )
+
+
+def response_violation(response: Response) -> str | None:
+    """Why the response breaks the spec, or None when it conforms."""
+    method = "get" if request.method == "HEAD" else request.method.lower()
+    spec = get_spec()
+    result = spec.openapi.unmarshal_response(_AsMethod(request, method), WerkzeugOpenAPIResponse(response))
+    if not result.errors:
+        return None
+    error = result.errors[0]
+    cause = error.__cause__
+    if isinstance(cause, InvalidSchemaValue):
+        details = [
+            f"{json_pointer(list(se.absolute_path)) or '/'}: {se.message}" for se in cause.schema_errors
+        ]
+        return "; ".join(details)
+    return str(error)
+
+
+def init_app(app: Flask, spec: Spec, validate_responses: bool) -> None:
+    """Validate every public request before its view; optionally check each response too."""
+    app.extensions["mockserver.spec"] = spec
+
+    @app.before_request
+    def validate() -> None:
+        if request.path.startswith("/__admin"):
+            return
+        g.valid_request = validate_current_request()
+
+    if validate_responses:
+
+        @app.after_request
+        def check_response(response: Response) -> Response:
+            if "valid_request" not in g or request.method == "HEAD":
+                return response
+            violation = response_violation(response)
+            if violation is None:
+                return response
+            app.logger.error("response breaks the spec: %s", violation)
+            return e.render_error(
+                e.ApiError.of(
+                    e.RESPONSE_VALIDATION_FAILED,
+                    f"{request.method} {request.path} answered {response.status_code}: {violation}",
+                )
+            )
+
+
+__all__ = ["ValidRequest", "init_app", "response_violation", "show", "valid_request"]
