@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import admin, api, errors, journal, store, validation
+from . import admin, api, cors, errors, journal, store, validation
 from .datasets import load_dataset
 from .settings import Settings
 from .spec import load_spec
@@ -23,6 +23,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     errors.init_app(app)
     journal.init_app(app, journal.Journal(settings.journal_size))
     validation.init_app(app, spec, validate_responses=settings.validate_responses)
+    cors.init_app(app)
     store.init_app(app, store.Store(dataset, seed=settings.seed))
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)

@@ -37,7 +37,9 @@ class PathEntry:
 
     @property
     def allowed_methods(self) -> list[str]:
-        return sorted(self.operations)
+        """Declared methods, plus HEAD (answered as GET) and OPTIONS (CORS preflight)."""
+        implicit = ["HEAD", "OPTIONS"] if "GET" in self.operations else ["OPTIONS"]
+        return [*sorted(self.operations), *implicit]
 
 
 @dataclass(frozen=True)

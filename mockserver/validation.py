@@ -26,7 +26,6 @@ from .messages import (
     describe_schema_error,
     json_pointer,
     missing_keys,
-    show,
     unexpected_keys,
 )
 from .spec import Operation, Spec
@@ -246,4 +245,3 @@ def init_app(app: Flask, spec: Spec, validate_responses: bool) -> None:
             )
 
 
-__all__ = ["ValidRequest", "init_app", "response_violation", "show", "valid_request"]

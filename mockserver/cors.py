@@ -1,0 +1,37 @@
+"""CORS, so a frontend on another origin (a dev server on :3000) can call the mock from a browser."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, request
+
+from . import errors as e
+from .validation import get_spec
+
+
+def _preflight() -> Response | None:
+    if request.method != "OPTIONS" or request.path.startswith("/__admin"):
+        return None
+    entry = get_spec().match_path(request.path)
+    if entry is None:
+        raise e.ApiError.of(e.PATH_NOT_FOUND, f"No operation is served at {request.path}")
+    methods = ", ".join(entry.allowed_methods)
+    response = Response(status=204)
+    response.headers["Allow"] = methods
+    response.headers["Access-Control-Allow-Methods"] = methods
+    response.headers["Access-Control-Allow-Headers"] = request.headers.get(
+        "Access-Control-Request-Headers", "Authorization, Content-Type"
+    )
+    response.headers["Access-Control-Max-Age"] = "600"
+    return response
+
+
+def _allow_origin(response: Response) -> Response:
+    response.headers["Access-Control-Allow-Origin"] = request.headers.get("Origin", "*")
+    response.headers["Vary"] = "Origin"
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Answer preflights before validation runs, and allow the caller's origin on every response."""
+    app.before_request_funcs.setdefault(None, []).insert(0, _preflight)
+    app.after_request(_allow_origin)
