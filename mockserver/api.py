@@ -146,4 +146,6 @@ def connect_partner(partner_id: str) -> Response:
 def disconnect_partner(partner_id: str) -> Response:
     partner = _partner()
     get_store().disconnect(g.user.id, partner.id)
-    return Response(status=204)
+    response = Response(status=204)
+    del response.headers["Content-Type"]
+    return response

@@ -16,6 +16,7 @@ def _preflight() -> Response | None:
         raise e.ApiError.of(e.PATH_NOT_FOUND, f"No operation is served at {request.path}")
     methods = ", ".join(entry.allowed_methods)
     response = Response(status=204)
+    del response.headers["Content-Type"]
     response.headers["Allow"] = methods
     response.headers["Access-Control-Allow-Methods"] = methods
     response.headers["Access-Control-Allow-Headers"] = request.headers.get(

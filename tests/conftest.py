@@ -29,21 +29,31 @@ class _AsGet(WerkzeugOpenAPIRequest):
         return "get"
 
 
+def _is_spec_operation(request: Any, response: Any) -> bool:
+    """True when the request reached one of the spec's operations (not an unknown path or method)."""
+    if request.method == "OPTIONS" or not request.path.startswith(_SPEC_PATHS):
+        return False
+    if response.status_code in (404, 405) and response.is_json:
+        return response.json["errors"][0]["code"] not in ("not_found", "method_not_allowed")
+    return True
+
+
 class SpecCheckingClient(FlaskClient):
     """A test client that fails the test when a response to a spec operation breaks the spec."""
 
     def open(self, *args: Any, **kwargs: Any) -> Any:
         response = super().open(*args, **kwargs)
         request = response.request
-        if request.path.startswith(_SPEC_PATHS) and response.status_code not in (404, 405) or (
-            response.status_code == 404 and response.json and response.json["errors"][0]["code"] != "not_found"
-        ):
+        if _is_spec_operation(request, response):
             openapi_request = _AsGet(request) if request.method == "HEAD" else WerkzeugOpenAPIRequest(request)
-            if request.method != "HEAD":
+            if request.method == "HEAD":
+                assert response.get_data() == b"", "HEAD must answer without a body"
+            else:
                 result = _REFERENCE.unmarshal_response(openapi_request, WerkzeugOpenAPIResponse(response))
                 assert not result.errors, (
                     f"{request.method} {request.full_path} -> {response.status_code} breaks the spec: "
-                    f"{[str(getattr(err, '__cause__', err) or err) for err in result.errors]}\n{response.get_data(as_text=True)[:2000]}"
+                    f"{[str(err.__cause__ or err) for err in result.errors]}\n"
+                    f"{response.get_data(as_text=True)[:2000]}"
                 )
         return response
 
