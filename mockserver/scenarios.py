@@ -1,0 +1,343 @@
+"""Scenario files: safe YAML -> JSON Schema -> reference checks -> frozen model objects."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator, ValidationError
+
+from .model import Business, DataSet, Partner, PartnerIntegration, User
+
+SCHEMA_PATH = Path(__file__).with_name("scenario.schema.json")
+MAX_BYTES = 5 * 1024 * 1024
+MAX_NODES = 1_000_000
+"""Cap on YAML nodes visited, aliases expanded, so a "billion laughs" file fails fast."""
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]+")
+SUFFIXES = (".yaml", ".yml")
+SAFE_LOADER: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's SafeLoader when PyYAML was built with it: ~10x faster, nesting capped at 1000."""
+YAML_PREFIX = "tag:yaml.org,2002:"
+SAFE_TAGS = frozenset(t for t in yaml.SafeLoader.yaml_constructors if t) | {YAML_PREFIX + "merge"}
+"""Tags SafeLoader builds (plus `<<` merge keys); anything else is refused before building."""
+
+PARTNER_DEFAULTS: dict[str, Any] = {
+    **dict.fromkeys(("wholesaler_category", "country_code", "status", "logo_url", "website_url")),
+    **dict.fromkeys(("video_url", "description", "email", "phone", "book_meeting")),
+    "wholesaler_types": [],
+    "active": True,
+    "website_supports_iframe": False,
+    "display_credentials_prompt": False,
+}
+"""Values of the optional partner fields when a file leaves them out (the schema's defaults)."""
+
+UNIQUE_FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("businesses", ("id",)),
+    ("users", ("id",)),
+    ("users", ("token",)),
+    ("partners", ("id",)),
+    ("integrations", ("id",)),
+    ("integrations", ("business", "partner")),
+)
+"""(collection, fields whose values together must not repeat within it)."""
+REFERENCES: tuple[tuple[str, str, str], ...] = (
+    ("businesses", "preferred_partners", "partners"),
+    ("users", "business", "businesses"),
+    ("integrations", "business", "businesses"),
+    ("integrations", "partner", "partners"),
+    ("links", "user", "users"),
+    ("links", "partner", "partners"),
+)
+"""(collection, field, collection whose ids the field must name)."""
+
+JsonPath = tuple[str | int, ...]
+Lines = dict[JsonPath, int]
+
+
+class ScenarioError(Exception):
+    """A scenario that cannot be used; `str()` is "<file>:<line>: <message>"."""
+
+    def __init__(self, path: Path | str, line: int | None, message: str) -> None:
+        super().__init__(path, line, message)
+        self.path = Path(path)
+        self.line = line
+        self.message = message
+
+    def __str__(self) -> str:
+        where = str(self.path) if self.line is None else f"{self.path}:{self.line}"
+        return f"{where}: {self.message}"
+
+
+def list_scenarios(scenarios_dir: Path) -> list[str]:
+    """Names of the scenarios in a directory (`<name>.yaml` files), sorted."""
+    if not Path(scenarios_dir).is_dir():
+        return []
+    files = Path(scenarios_dir).glob("*.yaml")
+    return sorted(f.stem for f in files if NAME_PATTERN.fullmatch(f.stem) and f.is_file())
+
+
+def resolve_scenario(name_or_path: str | Path, scenarios_dir: Path, *, allow_paths: bool = True) -> Path:
+    """Turn a bare name into `<scenarios_dir>/<name>.yaml`; accept a `.yaml`/`.yml` path as is."""
+    scenarios_dir = Path(scenarios_dir)
+    text = str(name_or_path)
+    if not isinstance(name_or_path, Path) and NAME_PATTERN.fullmatch(text):
+        candidate = scenarios_dir / f"{text}.yaml"
+        if candidate.is_file():
+            return candidate
+        raise ScenarioError(candidate, None, f"unknown scenario {text!r}; {_available(scenarios_dir)}")
+    if allow_paths and text.endswith(SUFFIXES):
+        return Path(text)
+    is_path = isinstance(name_or_path, Path) or "/" in text or "\\" in text
+    if not allow_paths:
+        problem = "only a scenario name (letters, digits, '_', '-') is accepted here"
+    elif is_path:
+        problem = "a scenario path must end in .yaml or .yml"
+    else:
+        problem = "not a scenario name (letters, digits, '_', '-') nor a .yaml path"
+    raise ScenarioError(text, None, f"{problem}; {_available(scenarios_dir)}")
+
+
+def load_scenario(name_or_path: str | Path, scenarios_dir: Path, *, allow_paths: bool = True) -> DataSet:
+    """Load, validate and build a scenario; `allow_paths=False` accepts bare names only."""
+    path = resolve_scenario(name_or_path, scenarios_dir, allow_paths=allow_paths)
+    data, lines = _parse(_read(path), path)
+    _raise_first(path, lines, _schema_problems(data) or _reference_problems(data, lines))
+    return _build(data)
+
+
+def _available(scenarios_dir: Path) -> str:
+    """The "available scenarios: ..." tail of a name error."""
+    names = list_scenarios(scenarios_dir)
+    return f"available scenarios: {', '.join(names)}" if names else f"no scenarios in {scenarios_dir}"
+
+
+def _read(path: Path) -> str:
+    """The file as text, refusing anything over MAX_BYTES or not UTF-8."""
+    try:
+        with path.open("rb") as file:
+            raw = file.read(MAX_BYTES + 1)
+    except FileNotFoundError:
+        raise ScenarioError(path, None, "no such file") from None
+    except OSError as exc:
+        raise ScenarioError(path, None, f"cannot read the file: {exc.strerror or exc}") from None
+    if len(raw) > MAX_BYTES:
+        limit = MAX_BYTES // 2**20
+        raise ScenarioError(path, None, f"the file is over {limit} MB; use Faker data for volume")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(path, None, f"not UTF-8 (bad byte at offset {exc.start})") from None
+
+
+def _parse(text: str, path: Path) -> tuple[Any, Lines]:
+    """Compose with SafeLoader, check tags and keys on the node tree, then construct plain data."""
+    loader = SAFE_LOADER(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            raise ScenarioError(path, None, "the file is empty; see scenario.schema.json")
+        lines = _index(root, path)
+        return loader.construct_document(root), lines
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        detail = f"{exc.problem} ({exc.context})" if exc.context else str(exc.problem)
+        line = mark.line + 1 if mark else None
+        raise ScenarioError(path, line, f"invalid YAML: {detail}") from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError(path, None, f"invalid YAML: {exc}") from None
+    except RecursionError:
+        raise ScenarioError(path, None, "invalid YAML: nested too deeply") from None
+    finally:
+        loader.dispose()
+
+
+def _index(root: yaml.Node, path: Path) -> Lines:
+    """Map each JSON path to its 1-based source line; reject unsafe tags and duplicate keys."""
+    lines: Lines = {(): root.start_mark.line + 1}
+    stack: list[tuple[yaml.Node, JsonPath]] = [(root, ())]
+    visited = 0
+    while stack:
+        node, at = stack.pop()
+        visited += 1
+        if visited > MAX_NODES:
+            raise ScenarioError(path, None, f"more than {MAX_NODES} YAML nodes (aliases expanded)")
+        _check_tag(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                lines[(*at, i)] = item.start_mark.line + 1
+                stack.append((item, (*at, i)))
+        elif isinstance(node, yaml.MappingNode):
+            first_seen: dict[str, int] = {}
+            for key, value in node.value:
+                _check_tag(key, path)
+                name, line = str(key.value), key.start_mark.line + 1
+                if not isinstance(key, yaml.ScalarNode):
+                    raise ScenarioError(path, line, "a key must be a plain value")
+                if name in first_seen and key.tag != YAML_PREFIX + "merge":
+                    message = f"duplicate key {name!r} (first at line {first_seen[name]})"
+                    raise ScenarioError(path, line, message)
+                first_seen[name] = line
+                lines[(*at, name)] = line
+                stack.append((value, (*at, name)))
+    return lines
+
+
+def _check_tag(node: yaml.Node, path: Path) -> None:
+    """Refuse tags SafeLoader cannot build (e.g. !!python/object), before anything is built."""
+    if node.tag not in SAFE_TAGS:
+        tag = node.tag.replace(YAML_PREFIX, "!!")
+        message = f"the tag {tag} is not allowed: scenario files hold plain YAML data only"
+        raise ScenarioError(path, node.start_mark.line + 1, message)
+
+
+@lru_cache(maxsize=1)
+def _validator() -> Draft202012Validator:
+    """The scenario schema's validator, read once."""
+    return Draft202012Validator(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
+
+
+def _schema_problems(data: Any) -> list[tuple[JsonPath, str]]:
+    """Every schema violation as (path, message), the path pointing at the offending field."""
+    problems: list[tuple[JsonPath, str]] = []
+    typos: set[tuple[JsonPath, str]] = set()
+    for error in _validator().iter_errors(data):
+        at: JsonPath = tuple(error.absolute_path)
+        schema = error.schema if isinstance(error.schema, Mapping) else {}
+        if error.validator == "additionalProperties":
+            known = list(schema.get("properties", {}))
+            for extra in (key for key in error.instance if key not in known):
+                hint = difflib.get_close_matches(str(extra), known, n=1)
+                tail = f"did you mean {hint[0]!r}?" if hint else f"allowed: {', '.join(known)}"
+                problems.append(((*at, extra), f"unknown field {extra!r}; {tail}"))
+                typos.update((at, f"{key!r} is a required property") for key in hint)
+        else:
+            problems.append((at, _describe(error, schema.get("description"))))
+    return [problem for problem in problems if problem not in typos]  # "nmae" explains "name"
+
+
+def _describe(error: ValidationError, description: str | None) -> str:
+    """A validator message that speaks the scenario author's language."""
+    shown = _show(error.instance)
+    if error.validator == "enum":
+        return f"{shown} is not one of {json.dumps(error.validator_value)}"
+    if error.validator == "pattern" and description:
+        return f"{shown} is not {description}"
+    if error.validator == "type":
+        expected = error.validator_value
+        expected = expected if isinstance(expected, list) else [expected]
+        message = f"{shown} is not of type {' or '.join(expected)}"
+        if isinstance(error.instance, bool) and "string" in expected:
+            message += " (YAML reads unquoted yes/no/on/off/true/false as booleans: quote it)"
+        elif isinstance(error.instance, int | float) and "string" in expected:
+            message += " (quote it to keep it a string)"
+        return message
+    return error.message
+
+
+def _show(value: Any) -> str:
+    """A short repr for messages."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _reference_problems(data: dict[str, Any], lines: Lines) -> list[tuple[JsonPath, str]]:
+    """Repeated ids, tokens and integrations, and references to ids the file does not define."""
+    problems: list[tuple[JsonPath, str]] = []
+    seen: dict[tuple[str, tuple[str, ...]], dict[Any, JsonPath]] = {}
+    for kind, fields in UNIQUE_FIELDS:
+        first = seen.setdefault((kind, fields), {})
+        for i, item in enumerate(data.get(kind, [])):
+            at, value = (kind, i, fields[-1]), tuple(item[f] for f in fields)
+            if value in first:
+                shown = f" {value[0]!r}" if len(fields) == 1 else ""
+                also = f"(also at line {_line(lines, first[value])})"
+                problems.append((at, f"duplicate {' and '.join(fields)}{shown} {also}"))
+            first.setdefault(value, at)
+    for kind, field, target in REFERENCES:
+        ids = seen[(target, ("id",))]
+        for i, item in enumerate(data.get(kind, [])):
+            value = item.get(field, [])
+            found: list[tuple[JsonPath, Any]] = (
+                [((kind, i, field, j), v) for j, v in enumerate(value)]
+                if isinstance(value, list)
+                else [((kind, i, field), value)]
+            )
+            problems += [
+                (at, f"{v!r} is not the id of any of the {target}") for at, v in found if (v,) not in ids
+            ]
+    if "default_user" in data and (data["default_user"],) not in seen[("users", ("id",))]:
+        problems.append((("default_user",), f"{data['default_user']!r} is not the id of any user"))
+    return problems
+
+
+def _raise_first(path: Path, lines: Lines, problems: list[tuple[JsonPath, str]]) -> None:
+    """Raise the problem that comes first in the file, saying how many more there are."""
+    if not problems:
+        return
+    first = min(range(len(problems)), key=lambda n: (_line(lines, problems[n][0]), n))
+    at, message = problems[first]
+    line = _line(lines, at)
+    text = f"{_dotted(at)}: {message}" if at else message
+    if len(problems) > 1:
+        more = len(problems) - 1
+        text += f" (and {more} more problem{'s' if more > 1 else ''} in this file)"
+    raise ScenarioError(path, line, text)
+
+
+def _line(lines: Lines, at: JsonPath) -> int:
+    """The line of a path, or of its nearest ancestor the node index knows."""
+    while at not in lines:
+        at = at[:-1]
+    return lines[at]
+
+
+def _dotted(at: JsonPath) -> str:
+    """A JSON path as the author would write it: partners[2].status."""
+    text = ""
+    for part in at:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _build(data: dict[str, Any]) -> DataSet:
+    """Frozen model objects from validated data, filling the schema's defaults."""
+    users = tuple(
+        User(u["id"], u["first_name"], u["last_name"], u["email"], u["business"], u["token"])
+        for u in data["users"]
+    )
+    businesses = tuple(
+        Business(b["id"], b["name"], frozenset(b.get("preferred_partners", []))) for b in data["businesses"]
+    )
+    integrations = tuple(
+        PartnerIntegration(
+            i["id"],
+            i["business"],
+            i["partner"],
+            i.get("active", False),
+            i.get("requested", False),
+            i.get("integration_login"),
+        )
+        for i in data.get("integrations", [])
+    )
+    return DataSet(
+        businesses=businesses,
+        users=users,
+        partners=tuple(_partner(p) for p in data["partners"]),
+        integrations=integrations,
+        user_partner_links=frozenset((k["user"], k["partner"]) for k in data.get("links", [])),
+        default_user_id=data.get("default_user", users[0].id),
+    )
+
+
+def _partner(fields: dict[str, Any]) -> Partner:
+    """One partner, PARTNER_DEFAULTS filling the optional attributes."""
+    values = {**PARTNER_DEFAULTS, **fields}
+    values["categories"] = tuple(values["categories"])
+    values["wholesaler_types"] = tuple(values["wholesaler_types"])
+    return Partner(**values)
