@@ -124,7 +124,11 @@ def create_click_event(partner_id: str) -> Response:
     data = valid_request().body["data"]
     relationship = (data.get("relationships") or {}).get("partner") or {}
     mismatches = [
-        e.ErrorItem(e.INVALID_BODY, f"{pointer} must be the path's partner id {partner.id}, got {given}", ("pointer", pointer))
+        e.ErrorItem(
+            e.INVALID_BODY,
+            f"{pointer} must be the path's partner id {partner.id}, got {given}",
+            ("pointer", pointer),
+        )
         for pointer, given in _related_partner_ids(relationship)
         if given != partner.id
     ]

@@ -28,15 +28,39 @@ def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 @cli.command("serve", short_help="Run the mock server.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option("--port", default=4010, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
+@click.option(
+    "--port", default=4010, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on."
+)
 @click.option("--seed", default=DEFAULT_SEED, show_default=True, type=int, help="Seed of the Faker data set.")
 @click.option(
     "--partners", default=DEFAULT_PARTNERS, show_default=True, type=click.IntRange(0), help="Faker partners."
 )
-@click.option("--scenario", default=None, help="Serve a scenario (name in scenarios/ or a YAML path) instead of Faker data.")
-@click.option("--spec", "spec_path", default=str(DEFAULT_SPEC), show_default=True, type=click.Path(dir_okay=False, path_type=Path), help="OpenAPI document.")
-@click.option("--scenarios-dir", default=str(DEFAULT_SCENARIOS_DIR), show_default=True, type=click.Path(file_okay=False, path_type=Path), help="Where scenario names are looked up.")
-@click.option("--validate-responses/--no-validate-responses", default=False, show_default=True, help="Check every response against the spec; a violation answers 500.")
+@click.option(
+    "--scenario",
+    default=None,
+    help="Serve a scenario (name in scenarios/ or a YAML path) instead of Faker data.",
+)
+@click.option(
+    "--spec",
+    "spec_path",
+    default=str(DEFAULT_SPEC),
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="OpenAPI document.",
+)
+@click.option(
+    "--scenarios-dir",
+    default=str(DEFAULT_SCENARIOS_DIR),
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where scenario names are looked up.",
+)
+@click.option(
+    "--validate-responses/--no-validate-responses",
+    default=False,
+    show_default=True,
+    help="Check every response against the spec; a violation answers 500.",
+)
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1), help="Worker threads.")
 @click.option("--quiet", is_flag=True, help="No per-request log lines.")
 def serve_command(
@@ -56,7 +80,9 @@ def serve_command(
 
     from .app import create_app
 
-    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.WARNING if quiet else logging.INFO, format="%(message)s", stream=sys.stderr
+    )
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     settings = Settings(
         spec_path=spec_path,
@@ -95,7 +121,13 @@ def serve_command(
 
 @cli.command("check", short_help="Check a scenario file.")
 @click.argument("scenario")
-@click.option("--scenarios-dir", default=str(DEFAULT_SCENARIOS_DIR), show_default=True, type=click.Path(file_okay=False, path_type=Path), help="Where scenario names are looked up.")
+@click.option(
+    "--scenarios-dir",
+    default=str(DEFAULT_SCENARIOS_DIR),
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where scenario names are looked up.",
+)
 def check_command(scenario: str, scenarios_dir: Path) -> None:
     """Load SCENARIO (a name or a path) as the server would; print file:line and exit 1 on an error."""
     try:

@@ -35,7 +35,9 @@ def _relationship(partner_id: str, name: str) -> dict[str, Any]:
     return {"links": {"self": f"{base}/relationships/{name}", "related": f"{base}/{name}"}}
 
 
-def partner_resource(partner: Partner, viewer: Viewer, store: Store, include: frozenset[str]) -> dict[str, Any]:
+def partner_resource(
+    partner: Partner, viewer: Viewer, store: Store, include: frozenset[str]
+) -> dict[str, Any]:
     integration = store.integrations.get((viewer.business.id, partner.id))
     users = _relationship(partner.id, "users")
     integrations = _relationship(partner.id, "partner-integrations")
@@ -144,7 +146,9 @@ def list_document(
     return document
 
 
-def single_document(partner: Partner, viewer: Viewer, store: Store, include: frozenset[str]) -> dict[str, Any]:
+def single_document(
+    partner: Partner, viewer: Viewer, store: Store, include: frozenset[str]
+) -> dict[str, Any]:
     document: dict[str, Any] = {"data": partner_resource(partner, viewer, store, include)}
     if include:
         document["included"] = included_resources([partner], viewer, store, include)

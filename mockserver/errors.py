@@ -121,6 +121,4 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception) -> Response:
         app.logger.exception("unhandled error")
-        return render_error(
-            ApiError.of(INTERNAL_ERROR, f"The mock server failed: {type(exc).__name__}")
-        )
+        return render_error(ApiError.of(INTERNAL_ERROR, f"The mock server failed: {type(exc).__name__}"))

@@ -67,7 +67,9 @@ def init_app(app: Flask, journal: Journal) -> None:
         elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
         query = request.query_string.decode("latin-1")
         if not request.path.startswith("/__admin"):
-            journal.record(Entry(request.method, request.path, query, response.status_code, round(elapsed, 3)))
+            journal.record(
+                Entry(request.method, request.path, query, response.status_code, round(elapsed, 3))
+            )
         target = f"{request.path}?{query}" if query else request.path
         access_log.info(
             '%s "%s %s" %s %.1fms', request.remote_addr, request.method, target, response.status_code, elapsed

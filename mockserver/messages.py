@@ -36,7 +36,7 @@ _JSON_TYPES = {
 
 def _type_name(expected: Any) -> str:
     if isinstance(expected, list):
-        return " or ".join(_JSON_TYPES.get(t, t) for t in expected)
+        return " or ".join(_JSON_TYPES.get(str(t), str(t)) for t in expected)
     return _JSON_TYPES.get(expected, str(expected))
 
 

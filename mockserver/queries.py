@@ -41,7 +41,9 @@ def _name_search(query: Mapping[str, Any]) -> PartnerTest | None:
     return lambda p: needle in p.name.casefold()
 
 
-def _any_of(key: str, values_of: Callable[[Partner], Iterable[str]], query: Mapping[str, Any]) -> PartnerTest | None:
+def _any_of(
+    key: str, values_of: Callable[[Partner], Iterable[str]], query: Mapping[str, Any]
+) -> PartnerTest | None:
     wanted = filter_values(query, key)
     if not wanted:
         return None

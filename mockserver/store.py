@@ -6,7 +6,7 @@ import hashlib
 import threading
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import Flask, current_app
 
@@ -92,7 +92,7 @@ class Store:
                 partner_id=partner_id,
                 user_id=user_id,
                 event_type=event_type,
-                created_at=datetime.now(timezone.utc).replace(microsecond=0),
+                created_at=datetime.now(UTC).replace(microsecond=0),
             )
             self._click_events.append(event)
             return event

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, current_app, g, request
+from jsonschema.exceptions import ValidationError as SchemaError
 from openapi_core.casting.schemas.exceptions import CastError
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
 from openapi_core.deserializing.media_types.exceptions import MediaTypeDeserializeError
@@ -91,12 +92,10 @@ def _parameter_items(error: ParameterValidationError) -> Iterator[e.ErrorItem]:
         return
     cause = error.__cause__
     if isinstance(cause, InvalidSchemaValue):
-        for schema_error in cause.schema_errors:
+        for schema_error in _schema_errors(cause):
             where = list(getattr(schema_error, "absolute_path", []))
             subject = error.name + "".join(f" item {int(i) + 1}" for i in where)
-            yield e.ErrorItem(
-                e.INVALID_PARAMETER, f"{subject} {describe_schema_error(schema_error)}", source
-            )
+            yield e.ErrorItem(e.INVALID_PARAMETER, f"{subject} {describe_schema_error(schema_error)}", source)
         return
     if isinstance(cause, CastError):
         yield e.ErrorItem(e.INVALID_PARAMETER, cast_message(error.name, cause.type, cause.value), source)
@@ -104,8 +103,12 @@ def _parameter_items(error: ParameterValidationError) -> Iterator[e.ErrorItem]:
     yield e.ErrorItem(e.INVALID_PARAMETER, f"{error.name} is invalid", source)
 
 
+def _schema_errors(cause: InvalidSchemaValue) -> list[SchemaError]:
+    return [err for err in cause.schema_errors if isinstance(err, SchemaError)]
+
+
 def _body_items(cause: InvalidSchemaValue) -> Iterator[e.ErrorItem]:
-    for schema_error in cause.schema_errors:
+    for schema_error in _schema_errors(cause):
         parts = list(getattr(schema_error, "absolute_path", []))
         if schema_error.validator == "required":
             for key in missing_keys(schema_error):
@@ -207,11 +210,11 @@ def response_violation(response: Response) -> str | None:
     result = spec.openapi.unmarshal_response(_AsMethod(request, method), WerkzeugOpenAPIResponse(response))
     if not result.errors:
         return None
-    error = result.errors[0]
+    error = next(iter(result.errors))
     cause = error.__cause__
     if isinstance(cause, InvalidSchemaValue):
         details = [
-            f"{json_pointer(list(se.absolute_path)) or '/'}: {se.message}" for se in cause.schema_errors
+            f"{json_pointer(list(se.absolute_path)) or '/'}: {se.message}" for se in _schema_errors(cause)
         ]
         return "; ".join(details)
     return str(error)
@@ -243,5 +246,3 @@ def init_app(app: Flask, spec: Spec, validate_responses: bool) -> None:
                     f"{request.method} {request.path} answered {response.status_code}: {violation}",
                 )
             )
-
-

@@ -1,4 +1,4 @@
-"""Shared fixtures: apps built from explicit settings, and a client that checks every response against the spec."""
+"""Shared fixtures: apps built from explicit settings, a client that checks responses against the spec."""
 
 from __future__ import annotations
 
