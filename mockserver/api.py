@@ -125,7 +125,7 @@ def create_click_event(partner_id: str) -> Response:
     relationship = (data.get("relationships") or {}).get("partner") or {}
     mismatches = [
         e.ErrorItem(
-            e.INVALID_BODY,
+            e.PARTNER_MISMATCH,
             f"{pointer} must be the path's partner id {partner.id}, got {given}",
             ("pointer", pointer),
         )

@@ -76,7 +76,7 @@ def serve_command(
     quiet: bool,
 ) -> None:
     """Serve every operation of the spec on a production WSGI server (waitress) until Ctrl-C or SIGTERM."""
-    from waitress import create_server
+    from waitress.server import create_server
 
     from .app import create_app
 

@@ -12,6 +12,7 @@ from jsonschema.exceptions import ValidationError as SchemaError
 from openapi_core.casting.schemas.exceptions import CastError
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
 from openapi_core.deserializing.media_types.exceptions import MediaTypeDeserializeError
+from openapi_core.deserializing.styles.exceptions import EmptyQueryParameterValue
 from openapi_core.templating.media_types.exceptions import MediaTypeNotFound
 from openapi_core.validation.request.exceptions import (
     MissingRequestBodyError,
@@ -96,6 +97,9 @@ def _parameter_items(error: ParameterValidationError) -> Iterator[e.ErrorItem]:
             where = list(getattr(schema_error, "absolute_path", []))
             subject = error.name + "".join(f" item {int(i) + 1}" for i in where)
             yield e.ErrorItem(e.INVALID_PARAMETER, f"{subject} {describe_schema_error(schema_error)}", source)
+        return
+    if isinstance(cause, EmptyQueryParameterValue):
+        yield e.ErrorItem(e.INVALID_PARAMETER, f"{error.name} must not be empty", source)
         return
     if isinstance(cause, CastError):
         yield e.ErrorItem(e.INVALID_PARAMETER, cast_message(error.name, cause.type, cause.value), source)
