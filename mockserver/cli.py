@@ -102,7 +102,8 @@ def serve_command(
     server = create_server(app, host=host, port=port, threads=threads, ident="mockserver")
     store = app.extensions["mockserver.store"]
     source = f"scenario {scenario}" if scenario else f"Faker data (seed {seed}, {partners} partners)"
-    click.echo(f"mockserver: serving {source} on http://{host}:{server.effective_port}", err=True)
+    bound_port = getattr(server, "effective_port", port)
+    click.echo(f"mockserver: serving {source} on http://{host}:{bound_port}", err=True)
     for business in store.dataset.businesses:
         click.echo(f"  business {business.id}  {business.name}", err=True)
     for user in store.dataset.users:
