@@ -22,7 +22,9 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     errors.init_app(app)
     journal.init_app(app, journal.Journal(settings.journal_size))
-    validation.init_app(app, spec, validate_responses=settings.validate_responses)
+    validation.init_app(
+        app, spec, validator=settings.validator, validate_responses=settings.validate_responses
+    )
     cors.init_app(app)
     store.init_app(app, store.Store(dataset, seed=settings.seed))
     app.register_blueprint(api.bp)

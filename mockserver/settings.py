@@ -24,6 +24,8 @@ class Settings:
     partners: int = 100
     host: str = "127.0.0.1"
     port: int = 4010
+    validator: str = "compiled"
+    """"compiled" (validators built once at start-up) or "openapi-core" (the reference, slower)."""
     validate_responses: bool = False
     """Check every response against the spec and answer 500 naming the violation."""
     max_body_bytes: int = 1024 * 1024
@@ -49,6 +51,7 @@ class Settings:
             partners=int(env.get("MOCKSERVER_PARTNERS", defaults.partners)),
             host=env.get("MOCKSERVER_HOST", defaults.host),
             port=int(env.get("MOCKSERVER_PORT", defaults.port)),
+            validator=env.get("MOCKSERVER_VALIDATOR", defaults.validator),
             validate_responses=flag("MOCKSERVER_VALIDATE_RESPONSES", defaults.validate_responses),
             max_body_bytes=int(env.get("MOCKSERVER_MAX_BODY_BYTES", defaults.max_body_bytes)),
         )

@@ -32,8 +32,14 @@ class Operation:
 class PathEntry:
     template: str
     pattern: re.Pattern[str]
+    """Matches a URL path; one group per templated segment, in `parameter_names` order."""
+    parameter_names: tuple[str, ...]
     literal_segments: int
     operations: dict[str, Operation]
+
+    def path_values(self, url_path: str) -> dict[str, str]:
+        match = self.pattern.fullmatch(url_path)
+        return dict(zip(self.parameter_names, match.groups(), strict=True)) if match else {}
 
     @property
     def allowed_methods(self) -> list[str]:
@@ -61,7 +67,7 @@ class Spec:
 
 def _template_pattern(template: str) -> re.Pattern[str]:
     parts = re.split(r"(\{[^}/]+\})", template)
-    regex = "".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts)
+    regex = "".join("([^/]+)" if p.startswith("{") else re.escape(p) for p in parts)
     return re.compile(regex)
 
 
@@ -100,7 +106,8 @@ def _index_operations(document: dict[str, Any]) -> tuple[PathEntry, ...]:
                 array_parameters=frozenset(arrays),
             )
         literal = sum(1 for seg in template.split("/") if seg and not seg.startswith("{"))
-        entries.append(PathEntry(template, _template_pattern(template), literal, operations))
+        names = tuple(re.findall(r"\{([^}/]+)\}", template))
+        entries.append(PathEntry(template, _template_pattern(template), names, literal, operations))
     entries.sort(key=lambda e: -e.literal_segments)
     return tuple(entries)
 

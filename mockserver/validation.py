@@ -23,6 +23,7 @@ from openapi_core.validation.request.exceptions import (
 from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
 
 from . import errors as e
+from .compiled import CompiledOperation, Unmarshalled, compile_spec
 from .messages import (
     cast_message,
     describe_schema_error,
@@ -30,7 +31,7 @@ from .messages import (
     missing_keys,
     unexpected_keys,
 )
-from .spec import Operation, Spec
+from .spec import Operation, PathEntry, Spec
 
 JSON_MEDIA_TYPES = ("application/json", "application/vnd.api+json")
 FILTER_PREFIX = "filter["
@@ -166,8 +167,43 @@ def _body_error(error: RequestBodyValidationError) -> e.ApiError:
     return e.ApiError.of(e.INVALID_BODY, "The body is invalid", ("pointer", ""))
 
 
+def unmarshal(entry: PathEntry, operation: Operation) -> Unmarshalled:
+    """Parameters and body of the current request, typed, with openapi-core's errors.
+
+    The compiled validators answer when the app has them; openapi-core itself otherwise.
+    """
+    compiled: dict[tuple[str, str], CompiledOperation] | None = current_app.extensions.get(
+        "mockserver.compiled"
+    )
+    if compiled is not None:
+        return compiled[(entry.template, operation.method)].unmarshal(
+            entry.path_values(request.path), request.args, request.get_data(cache=True), request.content_type
+        )
+    result = get_spec().openapi.unmarshal_request(_AsMethod(request, operation.method.lower()))
+    return Unmarshalled(
+        errors=list(result.errors),
+        path=dict(result.parameters.path),
+        query=dict(result.parameters.query),
+        body=result.body,
+    )
+
+
+def request_error(errors: list[Exception]) -> e.ApiError | None:
+    """The JSON:API error for unmarshalling errors: every parameter problem, or else the body's."""
+    parameter_items: list[e.ErrorItem] = []
+    for error in errors:
+        if isinstance(error, ParameterValidationError):
+            parameter_items.extend(_parameter_items(error))
+        elif isinstance(error, RequestBodyValidationError):
+            if not parameter_items:
+                return _body_error(error)
+        else:
+            parameter_items.append(e.ErrorItem(e.INVALID_PARAMETER, str(error)))
+    return e.ApiError(*parameter_items) if parameter_items else None
+
+
 def validate_current_request() -> ValidRequest:
-    """Match the route, then let openapi-core check parameters and body; raise ApiError on any problem."""
+    """Match the route, then check parameters and body against the spec; raise ApiError on any problem."""
     spec = get_spec()
     entry = spec.match_path(request.path)
     if entry is None:
@@ -185,26 +221,11 @@ def validate_current_request() -> ValidRequest:
     if problems:
         raise e.ApiError(*problems)
     _check_json_body()
-    result = spec.openapi.unmarshal_request(_AsMethod(request, method.lower()))
-    parameter_items: list[e.ErrorItem] = []
-    for error in result.errors:
-        if isinstance(error, ParameterValidationError):
-            parameter_items.extend(_parameter_items(error))
-        elif isinstance(error, RequestBodyValidationError):
-            if parameter_items:
-                break
-            raise _body_error(error)
-        else:
-            raise e.ApiError.of(e.INVALID_PARAMETER, str(error))
-    if parameter_items:
-        raise e.ApiError(*parameter_items)
-    params = result.parameters
-    return ValidRequest(
-        operation=operation,
-        path=dict(params.path),
-        query=dict(params.query),
-        body=result.body,
-    )
+    result = unmarshal(entry, operation)
+    error = request_error(result.errors)
+    if error is not None:
+        raise error
+    return ValidRequest(operation=operation, path=result.path, query=result.query, body=result.body)
 
 
 def response_violation(response: Response) -> str | None:
@@ -224,9 +245,13 @@ def response_violation(response: Response) -> str | None:
     return str(error)
 
 
-def init_app(app: Flask, spec: Spec, validate_responses: bool) -> None:
+def init_app(app: Flask, spec: Spec, validator: str, validate_responses: bool) -> None:
     """Validate every public request before its view; optionally check each response too."""
     app.extensions["mockserver.spec"] = spec
+    if validator == "compiled":
+        app.extensions["mockserver.compiled"] = compile_spec(spec)
+    elif validator != "openapi-core":
+        raise ValueError(f"validator must be 'compiled' or 'openapi-core', got {validator!r}")
 
     @app.before_request
     def validate() -> None:
