@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from flask import Blueprint, Response, g, json, request
@@ -26,26 +27,27 @@ def json_response(document: dict[str, Any], status: int = 200) -> Response:
     return Response(json.dumps(document), status=status, mimetype="application/json")
 
 
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="mockserver"'}
+
+
+def _unauthorized(detail: str) -> e.ApiError:
+    return e.ApiError.of(e.UNKNOWN_TOKEN, detail, ("header", "Authorization"), headers=CHALLENGE)
+
+
 def current_user() -> User:
     """`Authorization: Bearer <token>` names a user; no header means the data set's default user."""
     store = get_store()
     header = request.headers.get("Authorization")
     if header is None:
         if store.default_user is None:
-            raise e.ApiError.of(e.UNKNOWN_TOKEN, "The data set has no users", ("header", "Authorization"))
+            raise _unauthorized("The data set has no users")
         return store.default_user
     scheme, _, token = header.strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise e.ApiError.of(
-            e.UNKNOWN_TOKEN, "Authorization must be 'Bearer <token>'", ("header", "Authorization")
-        )
+        raise _unauthorized("Authorization must be 'Bearer <token>'")
     user = store.users_by_token.get(token.strip())
     if user is None:
-        raise e.ApiError.of(
-            e.UNKNOWN_TOKEN,
-            "The bearer token does not belong to any user of the data set",
-            ("header", "Authorization"),
-        )
+        raise _unauthorized("The bearer token does not belong to any user of the data set")
     return user
 
 
@@ -130,7 +132,7 @@ def create_click_event(partner_id: str) -> Response:
             ("pointer", pointer),
         )
         for pointer, given in _related_partner_ids(relationship)
-        if given != partner.id
+        if uuid.UUID(given) != uuid.UUID(partner.id)
     ]
     if mismatches:
         raise e.ApiError(*mismatches)

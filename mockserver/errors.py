@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, Response, json
+from flask import Flask, Response, current_app, json, request
 from werkzeug.exceptions import HTTPException
 
 
@@ -102,10 +102,16 @@ def _http_exception_to_api_error(exc: HTTPException) -> ApiError:
     }
     kind = kinds.get(status, ErrorKind(status, "http_error", exc.name))
     headers = {}
+    detail = exc.description or exc.name
+    if status == 404:
+        detail = f"No operation is served at {request.path}"
+    if status == 413:
+        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        detail = f"The body is larger than the {limit} bytes accepted"
     if status == 405:
         valid = getattr(exc, "valid_methods", None) or []
         headers["Allow"] = ", ".join(sorted(valid))
-    return ApiError.of(kind, exc.description or exc.name, headers=headers)
+    return ApiError.of(kind, detail, headers=headers)
 
 
 def init_app(app: Flask) -> None:

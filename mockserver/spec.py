@@ -26,6 +26,7 @@ class Operation:
     query_parameters: frozenset[str]
     array_parameters: frozenset[str]
     """Query parameters that may legitimately repeat."""
+    has_body: bool
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,7 @@ def _index_operations(document: dict[str, Any]) -> tuple[PathEntry, ...]:
                 path_template=template,
                 query_parameters=frozenset(p["name"] for p in query),
                 array_parameters=frozenset(arrays),
+                has_body="requestBody" in op,
             )
         literal = sum(1 for seg in template.split("/") if seg and not seg.startswith("{"))
         names = tuple(re.findall(r"\{([^}/]+)\}", template))

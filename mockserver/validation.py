@@ -131,13 +131,29 @@ def _body_items(cause: InvalidSchemaValue) -> Iterator[e.ErrorItem]:
             )
 
 
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _check_body_size() -> None:
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    size = request.content_length
+    if limit is not None and size is not None and size > limit:
+        raise e.ApiError.of(
+            e.PAYLOAD_TOO_LARGE,
+            f"The body is {size} bytes; at most {limit} bytes are accepted",
+            ("header", "Content-Length"),
+        )
+
+
 def _check_json_body() -> None:
     """Reject undecodable JSON with a precise 400 before openapi-core (whose messages crash on bad UTF-8)."""
+    _check_body_size()
     raw = request.get_data(cache=True)
     if not raw or request.mimetype not in JSON_MEDIA_TYPES:
         return
     try:
-        json.loads(raw.decode("utf-8"))
+        json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except UnicodeDecodeError as exc:
         raise e.ApiError.of(
             e.MALFORMED_BODY, f"The body is not valid UTF-8 (byte {exc.start})", ("pointer", "")
@@ -152,7 +168,7 @@ def _body_error(error: RequestBodyValidationError) -> e.ApiError:
     cause = error.__cause__
     if isinstance(cause, MediaTypeNotFound):
         accepted = " or ".join(cause.availableMimetypes)
-        got = request.mimetype or "nothing"
+        got = request.mimetype or "no Content-Type header"
         return e.ApiError.of(
             e.UNSUPPORTED_MEDIA_TYPE,
             f"Content-Type must be {accepted}, got {got}",
@@ -163,7 +179,8 @@ def _body_error(error: RequestBodyValidationError) -> e.ApiError:
     if isinstance(cause, MediaTypeDeserializeError):
         return e.ApiError.of(e.MALFORMED_BODY, "The body is not valid JSON", ("pointer", ""))
     if isinstance(cause, InvalidSchemaValue):
-        return e.ApiError(*_body_items(cause))
+        # jsonschema reports `required` and `additionalProperties` once per key, each naming all keys.
+        return e.ApiError(*dict.fromkeys(_body_items(cause)))
     return e.ApiError.of(e.INVALID_BODY, "The body is invalid", ("pointer", ""))
 
 
@@ -220,7 +237,8 @@ def validate_current_request() -> ValidRequest:
     problems = list(_query_checks(operation))
     if problems:
         raise e.ApiError(*problems)
-    _check_json_body()
+    if operation.has_body:
+        _check_json_body()
     result = unmarshal(entry, operation)
     error = request_error(result.errors)
     if error is not None:
