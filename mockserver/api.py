@@ -16,7 +16,7 @@ from .documents import (
     single_document,
 )
 from .model import Partner, User
-from .queries import paginate, partner_tests, select
+from .queries import matching, paginate
 from .store import get_store
 from .validation import valid_request
 
@@ -77,9 +77,8 @@ def _list(viewer: Viewer) -> Response:
     store = get_store()
     valid = valid_request()
     query = valid.query
-    tests = partner_tests(valid.operation.operation_id, query, viewer.business)
-    matching = select(store.partners_sorted, tests)
-    page = paginate(matching, number=query.get("page", 1), size=query.get("per_page", 25))
+    mask = matching(store.index, valid.operation.operation_id, query, viewer.business)
+    page = paginate(store.index, mask, number=query.get("page", 1), size=query.get("per_page", 25))
     links = page_links(request.path, list(request.args.items(multi=True)), page)
     return json_response(list_document(page, viewer, store, _include(), links))
 

@@ -1,17 +1,16 @@
-"""Selecting partners: the filters of each list operation, name search, and paging."""
+"""Selecting partners: the filters of each list operation, name search, and paging, over the index."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .index import PartnerIndex
 from .model import Business, Partner
 
-AVAILABLE_STATUSES = frozenset({"available", "coming_soon"})
-
-PartnerTest = Callable[[Partner], bool]
+AVAILABLE_STATUSES = ("available", "coming_soon")
 
 
 @dataclass(frozen=True)
@@ -26,65 +25,45 @@ class Page:
         return math.ceil(self.total_count / self.size)
 
 
-def filter_values(query: Mapping[str, Any], key: str) -> frozenset[str]:
+def filter_values(query: Mapping[str, Any], key: str) -> list[str]:
     """The union of `filter[key][]=a&filter[key][]=b` and `filter[key]=a,b`."""
-    exploded = query.get(f"filter[{key}][]") or []
-    joined = query.get(f"filter[{key}]") or []
-    return frozenset([*exploded, *joined])
+    return [*(query.get(f"filter[{key}][]") or ()), *(query.get(f"filter[{key}]") or ())]
 
 
-def _name_search(query: Mapping[str, Any]) -> PartnerTest | None:
-    text = query.get("search")
-    if not text:
-        return None
-    needle = text.casefold()
-    return lambda p: needle in p.name.casefold()
-
-
-def _any_of(
-    key: str, values_of: Callable[[Partner], Iterable[str]], query: Mapping[str, Any]
-) -> PartnerTest | None:
-    wanted = filter_values(query, key)
-    if not wanted:
-        return None
-    return lambda p: not wanted.isdisjoint(values_of(p))
-
-
-def partner_tests(operation_id: str, query: Mapping[str, Any], business: Business) -> list[PartnerTest]:
-    """The predicates a partner must pass to be listed by this operation with this query."""
-    tests: list[PartnerTest | None] = [_name_search(query)]
+def matching(index: PartnerIndex, operation_id: str, query: Mapping[str, Any], business: Business) -> int:
+    """The mask of partners this operation lists for this query; filters combine with AND."""
+    mask = index.all
     if operation_id == "listPartners":
-        excluded = filter_values(query, "excluded_categories")
-        countries = filter_values(query, "country_codes")
+        if categories := filter_values(query, "categories"):
+            mask &= index.any_of(index.categories, categories)
+        if excluded := filter_values(query, "excluded_categories"):
+            mask &= ~index.any_of(index.categories, excluded)
+        if wholesaler_types := filter_values(query, "wholesaler_categories"):
+            mask &= index.any_of(index.wholesaler_types, wholesaler_types)
+        if countries := filter_values(query, "country_codes"):
+            mask &= index.any_of(index.countries, countries)
         preferred = query.get("filter[preferred]")
+        if preferred is not None:
+            mask &= index.preferred_by(business) if preferred else ~index.preferred_by(business)
         active = query.get("filter[active]")
-        preferred_ids = business.preferred_partner_ids
-        tests += [
-            _any_of("categories", lambda p: p.categories, query),
-            (lambda p: excluded.isdisjoint(p.categories)) if excluded else None,
-            _any_of("wholesaler_categories", lambda p: p.wholesaler_types, query),
-            (lambda p: p.country_code in countries) if countries else None,
-            (lambda p: (p.id in preferred_ids) is preferred) if preferred is not None else None,
-            (lambda p: p.active is active) if active is not None else None,
-        ]
+        if active is not None:
+            mask &= index.active if active else ~index.active
     elif operation_id == "listAvailablePartners":
-        statuses = filter_values(query, "status")
-        tests += [
-            lambda p: p.active and p.status in AVAILABLE_STATUSES,
-            _any_of("categories", lambda p: p.categories, query),
-            (lambda p: p.status in statuses) if statuses else None,
-        ]
+        mask &= index.active & index.any_of(index.statuses, AVAILABLE_STATUSES)
+        if categories := filter_values(query, "categories"):
+            mask &= index.any_of(index.categories, categories)
+        if statuses := filter_values(query, "status"):
+            mask &= index.any_of(index.statuses, statuses)
     elif operation_id == "listWholesalers":
-        tests.append(lambda p: "wholesaler" in p.categories)
-    return [t for t in tests if t is not None]
+        mask &= index.categories.get("wholesaler", 0)
+    if search := query.get("search"):
+        mask &= index.search(search)
+    return mask & index.all
 
 
-def select(partners: Iterable[Partner], tests: list[PartnerTest]) -> list[Partner]:
-    """Partners passing every test, in the order given (the store keeps them sorted by name)."""
-    return [p for p in partners if all(test(p) for test in tests)]
-
-
-def paginate(partners: list[Partner], number: int, size: int) -> Page:
+def paginate(index: PartnerIndex, mask: int, number: int, size: int) -> Page:
     """One page; a page past the end is empty but keeps the totals."""
+    total = mask.bit_count()
     start = (number - 1) * size
-    return Page(items=partners[start : start + size], number=number, size=size, total_count=len(partners))
+    items = index.page(mask, start, size) if start < total else []
+    return Page(items=items, number=number, size=size, total_count=total)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from flask import Flask, current_app
 
+from .index import PartnerIndex
 from .model import Business, DataSet, Partner, PartnerIntegration, User
 
 
@@ -32,9 +33,7 @@ class Store:
         self.users: dict[str, User] = {u.id: u for u in dataset.users}
         self.users_by_token: dict[str, User] = {u.token: u for u in dataset.users}
         self.partners: dict[str, Partner] = {p.id: p for p in dataset.partners}
-        self.partners_sorted: tuple[Partner, ...] = tuple(
-            sorted(dataset.partners, key=lambda p: (p.name.casefold(), p.id))
-        )
+        self.index = PartnerIndex(dataset.partners, dataset.businesses)
         self.integrations: dict[tuple[str, str], PartnerIntegration] = {
             (i.business_id, i.partner_id): i for i in dataset.integrations
         }
