@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Blueprint, Response, g, json, request
+import orjson
+from flask import Blueprint, Response, g, request
 
 from . import errors as e
 from .documents import (
@@ -24,7 +25,7 @@ bp = Blueprint("partners", __name__, url_prefix="/api/v1/partners")
 
 
 def json_response(document: dict[str, Any], status: int = 200) -> Response:
-    return Response(json.dumps(document), status=status, mimetype="application/json")
+    return Response(orjson.dumps(document), status=status, mimetype="application/json")
 
 
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="mockserver"'}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
@@ -35,12 +36,51 @@ def _relationship(partner_id: str, name: str) -> dict[str, Any]:
     return {"links": {"self": f"{base}/relationships/{name}", "related": f"{base}/{name}"}}
 
 
+@lru_cache(maxsize=1 << 18)
+def _partner_template(partner: Partner) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """What a partner's resource looks like whoever asks: built once per partner, copied per use."""
+    attributes = {
+        "active": partner.active,
+        "book-meeting": partner.book_meeting,
+        "categories": list(partner.categories),
+        "country-code": partner.country_code,
+        "description": partner.description,
+        "display-credentials-prompt": partner.display_credentials_prompt,
+        "email": partner.email,
+        "logo": {"url": partner.logo_url},
+        "name": partner.name,
+        "status": partner.status,
+        "partner-integration-active": None,
+        "partner-integration-requested": None,
+        "phone": partner.phone,
+        "preferred": None,
+        "user-integration-requested": None,
+        "video-url": partner.video_url,
+        "website-supports-iframe": partner.website_supports_iframe,
+        "website-url": partner.website_url,
+        "wholesaler-category": partner.wholesaler_category,
+        "wholesaler-types": list(partner.wholesaler_types),
+    }
+    return (
+        attributes,
+        _relationship(partner.id, "users"),
+        _relationship(partner.id, "partner-integrations"),
+    )
+
+
 def partner_resource(
     partner: Partner, viewer: Viewer, store: Store, include: frozenset[str]
 ) -> dict[str, Any]:
+    template, users_template, integrations_template = _partner_template(partner)
     integration = store.integrations.get((viewer.business.id, partner.id))
-    users = _relationship(partner.id, "users")
-    integrations = _relationship(partner.id, "partner-integrations")
+    attributes = dict(template)
+    if integration is not None:
+        attributes["partner-integration-active"] = integration.active
+        attributes["partner-integration-requested"] = integration.requested
+    attributes["preferred"] = partner.id in viewer.business.preferred_partner_ids
+    attributes["user-integration-requested"] = store.is_linked(viewer.user.id, partner.id)
+    users = dict(users_template)
+    integrations = dict(integrations_template)
     if "users" in include:
         users["data"] = [identifier("users", u.id) for u in store.linked_users(partner.id)]
     if "partner_integrations" in include:
@@ -49,28 +89,7 @@ def partner_resource(
         "id": partner.id,
         "type": "partners",
         "links": {"self": partner_url(partner.id)},
-        "attributes": {
-            "active": partner.active,
-            "book-meeting": partner.book_meeting,
-            "categories": list(partner.categories),
-            "country-code": partner.country_code,
-            "description": partner.description,
-            "display-credentials-prompt": partner.display_credentials_prompt,
-            "email": partner.email,
-            "logo": {"url": partner.logo_url},
-            "name": partner.name,
-            "status": partner.status,
-            "partner-integration-active": integration.active if integration else None,
-            "partner-integration-requested": integration.requested if integration else None,
-            "phone": partner.phone,
-            "preferred": partner.id in viewer.business.preferred_partner_ids,
-            "user-integration-requested": store.is_linked(viewer.user.id, partner.id),
-            "video-url": partner.video_url,
-            "website-supports-iframe": partner.website_supports_iframe,
-            "website-url": partner.website_url,
-            "wholesaler-category": partner.wholesaler_category,
-            "wholesaler-types": list(partner.wholesaler_types),
-        },
+        "attributes": attributes,
         "relationships": {"users": users, "partner-integrations": integrations},
     }
 

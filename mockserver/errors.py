@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, Response, current_app, json, request
+import orjson
+from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
 
@@ -85,7 +86,7 @@ class ApiError(Exception):
 
 def render_error(error: ApiError) -> Response:
     """The single place an error becomes an HTTP response."""
-    body = json.dumps({"errors": [item.to_json() for item in error.items]})
+    body = orjson.dumps({"errors": [item.to_json() for item in error.items]})
     response = Response(body, status=error.status, mimetype="application/json")
     for name, value in error.headers.items():
         response.headers[name] = value
