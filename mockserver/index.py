@@ -11,44 +11,52 @@ from __future__ import annotations
 
 import bisect
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from threading import Lock
+from typing import Generic, TypeVar
 
 from .model import Business, Partner
 
 _BLOCK = 4096
 _SEARCH_CACHE_SIZE = 1024
+_QUERY_CACHE_SIZE = 256
+_DIGITS_CACHE_SIZE = 32
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 _NAME_SEPARATOR = "\x00"
 
 
 def _mask(positions: Iterable[int]) -> int:
-    mask = 0
+    """A bitmask with these bits set; built in bytes, as OR-ing big ints bit by bit is quadratic."""
+    bits = bytearray()
     for position in positions:
-        mask |= 1 << position
-    return mask
+        byte = position >> 3
+        if byte >= len(bits):
+            bits.extend(bytes(byte - len(bits) + 1))
+        bits[byte] |= 1 << (position & 7)
+    return int.from_bytes(bits, "little")
 
 
 @dataclass
-class _SearchCache:
-    """A small LRU of search term → mask; names never change, so entries never go stale."""
+class _Cache(Generic[K, V]):
+    """A small thread-safe LRU; the data set never changes, so entries never go stale."""
 
     size: int
-    entries: OrderedDict[str, int] = field(default_factory=OrderedDict)
+    entries: OrderedDict[K, V] = field(default_factory=OrderedDict)
     lock: Lock = field(default_factory=Lock)
 
-    def get(self, key: str) -> int | None:
+    def get_or_compute(self, key: K, compute: Callable[[], V]) -> V:
         with self.lock:
-            mask = self.entries.get(key)
-            if mask is not None:
+            if key in self.entries:
                 self.entries.move_to_end(key)
-            return mask
-
-    def put(self, key: str, mask: int) -> None:
+                return self.entries[key]
+        value = compute()
         with self.lock:
-            self.entries[key] = mask
+            self.entries[key] = value
             if len(self.entries) > self.size:
                 self.entries.popitem(last=False)
+        return value
 
 
 class PartnerIndex:
@@ -71,7 +79,9 @@ class PartnerIndex:
         for partner in self.partners:
             self._name_starts.append(offset)
             offset += len(partner.name.casefold()) + 1
-        self._search_cache = _SearchCache(_SEARCH_CACHE_SIZE)
+        self._searches: _Cache[str, int] = _Cache(_SEARCH_CACHE_SIZE)
+        self._queries: _Cache[Hashable, int] = _Cache(_QUERY_CACHE_SIZE)
+        self._digits: _Cache[int, str] = _Cache(_DIGITS_CACHE_SIZE)
 
     def _by_values(self, values_of: Callable[[Partner], Iterable[str]]) -> dict[str, int]:
         positions: dict[str, list[int]] = {}
@@ -92,29 +102,33 @@ class PartnerIndex:
     def search(self, term: str) -> int:
         """Partners whose case-folded name contains the case-folded term."""
         needle = term.casefold()
-        cached = self._search_cache.get(needle)
-        if cached is not None:
-            return cached
-        mask = 0
+        return self._searches.get_or_compute(needle, lambda: self._scan_names(needle))
+
+    def _scan_names(self, needle: str) -> int:
         if not needle:
-            mask = self.all
-        elif _NAME_SEPARATOR not in needle:
-            names, starts = self._names, self._name_starts
-            found = names.find(needle)
-            while found != -1:
-                position = bisect.bisect_right(starts, found) - 1
-                mask |= 1 << position
-                if position + 1 == len(starts):
-                    break
-                found = names.find(needle, starts[position + 1])
-        self._search_cache.put(needle, mask)
-        return mask
+            return self.all
+        if _NAME_SEPARATOR in needle:
+            return 0
+        names, starts = self._names, self._name_starts
+        positions = []
+        found = names.find(needle)
+        while found != -1:
+            position = bisect.bisect_right(starts, found) - 1
+            positions.append(position)
+            if position + 1 == len(starts):
+                break
+            found = names.find(needle, starts[position + 1])
+        return _mask(positions)
+
+    def query(self, key: Hashable, compute: Callable[[], int]) -> int:
+        """The mask of a query, computed once per distinct key while it stays in the cache."""
+        return self._queries.get_or_compute(key, compute)
 
     def page(self, mask: int, start: int, size: int) -> list[Partner]:
         """The partners at ranks start … start+size-1 among the set bits of mask, in list order."""
         if size <= 0 or mask == 0:
             return []
-        digits = bin(mask)[:1:-1]  # bit i is digits[i]
+        digits = self._digits.get_or_compute(mask, lambda: bin(mask)[:1:-1])  # bit i is digits[i]
         found: list[Partner] = []
         skip = start
         for block_start in range(0, len(digits), _BLOCK):

@@ -30,8 +30,27 @@ def filter_values(query: Mapping[str, Any], key: str) -> list[str]:
     return [*(query.get(f"filter[{key}][]") or ()), *(query.get(f"filter[{key}]") or ())]
 
 
+SELECTING = ("search",)
+"""Besides `filter[...]`, the parameters that decide which partners match (not how they are shown)."""
+
+
 def matching(index: PartnerIndex, operation_id: str, query: Mapping[str, Any], business: Business) -> int:
-    """The mask of partners this operation lists for this query; filters combine with AND."""
+    """The mask of partners this operation lists for this query, cached per distinct selection."""
+    selection = tuple(
+        sorted(
+            (name, tuple(value) if isinstance(value, list) else value)
+            for name, value in query.items()
+            if name.startswith("filter[") or name in SELECTING
+        )
+    )
+    key = (operation_id, business.id, selection)
+    return index.query(key, lambda: _compute_mask(index, operation_id, query, business))
+
+
+def _compute_mask(
+    index: PartnerIndex, operation_id: str, query: Mapping[str, Any], business: Business
+) -> int:
+    """Filters combine with AND; the values of one filter with OR."""
     mask = index.all
     if operation_id == "listPartners":
         if categories := filter_values(query, "categories"):
