@@ -21,7 +21,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     dataset = load_dataset(settings)
 
     errors.init_app(app)
-    journal.init_app(app, journal.Journal(settings.journal_size))
+    journal.init_app(app, journal.Journal(settings.journal_size), access_log=settings.access_log)
     validation.init_app(
         app, spec, validator=settings.validator, validate_responses=settings.validate_responses
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
@@ -36,9 +35,18 @@ def _relationship(partner_id: str, name: str) -> dict[str, Any]:
     return {"links": {"self": f"{base}/relationships/{name}", "related": f"{base}/{name}"}}
 
 
-@lru_cache(maxsize=1 << 18)
-def _partner_template(partner: Partner) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+Template = tuple[dict[str, Any], dict[str, Any], dict[str, Any]]
+
+
+def _partner_template(partner: Partner, store: Store) -> Template:
     """What a partner's resource looks like whoever asks: built once per partner, copied per use."""
+    template: Template | None = store.templates.get(partner.id)
+    if template is None:
+        template = store.templates[partner.id] = _build_template(partner)
+    return template
+
+
+def _build_template(partner: Partner) -> Template:
     attributes = {
         "active": partner.active,
         "book-meeting": partner.book_meeting,
@@ -71,7 +79,7 @@ def _partner_template(partner: Partner) -> tuple[dict[str, Any], dict[str, Any],
 def partner_resource(
     partner: Partner, viewer: Viewer, store: Store, include: frozenset[str]
 ) -> dict[str, Any]:
-    template, users_template, integrations_template = _partner_template(partner)
+    template, users_template, integrations_template = _partner_template(partner, store)
     integration = store.integrations.get((viewer.business.id, partner.id))
     attributes = dict(template)
     if integration is not None:
@@ -136,12 +144,12 @@ def included_resources(
 
 def page_links(path: str, args: list[tuple[str, str]], page: Page) -> dict[str, str | None]:
     """first/prev/next/last links that keep every other query parameter as the client sent it."""
-    kept = [(k, v) for k, v in args if k not in ("page", "per_page")]
+    kept = urlencode([(k, v) for k, v in args if k not in ("page", "per_page")], safe="[],")
+    prefix = f"{path}?{kept}&" if kept else f"{path}?"
     last = max(page.total_pages, 1)
 
     def url(number: int) -> str:
-        query = urlencode([*kept, ("page", str(number)), ("per_page", str(page.size))], safe="[],")
-        return f"{path}?{query}"
+        return f"{prefix}page={number}&per_page={page.size}"
 
     return {
         "self": url(page.number),

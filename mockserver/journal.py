@@ -1,15 +1,19 @@
-"""A bounded log of recent requests, recorded at one choke point (after each response)."""
+"""A bounded log of recent requests, recorded at one choke point (around the WSGI app)."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, current_app
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 
 @dataclass(frozen=True)
@@ -53,25 +57,42 @@ def get_journal() -> Journal:
     return journal
 
 
-def init_app(app: Flask, journal: Journal) -> None:
-    """Time each request, journal it (admin calls excepted) and log one line for it."""
-    app.extensions["mockserver.journal"] = journal
-    access_log = app.logger.getChild("access")
+class JournalMiddleware:
+    """Wraps the WSGI app: times each request, journals it (admin calls excepted), logs one line.
 
-    @app.before_request
-    def start_timer() -> None:
-        g.started = time.perf_counter()
+    A WSGI wrapper rather than Flask hooks, so it sees every answer, errors included, and costs one
+    function call per request.
+    """
 
-    @app.after_request
-    def record(response: Response) -> Response:
-        elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-        query = request.query_string.decode("latin-1")
-        if not request.path.startswith("/__admin"):
-            journal.record(
-                Entry(request.method, request.path, query, response.status_code, round(elapsed, 3))
+    def __init__(self, wsgi_app: WSGIApplication, journal: Journal, log: logging.Logger | None) -> None:
+        self.wsgi_app = wsgi_app
+        self.journal = journal
+        self.log = log
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        started = time.perf_counter()
+        status = [0]
+
+        def record_status(code: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            status[0] = int(code[:3])
+            return start_response(code, headers, exc_info)
+
+        body = self.wsgi_app(environ, record_status)
+        elapsed = (time.perf_counter() - started) * 1000
+        method = environ.get("REQUEST_METHOD", "")
+        path = environ.get("PATH_INFO", "")
+        query = environ.get("QUERY_STRING", "")
+        if not path.startswith("/__admin"):
+            self.journal.record(Entry(method, path, query, status[0], round(elapsed, 3)))
+        if self.log is not None:
+            target = f"{path}?{query}" if query else path
+            self.log.info(
+                '%s "%s %s" %s %.1fms', environ.get("REMOTE_ADDR", "-"), method, target, status[0], elapsed
             )
-        target = f"{request.path}?{query}" if query else request.path
-        access_log.info(
-            '%s "%s %s" %s %.1fms', request.remote_addr, request.method, target, response.status_code, elapsed
-        )
-        return response
+        return body
+
+
+def init_app(app: Flask, journal: Journal, access_log: bool) -> None:
+    app.extensions["mockserver.journal"] = journal
+    log = logging.getLogger("mockserver.access") if access_log else None
+    app.wsgi_app = JournalMiddleware(app.wsgi_app, journal, log)  # type: ignore[method-assign]

@@ -32,6 +32,8 @@ class Settings:
     """Request bodies above this size are refused with 413."""
     journal_size: int = 1000
     """How many recent requests `/__admin/requests` keeps."""
+    access_log: bool = False
+    """Log one line per request (the CLI turns it on unless --quiet)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -54,4 +56,23 @@ class Settings:
             validator=env.get("MOCKSERVER_VALIDATOR", defaults.validator),
             validate_responses=flag("MOCKSERVER_VALIDATE_RESPONSES", defaults.validate_responses),
             max_body_bytes=int(env.get("MOCKSERVER_MAX_BODY_BYTES", defaults.max_body_bytes)),
+            access_log=flag("MOCKSERVER_ACCESS_LOG", defaults.access_log),
         )
+
+    def to_env(self) -> dict[str, str]:
+        """The `MOCKSERVER_*` variables that `from_env` reads back into these settings."""
+        env = {
+            "MOCKSERVER_SPEC": str(self.spec_path),
+            "MOCKSERVER_SCENARIOS_DIR": str(self.scenarios_dir),
+            "MOCKSERVER_SEED": str(self.seed),
+            "MOCKSERVER_PARTNERS": str(self.partners),
+            "MOCKSERVER_HOST": self.host,
+            "MOCKSERVER_PORT": str(self.port),
+            "MOCKSERVER_VALIDATOR": self.validator,
+            "MOCKSERVER_VALIDATE_RESPONSES": str(self.validate_responses).lower(),
+            "MOCKSERVER_MAX_BODY_BYTES": str(self.max_body_bytes),
+            "MOCKSERVER_ACCESS_LOG": str(self.access_log).lower(),
+        }
+        if self.scenario is not None:
+            env["MOCKSERVER_SCENARIO"] = self.scenario
+        return env

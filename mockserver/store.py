@@ -7,6 +7,7 @@ import threading
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import Flask, current_app
 
@@ -34,6 +35,8 @@ class Store:
         self.users_by_token: dict[str, User] = {u.token: u for u in dataset.users}
         self.partners: dict[str, Partner] = {p.id: p for p in dataset.partners}
         self.index = PartnerIndex(dataset.partners, dataset.businesses)
+        self.templates: dict[str, Any] = {}
+        """Per-partner pieces of rendered documents, filled by `documents` on first use."""
         self.integrations: dict[tuple[str, str], PartnerIntegration] = {
             (i.business_id, i.partner_id): i for i in dataset.integrations
         }
