@@ -7,11 +7,11 @@ from pathlib import Path
 
 import click
 
-from .fakedata import DEFAULT_PARTNERS, DEFAULT_SEED
-from .scenarios import ScenarioError, load_scenario
 from .serving import SERVERS, serve
 from .settings import DEFAULT_SCENARIOS_DIR, DEFAULT_SPEC, Settings
-from .spec import SpecError, load_spec
+from .spec import SpecError, read_spec_document
+
+DEFAULTS = Settings()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -24,9 +24,11 @@ def cli() -> None:
 @click.option(
     "--port", default=4010, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on."
 )
-@click.option("--seed", default=DEFAULT_SEED, show_default=True, type=int, help="Seed of the Faker data set.")
 @click.option(
-    "--partners", default=DEFAULT_PARTNERS, show_default=True, type=click.IntRange(0), help="Faker partners."
+    "--seed", default=DEFAULTS.seed, show_default=True, type=int, help="Seed of the Faker data set."
+)
+@click.option(
+    "--partners", default=DEFAULTS.partners, show_default=True, type=click.IntRange(0), help="Faker partners."
 )
 @click.option(
     "--scenario",
@@ -99,8 +101,10 @@ def serve_command(
         validator=validator,
         access_log=not quiet,
     )
+    from .scenarios import ScenarioError, load_scenario
+
     try:
-        load_spec(spec_path)
+        read_spec_document(spec_path)
         if scenario is not None:
             load_scenario(scenario, scenarios_dir)
     except (SpecError, ScenarioError) as exc:
@@ -124,6 +128,8 @@ def serve_command(
 )
 def check_command(scenario: str, scenarios_dir: Path) -> None:
     """Load SCENARIO (a name or a path) as the server would; print file:line and exit 1 on an error."""
+    from .scenarios import ScenarioError, load_scenario
+
     try:
         dataset = load_scenario(scenario, scenarios_dir)
     except ScenarioError as exc:

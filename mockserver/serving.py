@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
 import sys
 import time
 from types import FrameType
+from typing import TYPE_CHECKING
 
-from flask import Flask
-
-from .app import create_app
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 SERVERS = ("granian", "waitress")
 DEFAULT_THREADS = {"granian": 1, "waitress": 8}
@@ -46,12 +48,21 @@ def announce(app: Flask, started: float) -> None:
     print("\n".join(lines), file=sys.stderr, flush=True)
 
 
+def _settle() -> None:
+    """Move everything built at start-up out of the garbage collector's sight: shorter GC pauses."""
+    gc.collect()
+    gc.freeze()
+
+
 def create_announced_app() -> Flask:
     """The factory granian's worker imports: settings from the environment the CLI prepared."""
+    from .app import create_app
+
     started = float(os.environ.get("MOCKSERVER_STARTED", time.perf_counter()))
     settings = Settings.from_env()
     configure_logging(settings.access_log)
     app = create_app(settings)
+    _settle()
     announce(app, started)
     return app
 
@@ -87,7 +98,10 @@ def serve_waitress(settings: Settings, threads: int) -> None:
     started = time.perf_counter()
     configure_logging(settings.access_log)
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    from .app import create_app
+
     app = create_app(settings)
+    _settle()
     server = create_server(app, host=settings.host, port=settings.port, threads=threads, ident="mockserver")
     announce(app, started)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from openapi_core import OpenAPI
 
 import yaml
-from openapi_core import OpenAPI
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
@@ -114,8 +116,8 @@ def _index_operations(document: dict[str, Any]) -> tuple[PathEntry, ...]:
     return tuple(entries)
 
 
-def load_spec(path: Path) -> Spec:
-    """Read and index the spec; the caller decides whether it was validated already."""
+def read_spec_document(path: Path) -> dict[str, Any]:
+    """The spec as data; SpecError when it is missing, not YAML, or has no paths."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -126,5 +128,13 @@ def load_spec(path: Path) -> Spec:
         raise SpecError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(document, dict) or "paths" not in document:
         raise SpecError(f"{path}: not an OpenAPI document (no 'paths')")
+    return document
+
+
+def load_spec(path: Path) -> Spec:
+    """Read and index the spec; the caller decides whether it was validated already."""
+    from openapi_core import OpenAPI
+
+    document = read_spec_document(path)
     openapi = OpenAPI.from_dict(document, base_uri=path.resolve().as_uri())
     return Spec(path=path, openapi=openapi, document=document, paths=_index_operations(document))
