@@ -23,7 +23,7 @@ from openapi_core.validation.request.exceptions import (
 from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
 
 from . import errors as e
-from .compiled import CompiledOperation, Unmarshalled, compile_spec
+from .compiled import UNPARSED, CompiledOperation, Unmarshalled, compile_spec
 from .messages import (
     cast_message,
     describe_schema_error,
@@ -146,14 +146,17 @@ def _check_body_size() -> None:
         )
 
 
-def _check_json_body() -> None:
-    """Reject undecodable JSON with a precise 400 before openapi-core (whose messages crash on bad UTF-8)."""
+def _parse_json_body() -> Any:
+    """The JSON body, or UNPARSED when there is none; a precise 400 for JSON that does not decode.
+
+    Done before openapi-core, whose own messages crash on bad UTF-8.
+    """
     _check_body_size()
     raw = request.get_data(cache=True)
     if not raw or request.mimetype not in JSON_MEDIA_TYPES:
-        return
+        return UNPARSED
     try:
-        json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except UnicodeDecodeError as exc:
         raise e.ApiError.of(
             e.MALFORMED_BODY, f"The body is not valid UTF-8 (byte {exc.start})", ("pointer", "")
@@ -184,7 +187,7 @@ def _body_error(error: RequestBodyValidationError) -> e.ApiError:
     return e.ApiError.of(e.INVALID_BODY, "The body is invalid", ("pointer", ""))
 
 
-def unmarshal(entry: PathEntry, operation: Operation) -> Unmarshalled:
+def unmarshal(entry: PathEntry, operation: Operation, parsed_body: Any = UNPARSED) -> Unmarshalled:
     """Parameters and body of the current request, typed, with openapi-core's errors.
 
     The compiled validators answer when the app has them; openapi-core itself otherwise.
@@ -194,7 +197,11 @@ def unmarshal(entry: PathEntry, operation: Operation) -> Unmarshalled:
     )
     if compiled is not None:
         return compiled[(entry.template, operation.method)].unmarshal(
-            entry.path_values(request.path), request.args, request.get_data(cache=True), request.content_type
+            entry.path_values(request.path),
+            request.args,
+            request.get_data(cache=True),
+            request.content_type,
+            parsed_body,
         )
     result = get_spec().openapi.unmarshal_request(_AsMethod(request, operation.method.lower()))
     return Unmarshalled(
@@ -237,9 +244,8 @@ def validate_current_request() -> ValidRequest:
     problems = list(_query_checks(operation))
     if problems:
         raise e.ApiError(*problems)
-    if operation.has_body:
-        _check_json_body()
-    result = unmarshal(entry, operation)
+    parsed_body = _parse_json_body() if operation.has_body else UNPARSED
+    result = unmarshal(entry, operation, parsed_body)
     error = request_error(result.errors)
     if error is not None:
         raise error
