@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 
 from . import errors as e
 from .validation import get_spec
 
 
+def _allowed_methods(path: str) -> list[str]:
+    """Methods served at a path: the spec's for the API, Flask's routes for /__admin."""
+    if path.startswith("/__admin"):
+        adapter = current_app.url_map.bind("localhost")
+        return sorted(adapter.allowed_methods(path))
+    entry = get_spec().match_path(path)
+    return entry.allowed_methods if entry else []
+
+
 def _preflight() -> Response | None:
-    if request.method != "OPTIONS" or request.path.startswith("/__admin"):
+    if request.method != "OPTIONS":
         return None
-    entry = get_spec().match_path(request.path)
-    if entry is None:
+    allowed = _allowed_methods(request.path)
+    if not allowed:
         raise e.ApiError.of(e.PATH_NOT_FOUND, f"No operation is served at {request.path}")
-    methods = ", ".join(entry.allowed_methods)
+    methods = ", ".join(allowed)
     response = Response(status=204)
     del response.headers["Content-Type"]
     response.headers["Allow"] = methods

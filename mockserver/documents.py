@@ -79,6 +79,15 @@ def _build_template(partner: Partner) -> Template:
 def partner_resource(
     partner: Partner, viewer: Viewer, store: Store, include: frozenset[str]
 ) -> dict[str, Any]:
+    """The partner as this viewer sees it; reused until the next write (see `Store.rendered`)."""
+    key = (partner.id, viewer.business.id, viewer.user.id, include)
+    resource: dict[str, Any] = store.rendered(key, lambda: _render_partner(partner, viewer, store, include))
+    return resource
+
+
+def _render_partner(
+    partner: Partner, viewer: Viewer, store: Store, include: frozenset[str]
+) -> dict[str, Any]:
     template, users_template, integrations_template = _partner_template(partner, store)
     integration = store.integrations.get((viewer.business.id, partner.id))
     attributes = dict(template)
@@ -86,11 +95,12 @@ def partner_resource(
         attributes["partner-integration-active"] = integration.active
         attributes["partner-integration-requested"] = integration.requested
     attributes["preferred"] = partner.id in viewer.business.preferred_partner_ids
-    attributes["user-integration-requested"] = store.is_linked(viewer.user.id, partner.id)
+    linked = store.linked_user_ids(partner.id)
+    attributes["user-integration-requested"] = viewer.user.id in linked
     users = dict(users_template)
     integrations = dict(integrations_template)
     if "users" in include:
-        users["data"] = [identifier("users", u.id) for u in store.linked_users(partner.id)]
+        users["data"] = [identifier("users", u.id) for u in store.users_in_order(linked)]
     if "partner_integrations" in include:
         integrations["data"] = [identifier("partner-integrations", integration.id)] if integration else []
     return {
@@ -126,20 +136,25 @@ def integration_resource(integration: PartnerIntegration) -> dict[str, Any]:
     }
 
 
-def included_resources(
-    partners: Iterable[Partner], viewer: Viewer, store: Store, include: frozenset[str]
-) -> list[dict[str, Any]]:
-    """The compound document's `included`: each related resource once, in first-seen order."""
+def included_resources(resources: Iterable[dict[str, Any]], store: Store) -> list[dict[str, Any]]:
+    """The compound document's `included`: each resource the linkage names, once, in first-seen order.
+
+    Read from the rendered linkage, not from the store again, so `included` always agrees with it.
+    """
     seen: dict[tuple[str, str], dict[str, Any]] = {}
-    for partner in partners:
-        if "users" in include:
-            for user in store.linked_users(partner.id):
-                seen.setdefault(("users", user.id), user_resource(user))
-        if "partner_integrations" in include:
-            integration = store.integrations.get((viewer.business.id, partner.id))
-            if integration is not None:
-                seen.setdefault(("partner-integrations", integration.id), integration_resource(integration))
+    for resource in resources:
+        for relationship in resource["relationships"].values():
+            for ref in relationship.get("data", ()):
+                key = (ref["type"], ref["id"])
+                if key not in seen:
+                    seen[key] = _included_resource(store, *key)
     return list(seen.values())
+
+
+def _included_resource(store: Store, kind: str, resource_id: str) -> dict[str, Any]:
+    if kind == "users":
+        return user_resource(store.users[resource_id])
+    return integration_resource(store.integrations_by_id[resource_id])
 
 
 def page_links(path: str, args: list[tuple[str, str]], page: Page) -> dict[str, str | None]:
@@ -163,22 +178,24 @@ def page_links(path: str, args: list[tuple[str, str]], page: Page) -> dict[str, 
 def list_document(
     page: Page, viewer: Viewer, store: Store, include: frozenset[str], links: dict[str, str | None]
 ) -> dict[str, Any]:
+    data = [partner_resource(p, viewer, store, include) for p in page.items]
     document: dict[str, Any] = {
-        "data": [partner_resource(p, viewer, store, include) for p in page.items],
+        "data": data,
         "meta": {"total-count": page.total_count, "total-pages": page.total_pages},
         "links": links,
     }
     if include:
-        document["included"] = included_resources(page.items, viewer, store, include)
+        document["included"] = included_resources(data, store)
     return document
 
 
 def single_document(
     partner: Partner, viewer: Viewer, store: Store, include: frozenset[str]
 ) -> dict[str, Any]:
-    document: dict[str, Any] = {"data": partner_resource(partner, viewer, store, include)}
+    resource = partner_resource(partner, viewer, store, include)
+    document: dict[str, Any] = {"data": resource}
     if include:
-        document["included"] = included_resources([partner], viewer, store, include)
+        document["included"] = included_resources([resource], store)
     return document
 
 

@@ -126,6 +126,8 @@ def _read(path: Path) -> str:
         raise ScenarioError(path, None, "no such file") from None
     except OSError as exc:
         raise ScenarioError(path, None, f"cannot read the file: {exc.strerror or exc}") from None
+    except ValueError:
+        raise ScenarioError(path, None, "the path contains a NUL byte") from None
     if len(raw) > MAX_BYTES:
         limit = MAX_BYTES // 2**20
         raise ScenarioError(path, None, f"the file is over {limit} MB; use Faker data for volume")

@@ -29,6 +29,8 @@ class Operation:
     array_parameters: frozenset[str]
     """Query parameters that may legitimately repeat."""
     has_body: bool
+    integer_bounds: dict[str, tuple[int | None, int | None]]
+    """Integer query parameters and their (minimum, maximum)."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,11 @@ def _index_operations(document: dict[str, Any]) -> tuple[PathEntry, ...]:
                 query_parameters=frozenset(p["name"] for p in query),
                 array_parameters=frozenset(arrays),
                 has_body="requestBody" in op,
+                integer_bounds={
+                    p["name"]: (schema.get("minimum"), schema.get("maximum"))
+                    for p in query
+                    if (schema := _resolve(document, p.get("schema", {}))).get("type") == "integer"
+                },
             )
         literal = sum(1 for seg in template.split("/") if seg and not seg.startswith("{"))
         names = tuple(re.findall(r"\{([^}/]+)\}", template))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import uuid
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +14,9 @@ from flask import Flask, current_app
 
 from .index import PartnerIndex
 from .model import Business, DataSet, Partner, PartnerIntegration, User
+
+MAX_RENDERED = 100_000
+"""Rendered pieces kept between writes; past it, pieces are rendered per request."""
 
 
 @dataclass(frozen=True)
@@ -37,9 +41,13 @@ class Store:
         self.index = PartnerIndex(dataset.partners, dataset.businesses)
         self.templates: dict[str, Any] = {}
         """Per-partner pieces of rendered documents, filled by `documents` on first use."""
+        self.version = 0
+        """Bumped by every write that changes what a read returns."""
+        self._rendered: tuple[int, dict[Hashable, Any]] = (0, {})
         self.integrations: dict[tuple[str, str], PartnerIntegration] = {
             (i.business_id, i.partner_id): i for i in dataset.integrations
         }
+        self.integrations_by_id: dict[str, PartnerIntegration] = {i.id: i for i in dataset.integrations}
         default = dataset.default_user_id or (dataset.users[0].id if dataset.users else None)
         self.default_user: User | None = self.users.get(default) if default else None
         self._lock = threading.Lock()
@@ -48,40 +56,65 @@ class Store:
     def reset(self) -> None:
         """Back to the data set's initial links and no click events."""
         with self._lock:
-            self._links: set[tuple[str, str]] = set(self.dataset.user_partner_links)
+            self._links: dict[str, frozenset[str]] = {}
+            """Partner id → ids of the users linked to it; each value is replaced whole, never mutated."""
+            for user_id, partner_id in self.dataset.user_partner_links:
+                self._links[partner_id] = self._links.get(partner_id, frozenset()) | {user_id}
             self._click_events: list[ClickEvent] = []
+            self._changed()
 
-    # Reads: a membership test or a copy taken under the lock; never a half-applied write.
+    def _changed(self) -> None:
+        """Call under the lock after a change readers can see: rendered pieces are stale from now on."""
+        self.version += 1
+        self._rendered = (self.version, {})
 
-    def is_linked(self, user_id: str, partner_id: str) -> bool:
-        return (user_id, partner_id) in self._links
+    # Reads: one snapshot each (a frozenset or a copy); never a half-applied write.
 
-    def linked_users(self, partner_id: str) -> list[User]:
-        """Users linked to a partner, in data-set order."""
-        return [u for u in self.dataset.users if (u.id, partner_id) in self._links]
+    def linked_user_ids(self, partner_id: str) -> frozenset[str]:
+        """The users linked to a partner, as one consistent snapshot."""
+        return self._links.get(partner_id, frozenset())
+
+    def users_in_order(self, user_ids: frozenset[str]) -> list[User]:
+        """These users, in data-set order."""
+        return [user for user in self.dataset.users if user.id in user_ids]
 
     def click_events(self) -> tuple[ClickEvent, ...]:
         with self._lock:
             return tuple(self._click_events)
+
+    def rendered(self, key: Hashable, render: Callable[[], Any]) -> Any:
+        """A rendered piece of a document, reused until the next write.
+
+        A piece rendered while a write lands is returned but not kept, so no stale piece survives.
+        """
+        version, pieces = self._rendered
+        piece = pieces.get(key)
+        if piece is None:
+            piece = render()
+            if self.version == version and len(pieces) < MAX_RENDERED:
+                pieces[key] = piece
+        return piece
 
     # Writes.
 
     def connect(self, user_id: str, partner_id: str) -> bool:
         """Link a user to a partner; True when the link is new."""
         with self._lock:
-            key = (user_id, partner_id)
-            if key in self._links:
+            linked = self._links.get(partner_id, frozenset())
+            if user_id in linked:
                 return False
-            self._links.add(key)
+            self._links[partner_id] = linked | {user_id}
+            self._changed()
             return True
 
     def disconnect(self, user_id: str, partner_id: str) -> bool:
         """Unlink a user from a partner; True when a link was removed."""
         with self._lock:
-            key = (user_id, partner_id)
-            if key not in self._links:
+            linked = self._links.get(partner_id, frozenset())
+            if user_id not in linked:
                 return False
-            self._links.discard(key)
+            self._links[partner_id] = linked - {user_id}
+            self._changed()
             return True
 
     def record_click(self, partner_id: str, user_id: str, event_type: str) -> ClickEvent:
