@@ -1,0 +1,272 @@
+"""scripts/fuzz.py: a bounded live campaign (server process + `st run` over HTTP), and its parser.
+
+The campaign test is the CI gate for the live run: any schemathesis failure or error, an operation
+left untested, or no case generated fails it. It takes 35-55 s here (-n 25, 1,299 cases).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import urllib.request
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import schemathesis
+from conftest import ROOT, SPEC_PATH
+
+
+def _load_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("fuzz_script", ROOT / "scripts" / "fuzz.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+fuzz = _load_script()
+
+OPERATIONS = {
+    "GET /api/v1/partners",
+    "GET /api/v1/partners/available",
+    "GET /api/v1/partners/wholesalers",
+    "GET /api/v1/partners/{id}",
+    "POST /api/v1/partners/{id}/click_event",
+    "PATCH /api/v1/partners/{id}/connect",
+    "DELETE /api/v1/partners/{id}/connect",
+}
+
+
+def test_bounded_live_campaign_passes_on_every_operation(tmp_path: Path) -> None:
+    options = fuzz.parse_args(["--examples", "25", "--report-dir", str(tmp_path), "--quiet"])
+    result = fuzz.run_campaign(options)
+
+    summary = result.summary
+    assert summary is not None, result.text
+    assert result.exit_code == 0, result.text
+    assert (summary.operations_total, summary.operations_tested) == (7, 7), result.text
+    assert set(summary.covered) == OPERATIONS, result.text
+    assert summary.cases > 0, result.text
+    assert summary.failure_count == 0 and summary.failures == {}, result.text
+    assert summary.error_count == 0, result.text
+    assert "missing_test_data" not in summary.warnings, result.text  # the served ids reached the API
+    for name in ("junit.xml", "report.json", "schemathesis.log", "schemathesis.toml", "server.log"):
+        assert (tmp_path / name).is_file(), name
+    assert "mockserver: stopped" in (tmp_path / "server.log").read_text()
+    with pytest.raises(OSError):  # nothing listens on the campaign's port any more
+        urllib.request.urlopen(f"{result.base_url}/__admin/health", timeout=2)
+
+
+# --- the parser, on output captured from a run against a deliberately broken copy of the spec ------
+
+CONSOLE = """\
+Schemathesis v4.32.5
+━━━━━━━━━━━━━━━━━━━━
+
+ ❌  Coverage (in 4.45s)
+
+     ✅ 4 passed  ❌ 3 failed
+
+=================================== FAILURES ===================================
+________________________ GET /api/v1/partners/available ________________________
+1. Test Case ID: Vtt24p
+
+- ST108 Response violates schema
+
+    10 is greater than the maximum of 3
+
+[200] OK:
+
+    `{"data": [{"id": "4d01afcc-37e7-4d89-a59e-936047009b8a"}]}`
+
+Reproduce with:
+
+    curl -X GET 'http://127.0.0.1:18411/api/v1/partners/available?include=users&page=1'
+
+    st replay Vtt24p
+
+__________________________ GET /api/v1/partners/{id} ___________________________
+1. Test Case ID: FBWrN2
+
+- ST103 Undocumented status code
+
+    Received: 400
+    Documented: 200, 401, 404, 500
+
+Reproduce with:
+
+    curl -X GET 'http://127.0.0.1:18411/api/v1/partners/b1555c60-ac69-4ecd-88dd-9c77b8e0e81d?include='
+
+    st replay FBWrN2
+
+================================ Stateful tests ================================
+
+Failed to extract data from response:
+
+    1. Test Case ID: 71RoEe
+
+    GET /api/v1/partners/available -> [200] DisconnectFirstPartner -> DELETE /api/v1/partners/{id}/connect
+
+        Could not resolve parameter `id` via `$response.body#/data/0/id`
+
+        [200] curl -X GET 'http://127.0.0.1:18411/api/v1/partners/available?page=126865'
+
+=================================== SUMMARY ====================================
+
+API Operations:
+  Selected: 7/7
+  Tested: 6
+  Skipped: 1
+
+Failures:
+  ❌ ST108 Response violates schema: 2
+  ❌ ST103 Undocumented status code: 1
+
+Errors:
+  🚫 Network Error: 1
+
+Test cases:
+  698 generated, 3 found 3 unique failures
+
+Seed: 42
+
+======================== 3 failures, 1 warning in 8.98s ========================
+"""
+
+JUNIT = """\
+<?xml version="1.0" encoding="utf-8"?>
+<testsuites errors="0" failures="2" skipped="1" tests="4" time="8.6">
+  <testsuite name="schemathesis" errors="0" failures="2" skipped="1" tests="4" time="8.6">
+    <testcase name="GET /api/v1/partners/available" time="0.6">
+      <failure type="failure" message="ST108">x</failure>
+    </testcase>
+    <testcase name="GET /api/v1/partners/{id}" time="0.1">
+      <failure type="failure" message="ST103">y</failure>
+    </testcase>
+    <testcase name="GET /api/v1/partners/wholesalers" time="0.1"><skipped message="no cases"/></testcase>
+    <testcase name="Stateful tests" time="2.4" />
+  </testsuite>
+</testsuites>
+"""
+
+
+def test_console_parser_reads_figures_failures_and_reproductions() -> None:
+    summary = fuzz.parse_console(CONSOLE)
+
+    assert (summary.operations_selected, summary.operations_total, summary.operations_tested) == (7, 7, 6)
+    assert summary.cases == 698
+    assert summary.failures == {
+        "ST108": ("Response violates schema", 2),
+        "ST103": ("Undocumented status code", 1),
+    }
+    assert summary.failure_count == 3
+    assert summary.errors == {"Network Error": 1}
+    assert summary.duration == 8.98
+    assert summary.link_notes == 1
+    assert [(r.operation, r.case_id, r.checks) for r in summary.reproductions] == [
+        ("GET /api/v1/partners/available", "Vtt24p", ["ST108 Response violates schema"]),
+        ("GET /api/v1/partners/{id}", "FBWrN2", ["ST103 Undocumented status code"]),
+    ]
+    assert summary.reproductions[1].curl == [
+        "curl -X GET 'http://127.0.0.1:18411/api/v1/partners/b1555c60-ac69-4ecd-88dd-9c77b8e0e81d?include='"
+    ]
+    assert fuzz.verdict(summary, 1)[0] == 1
+
+
+def test_clean_console_output_passes() -> None:
+    clean = (
+        "=== SUMMARY ===\n\nAPI Operations:\n  Selected: 7/7\n  Tested: 7\n\nTest cases:\n"
+        "  1210 generated, 1210 passed\n\n=== No issues found in 38.52s ===\n"
+    )
+    summary = fuzz.parse_console(clean)
+
+    assert (summary.cases, summary.failures, summary.errors, summary.duration) == (1210, {}, {}, 38.52)
+    assert fuzz.verdict(summary, 0) == (0, [])
+
+
+def test_json_report_and_junit_take_precedence(tmp_path: Path) -> None:
+    (tmp_path / "junit.xml").write_text(JUNIT)
+    report = {
+        "operations": {"total": 7, "selected": 7, "tested": 7},
+        "test_cases": {"generated": 700},
+        "failures": [
+            {
+                "code": "ST108",
+                "title": "Response violates schema",
+                "count": 2,
+                "operations": ["GET /x", "GET /y"],
+            }
+        ],
+        "errors": [],
+        "warnings": {"missing_test_data": ["GET /api/v1/partners"], "missing_auth": []},
+        "running_time": 9.5,
+        "exit_code": 1,
+    }
+    summary = fuzz.build_summary(CONSOLE, report, fuzz.parse_junit(tmp_path / "junit.xml"))
+
+    assert (summary.operations_tested, summary.cases, summary.duration) == (7, 700, 9.5)
+    assert summary.failures == {"ST108": ("Response violates schema", 2)}
+    assert summary.failure_operations == {"ST108": ["GET /x", "GET /y"]}
+    assert summary.errors == {}
+    assert summary.warnings == {"missing_test_data": ["GET /api/v1/partners"]}
+    assert summary.covered == ["GET /api/v1/partners/available", "GET /api/v1/partners/{id}"]
+    assert summary.not_covered == ["GET /api/v1/partners/wholesalers"]
+    code, reasons = fuzz.verdict(summary, 1)
+    assert code == 1
+    assert reasons == [
+        "2 failure(s)",
+        "not covered: GET /api/v1/partners/wholesalers",
+        "schemathesis exited with 1",
+    ]
+
+
+# --- the per-run configuration --------------------------------------------------------------------
+
+BUSINESSES = ["b0000000-0000-4000-8000-000000000001", "b0000000-0000-4000-8000-000000000002"]
+PARTNERS = ["c0000000-0000-4000-8000-000000000001", "c0000000-0000-4000-8000-000000000002"]
+
+
+@pytest.mark.parametrize("business", ["fixed", "mixed"])
+def test_generated_config_keeps_the_repository_settings_and_adds_the_served_ids(
+    tmp_path: Path, business: str
+) -> None:
+    data = fuzz.DataSet(business_ids=BUSINESSES, partner_ids=PARTNERS, partner_count=2)
+    text = fuzz.render_config(
+        (ROOT / "schemathesis.toml").read_text(), data, tmp_path / "cache", business=business
+    )
+    assert text.startswith((ROOT / "schemathesis.toml").read_text().rstrip("\n"))
+    path = tmp_path / "schemathesis.toml"
+    path.write_text(text)
+    schema = schemathesis.openapi.from_path(SPEC_PATH, config=schemathesis.Config.from_path(path))
+
+    disabled, parameters = {}, {}
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        operation_id = operation.definition.raw["operationId"]
+        checks = schema.config.checks_config_for(operation=operation)
+        disabled[operation_id] = not checks.use_after_free.enabled
+        parameters[operation_id] = schema.config.operations.get_for_operation(operation).parameters
+    assert {k for k, v in disabled.items() if v} == {"connectPartner"}
+    assert schema.config.cache.directory == tmp_path / "cache"
+    list_binding = parameters["listPartners"]["query.business_uuid"]
+    if business == "fixed":
+        assert list_binding == BUSINESSES[0]
+    else:
+        assert (list_binding.dictionary, list_binding.probability) == ("fuzz-business-ids", 0.5)
+        assert [e.value for e in schema.config.dictionaries["fuzz-business-ids"].entries] == BUSINESSES
+    for operation_id in ("getPartner", "createPartnerClickEvent", "connectPartner", "disconnectPartner"):
+        binding = parameters[operation_id]["path.id"]
+        assert (binding.dictionary, binding.probability) == ("fuzz-partner-ids", 0.5)
+    assert parameters["listAvailablePartners"] == parameters["listWholesalers"] == {}
+    assert [e.value for e in schema.config.dictionaries["fuzz-partner-ids"].entries] == PARTNERS
+
+
+def test_checks_cannot_be_named_on_the_command_line() -> None:
+    with pytest.raises(SystemExit):
+        fuzz.parse_args(["--", "--checks", "not_a_server_error"])
+    options = fuzz.parse_args(["--", "--max-failures", "5"])
+    assert options.extra == ["--max-failures", "5"]
+    assert json.dumps(fuzz.st_command(options, "http://127.0.0.1:1")).count('"--checks"') == 0
