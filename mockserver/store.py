@@ -6,9 +6,8 @@ import hashlib
 import threading
 import uuid
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import Flask, current_app
 
@@ -19,8 +18,9 @@ MAX_RENDERED = 100_000
 """Rendered pieces kept between writes; past it, pieces are rendered per request."""
 
 
-@dataclass(frozen=True)
-class ClickEvent:
+class ClickEvent(NamedTuple):
+    """A stored click event."""
+
     id: str
     partner_id: str
     user_id: str
@@ -60,7 +60,8 @@ class Store:
             """Partner id → ids of the users linked to it; each value is replaced whole, never mutated."""
             for user_id, partner_id in self.dataset.user_partner_links:
                 self._links[partner_id] = self._links.get(partner_id, frozenset()) | {user_id}
-            self._click_events: list[ClickEvent] = []
+            self._click_events: list[tuple[str, str, str, str, datetime]] = []
+            """Plain tuples: the garbage collector stops tracking them (it keeps tracking named tuples)."""
             self._changed()
 
     def _changed(self) -> None:
@@ -80,7 +81,7 @@ class Store:
 
     def click_events(self) -> tuple[ClickEvent, ...]:
         with self._lock:
-            return tuple(self._click_events)
+            return tuple(ClickEvent(*event) for event in self._click_events)
 
     def rendered(self, key: Hashable, render: Callable[[], Any]) -> Any:
         """A rendered piece of a document, reused until the next write.
@@ -129,7 +130,7 @@ class Store:
                 event_type=event_type,
                 created_at=datetime.now(UTC).replace(microsecond=0),
             )
-            self._click_events.append(event)
+            self._click_events.append(tuple(event))  # type: ignore[arg-type]
             return event
 
 
