@@ -7,21 +7,18 @@ users and partners, click events) must be exactly as the data set loaded it.
 
 from __future__ import annotations
 
-import io
 import json
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from werkzeug.test import EnvironBuilder, TestResponse
-
-API = "/api/v1/partners"
+from support import API, JSON, P01, VALID_CLICK, canonical, item, post_click, send
+from werkzeug.test import TestResponse
 
 B1 = "b0000000-0000-4000-8000-000000000001"  # The Golden Fork (Alice's business)
 ALICE = "a11ce000-0000-4000-8000-000000000001"
 BOB = "b0b00000-0000-4000-8000-000000000002"
-P01 = "c0000000-0000-4000-8000-000000000001"  # Fizzwell Beverages HBC
 P02 = "c0000000-0000-4000-8000-000000000002"  # TillTop POS (Alice linked)
 P03 = "c0000000-0000-4000-8000-000000000003"  # LedgerLeaf (Alice linked)
 P04 = "c0000000-0000-4000-8000-000000000004"  # TableTime (Bob linked)
@@ -30,8 +27,6 @@ NO_SUCH_ID = "00000000-0000-4000-8000-000000000000"
 
 INITIAL_LINKS = {(ALICE, P02), (ALICE, P03), (BOB, P04)}
 
-JSON = "application/json"
-VALID_CLICK = {"data": {"type": "partner_click_events", "attributes": {"event_type": "website"}}}
 
 # Error kinds: (status, code, title).
 INVALID_PARAMETER = (400, "invalid_parameter", "Invalid parameter")
@@ -75,54 +70,6 @@ LIST_URLS = {
 # helpers
 
 
-def send(
-    client: FlaskClient,
-    method: str,
-    url: str,
-    body: bytes | str | None = None,
-    content_type: str | None = None,
-    headers: dict[str, str] | None = None,
-) -> TestResponse:
-    """One request through the spec-checking client.
-
-    The body is cached on the Request before the app consumes the WSGI input stream (the app gets a
-    fresh stream), so anything that reads `response.request`'s body afterwards still finds it instead
-    of failing with ClientDisconnected.
-    """
-    builder = EnvironBuilder(path=url, method=method, data=body, content_type=content_type, headers=headers)
-    request = builder.get_request()
-    raw = request.get_data(cache=True)
-    request.environ["wsgi.input"] = io.BytesIO(raw)
-    response: TestResponse = client.open(request)
-    return response
-
-
-def post_click(
-    client: FlaskClient,
-    body: Any = VALID_CLICK,
-    *,
-    partner_id: str = P01,
-    content_type: str | None = JSON,
-    headers: dict[str, str] | None = None,
-) -> TestResponse:
-    raw = body if isinstance(body, (bytes, str)) or body is None else json.dumps(body)
-    return send(client, "POST", f"{API}/{partner_id}/click_event", raw, content_type, headers)
-
-
-def item(kind: tuple[int, str, str], detail: str, **source: str) -> dict[str, Any]:
-    """One expected error object; `source` is one of parameter=, pointer=, header=."""
-    status, code, title = kind
-    expected: dict[str, Any] = {"status": str(status), "code": code, "title": title, "detail": detail}
-    if source:
-        assert len(source) == 1
-        expected["source"] = dict(source)
-    return expected
-
-
-def _canonical(error: dict[str, Any]) -> str:
-    return json.dumps(error, sort_keys=True)
-
-
 def assert_errors(response: TestResponse, status: int, *items: dict[str, Any]) -> None:
     """The response is exactly this JSON:API error document, served as JSON (never HTML).
 
@@ -137,7 +84,7 @@ def assert_errors(response: TestResponse, status: int, *items: dict[str, Any]) -
     if len(items) == 1:
         assert document == {"errors": list(items)}, text
     else:
-        assert sorted(map(_canonical, document["errors"])) == sorted(map(_canonical, items)), text
+        assert sorted(map(canonical, document["errors"])) == sorted(map(canonical, items)), text
 
 
 def links(client: FlaskClient) -> set[tuple[str, str]]:

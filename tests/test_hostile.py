@@ -27,25 +27,21 @@ from conftest import SCENARIOS_DIR, SPEC_PATH, make_app
 from flask import Flask
 from flask.testing import FlaskClient
 from live import LiveServer, Reply, parse_raw_response, server_args, server_choices
+from support import API, JSON, P01, VALID_CLICK, canonical, item, post_click, send
 from werkzeug.test import EnvironBuilder, TestResponse, run_wsgi_app
 
 from mockserver import Settings, create_app
 from mockserver.cli import cli
 from mockserver.scenarios import ScenarioError, list_scenarios, load_scenario
 
-API = "/api/v1/partners"
-
 B1 = "b0000000-0000-4000-8000-000000000001"  # The Golden Fork (Alice's business)
 ALICE = "a11ce000-0000-4000-8000-000000000001"
 BOB = "b0b00000-0000-4000-8000-000000000002"
-P01 = "c0000000-0000-4000-8000-000000000001"  # Fizzwell Beverages HBC
 P02 = "c0000000-0000-4000-8000-000000000002"  # TillTop POS (Alice linked)
 P03 = "c0000000-0000-4000-8000-000000000003"  # LedgerLeaf (Alice linked)
 P04 = "c0000000-0000-4000-8000-000000000004"  # TableTime (Bob linked)
 P08 = "c0000000-0000-4000-8000-000000000008"  # Nordkaffe Roasters (nobody linked)
 
-JSON = "application/json"
-VALID_CLICK = {"data": {"type": "partner_click_events", "attributes": {"event_type": "website"}}}
 CLICK_BYTES = json.dumps(VALID_CLICK).encode()
 MIB = 1024 * 1024
 
@@ -92,51 +88,6 @@ Getter = Callable[[str], tuple[int, Any]]
 # helpers
 
 
-def send(
-    client: FlaskClient,
-    method: str,
-    url: str,
-    body: bytes | str | None = None,
-    content_type: str | None = None,
-    headers: dict[str, str] | None = None,
-) -> TestResponse:
-    """One request through the test client; the body is cached so the spec check can read it too."""
-    builder = EnvironBuilder(
-        path=url, method=method, data=body, content_type=content_type, headers=list((headers or {}).items())
-    )
-    request = builder.get_request()
-    raw = request.get_data(cache=True)
-    request.environ["wsgi.input"] = io.BytesIO(raw)
-    response: TestResponse = client.open(request)
-    return response
-
-
-def post_click(
-    client: FlaskClient,
-    body: Any = VALID_CLICK,
-    *,
-    partner_id: str = P01,
-    content_type: str | None = JSON,
-    headers: dict[str, str] | None = None,
-) -> TestResponse:
-    raw = body if isinstance(body, (bytes, str)) or body is None else json.dumps(body)
-    return send(client, "POST", f"{API}/{partner_id}/click_event", raw, content_type, headers)
-
-
-def item(kind: tuple[int, str, str], detail: str, **source: str) -> dict[str, Any]:
-    """One expected error object; `source` is one of parameter=, pointer=, header=."""
-    status, code, title = kind
-    expected: dict[str, Any] = {"status": str(status), "code": code, "title": title, "detail": detail}
-    if source:
-        assert len(source) == 1
-        expected["source"] = dict(source)
-    return expected
-
-
-def _canonical(error: dict[str, Any]) -> str:
-    return json.dumps(error, sort_keys=True)
-
-
 def check_error_document(
     got_status: int, got_mimetype: str, text: str, status: int, *items: dict[str, Any]
 ) -> None:
@@ -148,7 +99,7 @@ def check_error_document(
     if len(items) == 1:
         assert document == {"errors": list(items)}, text[:1000]
     else:
-        assert sorted(map(_canonical, document["errors"])) == sorted(map(_canonical, items)), text[:1000]
+        assert sorted(map(canonical, document["errors"])) == sorted(map(canonical, items)), text[:1000]
 
 
 def assert_errors(response: TestResponse, status: int, *items: dict[str, Any]) -> None:

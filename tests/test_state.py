@@ -6,7 +6,6 @@ operations) and through `/__admin`, and under concurrency (16 threads, one test 
 
 from __future__ import annotations
 
-import io
 import json
 import random
 import re
@@ -21,10 +20,8 @@ import pytest
 from conftest import make_app
 from flask import Flask
 from flask.testing import FlaskClient
-from werkzeug.test import EnvironBuilder, TestResponse
-
-API = "/api/v1/partners"
-JSON = "application/json"
+from support import API, JSON, send
+from werkzeug.test import TestResponse
 
 B1 = "b0000000-0000-4000-8000-000000000001"  # The Golden Fork (Alice's business)
 B2 = "b0000000-0000-4000-8000-000000000002"  # Harbour & Vine (Bob's business)
@@ -56,28 +53,6 @@ ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 
 # --------------------------------------------------------------------------------------------------
 # helpers
-
-
-def send(
-    client: FlaskClient,
-    method: str,
-    url: str,
-    body: bytes | str | None = None,
-    content_type: str | None = None,
-    headers: dict[str, str] | None = None,
-) -> TestResponse:
-    """One request through the spec-checking client.
-
-    The body is cached on the Request before the app consumes the WSGI input stream (the app gets a
-    fresh stream), so anything that reads `response.request`'s body afterwards still finds it instead
-    of failing with ClientDisconnected.
-    """
-    builder = EnvironBuilder(path=url, method=method, data=body, content_type=content_type, headers=headers)
-    request = builder.get_request()
-    raw = request.get_data(cache=True)
-    request.environ["wsgi.input"] = io.BytesIO(raw)
-    response: TestResponse = client.open(request)
-    return response
 
 
 def click(
