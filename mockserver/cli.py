@@ -13,6 +13,14 @@ from .spec import SpecError, read_spec_document
 
 DEFAULTS = Settings()
 
+scenarios_dir_option = click.option(
+    "--scenarios-dir",
+    default=str(DEFAULT_SCENARIOS_DIR),
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where scenario names are looked up.",
+)
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
@@ -43,13 +51,7 @@ def cli() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="OpenAPI document.",
 )
-@click.option(
-    "--scenarios-dir",
-    default=str(DEFAULT_SCENARIOS_DIR),
-    show_default=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Where scenario names are looked up.",
-)
+@scenarios_dir_option
 @click.option(
     "--validate-responses/--no-validate-responses",
     default=False,
@@ -119,13 +121,7 @@ def serve_command(
 
 @cli.command("check", short_help="Check a scenario file.")
 @click.argument("scenario")
-@click.option(
-    "--scenarios-dir",
-    default=str(DEFAULT_SCENARIOS_DIR),
-    show_default=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Where scenario names are looked up.",
-)
+@scenarios_dir_option
 def check_command(scenario: str, scenarios_dir: Path) -> None:
     """Load SCENARIO (a name or a path) as the server would; print file:line and exit 1 on an error."""
     from .scenarios import ScenarioError, load_scenario

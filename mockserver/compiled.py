@@ -35,28 +35,11 @@ from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
 from openapi_schema_validator import OAS31Validator
 from werkzeug.datastructures import MultiDict
 
-from .spec import Operation, Spec
+from .spec import Operation, Spec, resolve_refs
 
 _MISSING = object()
 UNPARSED: Any = object()
 """Marks a body nobody parsed yet."""
-_MAX_REF_DEPTH = 64
-
-
-def resolve_refs(document: dict[str, Any], node: Any, depth: int = 0) -> Any:
-    """A copy of `node` with every local `$ref` inlined (the spec has no recursive schemas)."""
-    if depth > _MAX_REF_DEPTH:
-        raise ValueError("schema nests $ref too deeply (recursive?)")
-    if isinstance(node, dict):
-        if "$ref" in node:
-            target: Any = document
-            for part in node["$ref"].removeprefix("#/").split("/"):
-                target = target[part.replace("~1", "/").replace("~0", "~")]
-            return resolve_refs(document, target, depth + 1)
-        return {key: resolve_refs(document, value, depth + 1) for key, value in node.items()}
-    if isinstance(node, list):
-        return [resolve_refs(document, item, depth + 1) for item in node]
-    return node
 
 
 def _primary_type(schema: dict[str, Any]) -> str | None:

@@ -76,31 +76,40 @@ def _template_pattern(template: str) -> re.Pattern[str]:
     return re.compile(regex)
 
 
-def _resolve(document: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
-    ref = node.get("$ref")
-    if ref is None:
-        return node
-    target: Any = document
-    for part in ref.removeprefix("#/").split("/"):
-        target = target[part]
-    return _resolve(document, target)
+_MAX_REF_DEPTH = 64
+
+
+def resolve_refs(document: dict[str, Any], node: Any, depth: int = 0) -> Any:
+    """A copy of `node` with every local `$ref` inlined (the spec has no recursive schemas)."""
+    if depth > _MAX_REF_DEPTH:
+        raise ValueError("schema nests $ref too deeply (recursive?)")
+    if isinstance(node, dict):
+        if "$ref" in node:
+            target: Any = document
+            for part in node["$ref"].removeprefix("#/").split("/"):
+                target = target[part.replace("~1", "/").replace("~0", "~")]
+            return resolve_refs(document, target, depth + 1)
+        return {key: resolve_refs(document, value, depth + 1) for key, value in node.items()}
+    if isinstance(node, list):
+        return [resolve_refs(document, item, depth + 1) for item in node]
+    return node
 
 
 def _index_operations(document: dict[str, Any]) -> tuple[PathEntry, ...]:
     entries = []
     for template, item in document.get("paths", {}).items():
-        shared = [_resolve(document, p) for p in item.get("parameters", [])]
+        shared = [resolve_refs(document, p) for p in item.get("parameters", [])]
         operations = {}
         for method in HTTP_METHODS:
             op = item.get(method)
             if op is None:
                 continue
-            params = shared + [_resolve(document, p) for p in op.get("parameters", [])]
+            params = shared + [resolve_refs(document, p) for p in op.get("parameters", [])]
             query = [p for p in params if p.get("in") == "query"]
             arrays = {
                 p["name"]
                 for p in query
-                if _resolve(document, p.get("schema", {})).get("type") == "array"
+                if resolve_refs(document, p.get("schema", {})).get("type") == "array"
                 and p.get("explode", p.get("style", "form") == "form")
             }
             operations[method.upper()] = Operation(
@@ -113,7 +122,7 @@ def _index_operations(document: dict[str, Any]) -> tuple[PathEntry, ...]:
                 integer_bounds={
                     p["name"]: (schema.get("minimum"), schema.get("maximum"))
                     for p in query
-                    if (schema := _resolve(document, p.get("schema", {}))).get("type") == "integer"
+                    if (schema := resolve_refs(document, p.get("schema", {}))).get("type") == "integer"
                 },
             )
         literal = sum(1 for seg in template.split("/") if seg and not seg.startswith("{"))

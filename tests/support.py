@@ -14,6 +14,43 @@ JSON = "application/json"
 P01 = "c0000000-0000-4000-8000-000000000001"  # Fizzwell Beverages HBC in the default scenario
 VALID_CLICK = {"data": {"type": "partner_click_events", "attributes": {"event_type": "website"}}}
 
+P02 = "c0000000-0000-4000-8000-000000000002"  # TillTop POS (Alice linked)
+P03 = "c0000000-0000-4000-8000-000000000003"  # LedgerLeaf (Alice linked)
+P04 = "c0000000-0000-4000-8000-000000000004"  # TableTime (Bob linked)
+P08 = "c0000000-0000-4000-8000-000000000008"  # Nordkaffe Roasters (nobody linked)
+
+# Error kinds: (status, code, title), as mockserver/errors.py defines them.
+INVALID_PARAMETER = (400, "invalid_parameter", "Invalid parameter")
+MISSING_PARAMETER = (400, "missing_parameter", "Missing parameter")
+UNKNOWN_PARAMETER = (400, "unknown_parameter", "Unknown parameter")
+DUPLICATE_PARAMETER = (400, "duplicate_parameter", "Parameter given more than once")
+MALFORMED_BODY = (400, "malformed_body", "Malformed request body")
+UNKNOWN_TOKEN = (401, "unknown_token", "Unknown bearer token")
+NOT_FOUND = (404, "not_found", "Not found")
+PARTNER_NOT_FOUND = (404, "partner_not_found", "Partner not found")
+BUSINESS_NOT_FOUND = (404, "business_not_found", "Business not found")
+METHOD_NOT_ALLOWED = (405, "method_not_allowed", "Method not allowed")
+PARTNER_MISMATCH = (409, "partner_mismatch", "Partner does not match the path")
+PAYLOAD_TOO_LARGE = (413, "payload_too_large", "Request body too large")
+UNSUPPORTED_MEDIA_TYPE = (415, "unsupported_media_type", "Unsupported media type")
+MISSING_BODY = (422, "missing_body", "Missing request body")
+INVALID_BODY = (422, "invalid_body", "Invalid request body")
+
+# Vocabularies and filter lists as error details spell them.
+CATEGORIES = (
+    "'accounting', 'delivery', 'inventory', 'marketing', 'payments', 'payroll', 'pos', "
+    "'reservations', 'scheduling', 'wholesaler'"
+)
+WHOLESALER_TYPES = (
+    "'beer', 'coffee', 'dairy', 'dry_goods', 'meat', 'produce', 'seafood', 'soft_drinks', 'spirits', 'wine'"
+)
+LIST_FILTERS = (
+    "filter[active], filter[categories], filter[categories][], filter[country_codes], "
+    "filter[country_codes][], filter[excluded_categories], filter[excluded_categories][], "
+    "filter[preferred], filter[wholesaler_categories], filter[wholesaler_categories][]"
+)
+AVAILABLE_FILTERS = "filter[categories], filter[categories][], filter[status], filter[status][]"
+
 
 def send(
     client: FlaskClient,

@@ -13,51 +13,47 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from support import API, JSON, P01, VALID_CLICK, canonical, item, post_click, send
+from support import (
+    API,
+    AVAILABLE_FILTERS,
+    BUSINESS_NOT_FOUND,
+    CATEGORIES,
+    DUPLICATE_PARAMETER,
+    INVALID_BODY,
+    INVALID_PARAMETER,
+    JSON,
+    LIST_FILTERS,
+    MALFORMED_BODY,
+    METHOD_NOT_ALLOWED,
+    MISSING_BODY,
+    MISSING_PARAMETER,
+    NOT_FOUND,
+    P01,
+    P02,
+    P03,
+    P04,
+    P08,
+    PARTNER_MISMATCH,
+    PARTNER_NOT_FOUND,
+    UNKNOWN_PARAMETER,
+    UNKNOWN_TOKEN,
+    UNSUPPORTED_MEDIA_TYPE,
+    VALID_CLICK,
+    WHOLESALER_TYPES,
+    canonical,
+    item,
+    post_click,
+    send,
+)
 from werkzeug.test import TestResponse
 
 B1 = "b0000000-0000-4000-8000-000000000001"  # The Golden Fork (Alice's business)
 ALICE = "a11ce000-0000-4000-8000-000000000001"
 BOB = "b0b00000-0000-4000-8000-000000000002"
-P02 = "c0000000-0000-4000-8000-000000000002"  # TillTop POS (Alice linked)
-P03 = "c0000000-0000-4000-8000-000000000003"  # LedgerLeaf (Alice linked)
-P04 = "c0000000-0000-4000-8000-000000000004"  # TableTime (Bob linked)
-P08 = "c0000000-0000-4000-8000-000000000008"  # Nordkaffe Roasters (nobody linked)
 NO_SUCH_ID = "00000000-0000-4000-8000-000000000000"
 
 INITIAL_LINKS = {(ALICE, P02), (ALICE, P03), (BOB, P04)}
 
-
-# Error kinds: (status, code, title).
-INVALID_PARAMETER = (400, "invalid_parameter", "Invalid parameter")
-MISSING_PARAMETER = (400, "missing_parameter", "Missing parameter")
-UNKNOWN_PARAMETER = (400, "unknown_parameter", "Unknown parameter")
-DUPLICATE_PARAMETER = (400, "duplicate_parameter", "Parameter given more than once")
-MALFORMED_BODY = (400, "malformed_body", "Malformed request body")
-UNKNOWN_TOKEN = (401, "unknown_token", "Unknown bearer token")
-NOT_FOUND = (404, "not_found", "Not found")
-PARTNER_NOT_FOUND = (404, "partner_not_found", "Partner not found")
-BUSINESS_NOT_FOUND = (404, "business_not_found", "Business not found")
-METHOD_NOT_ALLOWED = (405, "method_not_allowed", "Method not allowed")
-PARTNER_MISMATCH = (409, "partner_mismatch", "Partner does not match the path")
-PAYLOAD_TOO_LARGE = (413, "payload_too_large", "Request body too large")
-UNSUPPORTED_MEDIA_TYPE = (415, "unsupported_media_type", "Unsupported media type")
-MISSING_BODY = (422, "missing_body", "Missing request body")
-INVALID_BODY = (422, "invalid_body", "Invalid request body")
-
-CATEGORIES = (
-    "'accounting', 'delivery', 'inventory', 'marketing', 'payments', 'payroll', 'pos', "
-    "'reservations', 'scheduling', 'wholesaler'"
-)
-WHOLESALER_TYPES = (
-    "'beer', 'coffee', 'dairy', 'dry_goods', 'meat', 'produce', 'seafood', 'soft_drinks', 'spirits', 'wine'"
-)
-LIST_FILTERS = (
-    "filter[active], filter[categories], filter[categories][], filter[country_codes], "
-    "filter[country_codes][], filter[excluded_categories], filter[excluded_categories][], "
-    "filter[preferred], filter[wholesaler_categories], filter[wholesaler_categories][]"
-)
-AVAILABLE_FILTERS = "filter[categories], filter[categories][], filter[status], filter[status][]"
 
 LIST_URLS = {
     "listPartners": f"{API}?business_uuid={B1}&",

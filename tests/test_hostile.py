@@ -27,7 +27,33 @@ from conftest import SCENARIOS_DIR, SPEC_PATH, make_app
 from flask import Flask
 from flask.testing import FlaskClient
 from live import LiveServer, Reply, parse_raw_response, server_args, server_choices
-from support import API, JSON, P01, VALID_CLICK, canonical, item, post_click, send
+from support import (
+    API,
+    CATEGORIES,
+    DUPLICATE_PARAMETER,
+    INVALID_BODY,
+    INVALID_PARAMETER,
+    JSON,
+    LIST_FILTERS,
+    MALFORMED_BODY,
+    METHOD_NOT_ALLOWED,
+    NOT_FOUND,
+    P01,
+    P02,
+    P03,
+    P04,
+    P08,
+    PAYLOAD_TOO_LARGE,
+    UNKNOWN_PARAMETER,
+    UNKNOWN_TOKEN,
+    UNSUPPORTED_MEDIA_TYPE,
+    VALID_CLICK,
+    WHOLESALER_TYPES,
+    canonical,
+    item,
+    post_click,
+    send,
+)
 from werkzeug.test import EnvironBuilder, TestResponse, run_wsgi_app
 
 from mockserver import Settings, create_app
@@ -37,38 +63,10 @@ from mockserver.scenarios import ScenarioError, list_scenarios, load_scenario
 B1 = "b0000000-0000-4000-8000-000000000001"  # The Golden Fork (Alice's business)
 ALICE = "a11ce000-0000-4000-8000-000000000001"
 BOB = "b0b00000-0000-4000-8000-000000000002"
-P02 = "c0000000-0000-4000-8000-000000000002"  # TillTop POS (Alice linked)
-P03 = "c0000000-0000-4000-8000-000000000003"  # LedgerLeaf (Alice linked)
-P04 = "c0000000-0000-4000-8000-000000000004"  # TableTime (Bob linked)
-P08 = "c0000000-0000-4000-8000-000000000008"  # Nordkaffe Roasters (nobody linked)
 
 CLICK_BYTES = json.dumps(VALID_CLICK).encode()
 MIB = 1024 * 1024
 
-# Error kinds: (status, code, title).
-INVALID_PARAMETER = (400, "invalid_parameter", "Invalid parameter")
-DUPLICATE_PARAMETER = (400, "duplicate_parameter", "Parameter given more than once")
-UNKNOWN_PARAMETER = (400, "unknown_parameter", "Unknown parameter")
-MALFORMED_BODY = (400, "malformed_body", "Malformed request body")
-UNKNOWN_TOKEN = (401, "unknown_token", "Unknown bearer token")
-NOT_FOUND = (404, "not_found", "Not found")
-METHOD_NOT_ALLOWED = (405, "method_not_allowed", "Method not allowed")
-PAYLOAD_TOO_LARGE = (413, "payload_too_large", "Request body too large")
-UNSUPPORTED_MEDIA_TYPE = (415, "unsupported_media_type", "Unsupported media type")
-INVALID_BODY = (422, "invalid_body", "Invalid request body")
-
-CATEGORIES = (
-    "'accounting', 'delivery', 'inventory', 'marketing', 'payments', 'payroll', 'pos', "
-    "'reservations', 'scheduling', 'wholesaler'"
-)
-WHOLESALER_TYPES = (
-    "'beer', 'coffee', 'dairy', 'dry_goods', 'meat', 'produce', 'seafood', 'soft_drinks', 'spirits', 'wine'"
-)
-LIST_FILTERS = (
-    "filter[active], filter[categories], filter[categories][], filter[country_codes], "
-    "filter[country_codes][], filter[excluded_categories], filter[excluded_categories][], "
-    "filter[preferred], filter[wholesaler_categories], filter[wholesaler_categories][]"
-)
 
 # The partners whose links every case reads before and after, and what the default scenario says.
 WATCHED = (P01, P02, P03, P04, P08)
