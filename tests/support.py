@@ -14,6 +14,9 @@ JSON = "application/json"
 P01 = "c0000000-0000-4000-8000-000000000001"  # Fizzwell Beverages HBC in the default scenario
 VALID_CLICK = {"data": {"type": "partner_click_events", "attributes": {"event_type": "website"}}}
 
+B1 = "b0000000-0000-4000-8000-000000000001"  # The Golden Fork (Alice's business)
+ALICE = "a11ce000-0000-4000-8000-000000000001"
+BOB = "b0b00000-0000-4000-8000-000000000002"
 P02 = "c0000000-0000-4000-8000-000000000002"  # TillTop POS (Alice linked)
 P03 = "c0000000-0000-4000-8000-000000000003"  # LedgerLeaf (Alice linked)
 P04 = "c0000000-0000-4000-8000-000000000004"  # TableTime (Bob linked)

@@ -14,8 +14,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from support import (
+    ALICE,
     API,
     AVAILABLE_FILTERS,
+    B1,
+    BOB,
     BUSINESS_NOT_FOUND,
     CATEGORIES,
     DUPLICATE_PARAMETER,
@@ -47,9 +50,6 @@ from support import (
 )
 from werkzeug.test import TestResponse
 
-B1 = "b0000000-0000-4000-8000-000000000001"  # The Golden Fork (Alice's business)
-ALICE = "a11ce000-0000-4000-8000-000000000001"
-BOB = "b0b00000-0000-4000-8000-000000000002"
 NO_SUCH_ID = "00000000-0000-4000-8000-000000000000"
 
 INITIAL_LINKS = {(ALICE, P02), (ALICE, P03), (BOB, P04)}

@@ -28,7 +28,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from live import LiveServer, Reply, parse_raw_response, server_args, server_choices
 from support import (
+    ALICE,
     API,
+    B1,
+    BOB,
     CATEGORIES,
     DUPLICATE_PARAMETER,
     INVALID_BODY,
@@ -59,10 +62,6 @@ from werkzeug.test import EnvironBuilder, TestResponse, run_wsgi_app
 from mockserver import Settings, create_app
 from mockserver.cli import cli
 from mockserver.scenarios import ScenarioError, list_scenarios, load_scenario
-
-B1 = "b0000000-0000-4000-8000-000000000001"  # The Golden Fork (Alice's business)
-ALICE = "a11ce000-0000-4000-8000-000000000001"
-BOB = "b0b00000-0000-4000-8000-000000000002"
 
 CLICK_BYTES = json.dumps(VALID_CLICK).encode()
 MIB = 1024 * 1024
