@@ -96,3 +96,20 @@ def item(kind: tuple[int, str, str], detail: str, **source: str) -> dict[str, An
 
 def canonical(error: dict[str, Any]) -> str:
     return json.dumps(error, sort_keys=True)
+
+
+def server_choices() -> list[str | None]:
+    """The WSGI servers `mockserver serve --server` offers, default first; [None] without the option."""
+    from mockserver.cli import serve_command
+
+    for param in serve_command.params:
+        if param.name == "server":
+            choices = [str(c) for c in getattr(param.type, "choices", ())]
+            default = str(param.default) if param.default in choices else None
+            ordered = ([default] if default else []) + [c for c in choices if c != default]
+            return list(ordered) or [None]
+    return [None]
+
+
+def server_args(server: str | None) -> list[str]:
+    return [] if server is None else ["--server", server]

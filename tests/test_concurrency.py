@@ -31,7 +31,9 @@ import pytest
 from conftest import make_app
 from flask import Flask
 from flask.testing import FlaskClient
-from live import LiveServer, Reply, server_args, server_choices
+from support import server_args, server_choices
+
+from mockserver.live import LiveServer, Reply
 
 API = "/api/v1/partners"
 ALICE = "a11ce000-0000-4000-8000-000000000001"

@@ -26,7 +26,6 @@ from click.testing import CliRunner
 from conftest import SCENARIOS_DIR, SPEC_PATH, make_app
 from flask import Flask
 from flask.testing import FlaskClient
-from live import LiveServer, Reply, parse_raw_response, server_args, server_choices
 from support import (
     ALICE,
     API,
@@ -56,11 +55,14 @@ from support import (
     item,
     post_click,
     send,
+    server_args,
+    server_choices,
 )
 from werkzeug.test import EnvironBuilder, TestResponse, run_wsgi_app
 
 from mockserver import Settings, create_app
 from mockserver.cli import cli
+from mockserver.live import LiveServer, Reply, parse_raw_response
 from mockserver.scenarios import ScenarioError, list_scenarios, load_scenario
 
 CLICK_BYTES = json.dumps(VALID_CLICK).encode()
