@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
-from .api import json_response
-from .documents import click_event_document
+from .documents import click_event_document, json_response
 from .journal import get_journal
 from .store import get_store
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import orjson
 from flask import Blueprint, Response, g, request
 
-from . import errors as e
-from .documents import (
-    Viewer,
-    click_event_document,
-    list_document,
-    page_links,
-    single_document,
+from .documents import Viewer, click_event_document, get_renderer, json_response, page_links
+from .errors import (
+    BUSINESS_NOT_FOUND,
+    PARTNER_MISMATCH,
+    PARTNER_NOT_FOUND,
+    UNKNOWN_TOKEN,
+    ApiError,
+    ErrorItem,
 )
 from .model import Partner, User
 from .queries import matching, paginate
@@ -24,16 +24,11 @@ from .validation import valid_request
 bp = Blueprint("partners", __name__, url_prefix="/api/v1/partners")
 
 
-def json_response(document: dict[str, Any], status: int = 200) -> Response:
-    g.response_document = document  # spares the response self-check from parsing the body again
-    return Response(orjson.dumps(document), status=status, mimetype="application/json")
-
-
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="mockserver"'}
 
 
-def _unauthorized(detail: str) -> e.ApiError:
-    return e.ApiError.of(e.UNKNOWN_TOKEN, detail, ("header", "Authorization"), headers=CHALLENGE)
+def _unauthorized(detail: str) -> ApiError:
+    return ApiError.of(UNKNOWN_TOKEN, detail, ("header", "Authorization"), headers=CHALLENGE)
 
 
 def current_user() -> User:
@@ -67,11 +62,11 @@ def _include() -> frozenset[str]:
     return frozenset(valid_request().query.get("include") or ())
 
 
-def _partner() -> Partner:
-    partner_id = str(valid_request().path["id"])
-    partner = get_store().partners.get(partner_id)
+def _partner(partner_id: uuid.UUID) -> Partner:
+    """The partner the path names; the route's converter has parsed the id validation accepted."""
+    partner = get_store().partners.get(str(partner_id))
     if partner is None:
-        raise e.ApiError.of(e.PARTNER_NOT_FOUND, f"No partner has id {partner_id}", ("parameter", "id"))
+        raise ApiError.of(PARTNER_NOT_FOUND, f"No partner has id {partner_id}", ("parameter", "id"))
     return partner
 
 
@@ -82,7 +77,7 @@ def _list(viewer: Viewer) -> Response:
     mask = matching(store.index, valid.operation.operation_id, query, viewer.business)
     page = paginate(store.index, mask, number=query.get("page", 1), size=query.get("per_page", 25))
     links = page_links(request.path, list(request.args.items(multi=True)), page)
-    return json_response(list_document(page, viewer, store, _include(), links))
+    return json_response(get_renderer().list_document(page, viewer, _include(), links))
 
 
 @bp.get("")
@@ -90,8 +85,8 @@ def list_partners() -> Response:
     business_id = str(valid_request().query["business_uuid"])
     business = get_store().businesses.get(business_id)
     if business is None:
-        raise e.ApiError.of(
-            e.BUSINESS_NOT_FOUND, f"No business has id {business_id}", ("parameter", "business_uuid")
+        raise ApiError.of(
+            BUSINESS_NOT_FOUND, f"No business has id {business_id}", ("parameter", "business_uuid")
         )
     return _list(Viewer(user=g.user, business=business))
 
@@ -106,9 +101,9 @@ def list_wholesalers() -> Response:
     return _list(_viewer_of_user())
 
 
-@bp.get("/<partner_id>")
-def get_partner(partner_id: str) -> Response:
-    return json_response(single_document(_partner(), _viewer_of_user(), get_store(), _include()))
+@bp.get("/<uuid:partner_id>")
+def get_partner(partner_id: uuid.UUID) -> Response:
+    return json_response(get_renderer().single_document(_partner(partner_id), _viewer_of_user(), _include()))
 
 
 def _related_partner_ids(relationship: dict[str, Any]) -> list[tuple[str, str]]:
@@ -121,14 +116,14 @@ def _related_partner_ids(relationship: dict[str, Any]) -> list[tuple[str, str]]:
     return found
 
 
-@bp.post("/<partner_id>/click_event")
-def create_click_event(partner_id: str) -> Response:
-    partner = _partner()
+@bp.post("/<uuid:partner_id>/click_event")
+def create_click_event(partner_id: uuid.UUID) -> Response:
+    partner = _partner(partner_id)
     data = valid_request().body["data"]
     relationship = (data.get("relationships") or {}).get("partner") or {}
     mismatches = [
-        e.ErrorItem(
-            e.PARTNER_MISMATCH,
+        ErrorItem(
+            PARTNER_MISMATCH,
             f"{pointer} must be the path's partner id {partner.id}, got {given}",
             ("pointer", pointer),
         )
@@ -136,22 +131,22 @@ def create_click_event(partner_id: str) -> Response:
         if uuid.UUID(given) != uuid.UUID(partner.id)
     ]
     if mismatches:
-        raise e.ApiError(*mismatches)
+        raise ApiError(*mismatches)
     user: User = g.user
     event = get_store().record_click(partner.id, user.id, data["attributes"]["event_type"])
     return json_response(click_event_document(event), status=201)
 
 
-@bp.patch("/<partner_id>/connect")
-def connect_partner(partner_id: str) -> Response:
-    partner = _partner()
+@bp.patch("/<uuid:partner_id>/connect")
+def connect_partner(partner_id: uuid.UUID) -> Response:
+    partner = _partner(partner_id)
     get_store().connect(g.user.id, partner.id)
-    return json_response(single_document(partner, _viewer_of_user(), get_store(), frozenset()))
+    return json_response(get_renderer().single_document(partner, _viewer_of_user(), frozenset()))
 
 
-@bp.delete("/<partner_id>/connect")
-def disconnect_partner(partner_id: str) -> Response:
-    partner = _partner()
+@bp.delete("/<uuid:partner_id>/connect")
+def disconnect_partner(partner_id: uuid.UUID) -> Response:
+    partner = _partner(partner_id)
     get_store().disconnect(g.user.id, partner.id)
     response = Response(status=204)
     del response.headers["Content-Type"]

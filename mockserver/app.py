@@ -4,29 +4,33 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import admin, api, cors, errors, journal, store, validation
+from . import admin, api, cors, documents, errors, journal, response_check, store, validation
 from .datasets import load_dataset
 from .settings import Settings
-from .spec import load_spec
+from .spec import Spec, load_spec
 
 
-def create_app(settings: Settings | None = None) -> Flask:
-    """Build a server for one data set. Raises SpecError or ScenarioError when an input is bad."""
+def create_app(settings: Settings | None = None, spec: Spec | None = None) -> Flask:
+    """Build a server for one data set; raises a MockServerError (SpecError, ScenarioError) on bad input.
+
+    `spec` is the already loaded `settings.spec_path`, for callers that build many apps (tests).
+    """
     settings = settings or Settings()
     app = Flask("mockserver")
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, MOCKSERVER_SETTINGS=settings)
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    spec = load_spec(settings.spec_path)
-    dataset = load_dataset(settings)
+    spec = spec or load_spec(settings.spec_path)
+    data_store = store.Store(load_dataset(settings), seed=settings.seed)
 
     errors.init_app(app)
     journal.init_app(app, journal.Journal(settings.journal_size), access_log=settings.access_log)
-    validation.init_app(
-        app, spec, validator=settings.validator, validate_responses=settings.validate_responses
-    )
+    validation.init_app(app, spec, validator=settings.validator)
+    if settings.validate_responses:
+        response_check.init_app(app)
     cors.init_app(app)
-    store.init_app(app, store.Store(dataset, seed=settings.seed))
+    store.init_app(app, data_store)
+    documents.init_app(app, data_store)
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)
     return app

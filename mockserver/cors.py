@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from flask import Flask, Response, current_app, request
 
-from . import errors as e
-from .validation import get_spec
+from .errors import (
+    PATH_NOT_FOUND,
+    ApiError,
+)
+from .spec import get_spec
 
 
 def _allowed_methods(path: str) -> list[str]:
@@ -22,7 +25,7 @@ def _preflight() -> Response | None:
         return None
     allowed = _allowed_methods(request.path)
     if not allowed:
-        raise e.ApiError.of(e.PATH_NOT_FOUND, f"No operation is served at {request.path}")
+        raise ApiError.of(PATH_NOT_FOUND, f"No operation is served at {request.path}")
     methods = ", ".join(allowed)
     response = Response(status=204)
     del response.headers["Content-Type"]

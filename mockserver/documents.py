@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
+
+import orjson
+from flask import Flask, Response, current_app, g
 
 from .model import Business, Partner, PartnerIntegration, User
 from .queries import Page
 from .store import ClickEvent, Store
 
 API_PREFIX = "/api/v1/partners"
+MAX_RENDERED = 100_000
+"""Rendered pieces kept between writes; past it, pieces are rendered per request."""
 
 
 @dataclass(frozen=True)
@@ -20,6 +25,11 @@ class Viewer:
 
     user: User
     business: Business
+
+
+def json_response(document: dict[str, Any], status: int = 200) -> Response:
+    g.response_document = document  # spares the response self-check from parsing the body again
+    return Response(orjson.dumps(document), status=status, mimetype="application/json")
 
 
 def partner_url(partner_id: str) -> str:
@@ -38,15 +48,8 @@ def _relationship(partner_id: str, name: str) -> dict[str, Any]:
 Template = tuple[dict[str, Any], dict[str, Any], dict[str, Any]]
 
 
-def _partner_template(partner: Partner, store: Store) -> Template:
-    """What a partner's resource looks like whoever asks: built once per partner, copied per use."""
-    template: Template | None = store.templates.get(partner.id)
-    if template is None:
-        template = store.templates[partner.id] = _build_template(partner)
-    return template
-
-
 def _build_template(partner: Partner) -> Template:
+    """What a partner's resource looks like whoever asks: built once per partner, copied per use."""
     attributes = {
         "active": partner.active,
         "book-meeting": partner.book_meeting,
@@ -76,40 +79,86 @@ def _build_template(partner: Partner) -> Template:
     )
 
 
-def partner_resource(
-    partner: Partner, viewer: Viewer, store: Store, include: frozenset[str]
-) -> dict[str, Any]:
-    """The partner as this viewer sees it; reused until the next write (see `Store.rendered`)."""
-    key = (partner.id, viewer.business.id, viewer.user.id, include)
-    resource: dict[str, Any] = store.rendered(key, lambda: _render_partner(partner, viewer, store, include))
-    return resource
+class Renderer:
+    """Renders a store's partners; a rendered resource is reused until the store's next write.
 
+    A piece rendered while a write lands is returned but not kept, so no stale piece survives.
+    """
 
-def _render_partner(
-    partner: Partner, viewer: Viewer, store: Store, include: frozenset[str]
-) -> dict[str, Any]:
-    template, users_template, integrations_template = _partner_template(partner, store)
-    integration = store.integrations.get((viewer.business.id, partner.id))
-    attributes = dict(template)
-    if integration is not None:
-        attributes["partner-integration-active"] = integration.active
-        attributes["partner-integration-requested"] = integration.requested
-    attributes["preferred"] = partner.id in viewer.business.preferred_partner_ids
-    linked = store.linked_user_ids(partner.id)
-    attributes["user-integration-requested"] = viewer.user.id in linked
-    users = dict(users_template)
-    integrations = dict(integrations_template)
-    if "users" in include:
-        users["data"] = [identifier("users", u.id) for u in store.users_in_order(linked)]
-    if "partner_integrations" in include:
-        integrations["data"] = [identifier("partner-integrations", integration.id)] if integration else []
-    return {
-        "id": partner.id,
-        "type": "partners",
-        "links": {"self": partner_url(partner.id)},
-        "attributes": attributes,
-        "relationships": {"users": users, "partner-integrations": integrations},
-    }
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._templates: dict[str, Template] = {}
+        self._pieces: tuple[int, dict[Hashable, Any]] = (store.version, {})
+
+    def _cached(self, key: Hashable, render: Callable[[], Any]) -> Any:
+        version = self.store.version
+        cached_version, pieces = self._pieces
+        if cached_version != version:
+            pieces = {}
+            self._pieces = (version, pieces)
+        piece = pieces.get(key)
+        if piece is None:
+            piece = render()
+            if self.store.version == version and len(pieces) < MAX_RENDERED:
+                pieces[key] = piece
+        return piece
+
+    def _template(self, partner: Partner) -> Template:
+        template = self._templates.get(partner.id)
+        if template is None:
+            template = self._templates[partner.id] = _build_template(partner)
+        return template
+
+    def partner_resource(self, partner: Partner, viewer: Viewer, include: frozenset[str]) -> dict[str, Any]:
+        """The partner as this viewer sees it."""
+        key = (partner.id, viewer.business.id, viewer.user.id, include)
+        resource: dict[str, Any] = self._cached(key, lambda: self._render_partner(partner, viewer, include))
+        return resource
+
+    def _render_partner(self, partner: Partner, viewer: Viewer, include: frozenset[str]) -> dict[str, Any]:
+        store = self.store
+        template, users_template, integrations_template = self._template(partner)
+        integration = store.integrations.get((viewer.business.id, partner.id))
+        attributes = dict(template)
+        if integration is not None:
+            attributes["partner-integration-active"] = integration.active
+            attributes["partner-integration-requested"] = integration.requested
+        attributes["preferred"] = partner.id in viewer.business.preferred_partner_ids
+        linked = store.linked_user_ids(partner.id)
+        attributes["user-integration-requested"] = viewer.user.id in linked
+        users = dict(users_template)
+        integrations = dict(integrations_template)
+        if "users" in include:
+            users["data"] = [identifier("users", u.id) for u in store.users_in_order(linked)]
+        if "partner_integrations" in include:
+            integrations["data"] = [identifier("partner-integrations", integration.id)] if integration else []
+        return {
+            "id": partner.id,
+            "type": "partners",
+            "links": {"self": partner_url(partner.id)},
+            "attributes": attributes,
+            "relationships": {"users": users, "partner-integrations": integrations},
+        }
+
+    def list_document(
+        self, page: Page, viewer: Viewer, include: frozenset[str], links: dict[str, str | None]
+    ) -> dict[str, Any]:
+        data = [self.partner_resource(p, viewer, include) for p in page.items]
+        document: dict[str, Any] = {
+            "data": data,
+            "meta": {"total-count": page.total_count, "total-pages": page.total_pages},
+            "links": links,
+        }
+        if include:
+            document["included"] = included_resources(data, self.store)
+        return document
+
+    def single_document(self, partner: Partner, viewer: Viewer, include: frozenset[str]) -> dict[str, Any]:
+        resource = self.partner_resource(partner, viewer, include)
+        document: dict[str, Any] = {"data": resource}
+        if include:
+            document["included"] = included_resources([resource], self.store)
+        return document
 
 
 def user_resource(user: User) -> dict[str, Any]:
@@ -175,30 +224,6 @@ def page_links(path: str, args: list[tuple[str, str]], page: Page) -> dict[str, 
     }
 
 
-def list_document(
-    page: Page, viewer: Viewer, store: Store, include: frozenset[str], links: dict[str, str | None]
-) -> dict[str, Any]:
-    data = [partner_resource(p, viewer, store, include) for p in page.items]
-    document: dict[str, Any] = {
-        "data": data,
-        "meta": {"total-count": page.total_count, "total-pages": page.total_pages},
-        "links": links,
-    }
-    if include:
-        document["included"] = included_resources(data, store)
-    return document
-
-
-def single_document(
-    partner: Partner, viewer: Viewer, store: Store, include: frozenset[str]
-) -> dict[str, Any]:
-    resource = partner_resource(partner, viewer, store, include)
-    document: dict[str, Any] = {"data": resource}
-    if include:
-        document["included"] = included_resources([resource], store)
-    return document
-
-
 def click_event_document(event: ClickEvent) -> dict[str, Any]:
     return {
         "data": {
@@ -214,3 +239,12 @@ def click_event_document(event: ClickEvent) -> dict[str, Any]:
             },
         }
     }
+
+
+def init_app(app: Flask, store: Store) -> None:
+    app.extensions["mockserver.renderer"] = Renderer(store)
+
+
+def get_renderer() -> Renderer:
+    renderer: Renderer = current_app.extensions["mockserver.renderer"]
+    return renderer

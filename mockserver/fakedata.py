@@ -21,8 +21,6 @@ from .model import (
     User,
 )
 
-DEFAULT_SEED = 1
-DEFAULT_PARTNERS = 100
 BUSINESSES = 2
 USERS_PER_BUSINESS = 2
 
@@ -82,7 +80,7 @@ EMAIL_BOXES: tuple[str, ...] = ("info", "partners", "sales", "hello", "support")
 OTHER_CATEGORIES: tuple[str, ...] = tuple(c for c in CATEGORIES if c != "wholesaler")
 
 
-def generate_dataset(seed: int = DEFAULT_SEED, partners: int = DEFAULT_PARTNERS) -> DataSet:
+def generate_dataset(seed: int, partners: int) -> DataSet:
     """Build the whole data set: 2 businesses, 4 users and `partners` partners, all from `seed`."""
     if partners < 0:
         raise ValueError(f"partners must be >= 0, got {partners}")

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator, ValidationError
 
+from .exceptions import MockServerError
 from .model import Business, DataSet, Partner, PartnerIntegration, User
 
 SCHEMA_PATH = Path(__file__).with_name("scenario.schema.json")
@@ -60,7 +61,7 @@ JsonPath = tuple[str | int, ...]
 Lines = dict[JsonPath, int]
 
 
-class ScenarioError(Exception):
+class ScenarioError(MockServerError):
     """A scenario that cannot be used; `str()` is "<file>:<line>: <message>"."""
 
     def __init__(self, path: Path | str, line: int | None, message: str) -> None:

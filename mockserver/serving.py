@@ -16,7 +16,6 @@ from .settings import Settings
 if TYPE_CHECKING:
     from flask import Flask
 
-SERVERS = ("granian", "waitress")
 DEFAULT_THREADS = {"granian": 1, "waitress": 8}
 """Python threads per server. One is fastest for granian: the work is CPU-bound under the GIL, and
 granian's own I/O threads run outside it."""
@@ -113,7 +112,7 @@ def serve_waitress(settings: Settings, threads: int) -> None:
         server.close()
 
 
-def serve(settings: Settings, server: str, threads: int | None) -> None:
+def serve(settings: Settings) -> None:
     """Block serving until Ctrl-C or SIGTERM."""
-    runner = serve_granian if server == "granian" else serve_waitress
-    runner(settings, threads or DEFAULT_THREADS[server])
+    runner = serve_granian if settings.server == "granian" else serve_waitress
+    runner(settings, settings.threads or DEFAULT_THREADS[settings.server])

@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
+
+from .exceptions import MockServerError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SPEC = PROJECT_ROOT / "openapi.yaml"
 DEFAULT_SCENARIOS_DIR = PROJECT_ROOT / "scenarios"
+ENV_PREFIX = "MOCKSERVER_"
+SERVERS = ("granian", "waitress")
+VALIDATORS = ("compiled", "openapi-core")
+
+
+class SettingsError(MockServerError):
+    """A `MOCKSERVER_*` variable that cannot be read."""
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything `create_app` needs; nothing is read from globals."""
+    """Everything `create_app` and `serve` need; the single source of every default."""
 
     spec_path: Path = DEFAULT_SPEC
     scenario: str | None = None
@@ -34,45 +44,50 @@ class Settings:
     """How many recent requests `/__admin/requests` keeps."""
     access_log: bool = False
     """Log one line per request (the CLI turns it on unless --quiet)."""
+    server: str = "granian"
+    """The WSGI server `serve` runs: "granian" or "waitress"."""
+    threads: int | None = None
+    """Python threads serving requests; None takes the server's own default."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Read `MOCKSERVER_*` variables; the only place the environment is consulted."""
+        """Read `MOCKSERVER_<FIELD>` variables; the only place the environment is consulted."""
         env = os.environ if environ is None else environ
-        defaults = cls()
-
-        def flag(name: str, default: bool) -> bool:
+        values: dict[str, Any] = {}
+        for item in fields(cls):
+            name = ENV_PREFIX + item.name.upper()
             raw = env.get(name)
-            return default if raw is None else raw.strip().lower() in {"1", "true", "yes", "on"}
-
-        return cls(
-            spec_path=Path(env.get("MOCKSERVER_SPEC", str(defaults.spec_path))),
-            scenario=env.get("MOCKSERVER_SCENARIO") or None,
-            scenarios_dir=Path(env.get("MOCKSERVER_SCENARIOS_DIR", str(defaults.scenarios_dir))),
-            seed=int(env.get("MOCKSERVER_SEED", defaults.seed)),
-            partners=int(env.get("MOCKSERVER_PARTNERS", defaults.partners)),
-            host=env.get("MOCKSERVER_HOST", defaults.host),
-            port=int(env.get("MOCKSERVER_PORT", defaults.port)),
-            validator=env.get("MOCKSERVER_VALIDATOR", defaults.validator),
-            validate_responses=flag("MOCKSERVER_VALIDATE_RESPONSES", defaults.validate_responses),
-            max_body_bytes=int(env.get("MOCKSERVER_MAX_BODY_BYTES", defaults.max_body_bytes)),
-            access_log=flag("MOCKSERVER_ACCESS_LOG", defaults.access_log),
-        )
+            if raw is None:
+                continue
+            try:
+                values[item.name] = _PARSERS[str(item.type)](raw)
+            except ValueError:
+                raise SettingsError(f"{name} must be {_EXPECTED[str(item.type)]}, got {raw!r}") from None
+        return cls(**values)
 
     def to_env(self) -> dict[str, str]:
         """The `MOCKSERVER_*` variables that `from_env` reads back into these settings."""
-        env = {
-            "MOCKSERVER_SPEC": str(self.spec_path),
-            "MOCKSERVER_SCENARIOS_DIR": str(self.scenarios_dir),
-            "MOCKSERVER_SEED": str(self.seed),
-            "MOCKSERVER_PARTNERS": str(self.partners),
-            "MOCKSERVER_HOST": self.host,
-            "MOCKSERVER_PORT": str(self.port),
-            "MOCKSERVER_VALIDATOR": self.validator,
-            "MOCKSERVER_VALIDATE_RESPONSES": str(self.validate_responses).lower(),
-            "MOCKSERVER_MAX_BODY_BYTES": str(self.max_body_bytes),
-            "MOCKSERVER_ACCESS_LOG": str(self.access_log).lower(),
-        }
-        if self.scenario is not None:
-            env["MOCKSERVER_SCENARIO"] = self.scenario
+        env = {}
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if value is not None:
+                env[ENV_PREFIX + item.name.upper()] = (
+                    str(value).lower() if isinstance(value, bool) else str(value)
+                )
         return env
+
+
+def _flag(raw: str) -> bool:
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "Path": Path,
+    "str": str,
+    "str | None": lambda raw: raw or None,
+    "int": int,
+    "int | None": lambda raw: int(raw) if raw.strip() else None,
+    "bool": _flag,
+}
+_EXPECTED = {"int": "an integer", "int | None": "an integer"}
+_EXPECTED.update({kind: "a value" for kind in _PARSERS if kind not in _EXPECTED})

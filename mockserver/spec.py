@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import yaml
+from flask import current_app
+
+from .exceptions import MockServerError
 
 if TYPE_CHECKING:
     from openapi_core import OpenAPI
 
-import yaml
-
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+T = TypeVar("T")
 
 
-class SpecError(Exception):
-    """The spec file is missing or unreadable."""
+class SpecError(MockServerError):
+    """The spec file is missing, unreadable, or not a valid OpenAPI document."""
 
 
 @dataclass(frozen=True)
@@ -53,14 +59,29 @@ class PathEntry:
         return [*sorted(self.operations), *implicit]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Spec:
-    """The loaded spec: openapi-core's validator and our own path index (for 404/405 and Allow)."""
+    """The loaded spec: openapi-core's validator and our own path index (for 404/405 and Allow).
+
+    Immutable, so one instance serves every app built from the same file (tests build many).
+    """
 
     path: Path
     openapi: OpenAPI
     document: dict[str, Any]
+    resolved: dict[str, Any]
+    """The document with every local `$ref` inlined, resolved once at load."""
     paths: tuple[PathEntry, ...]
+    _derived: dict[str, Any] = field(default_factory=dict, repr=False)
+    _derived_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def derived(self, key: str, build: Callable[[Spec], T]) -> T:
+        """Something computed from the spec (compiled validators), built once per spec."""
+        with self._derived_lock:
+            if key not in self._derived:
+                self._derived[key] = build(self)
+            value: T = self._derived[key]
+            return value
 
     def match_path(self, url_path: str) -> PathEntry | None:
         """The path entry for a URL path; literal segments win over templated ones."""
@@ -95,21 +116,21 @@ def resolve_refs(document: dict[str, Any], node: Any, depth: int = 0) -> Any:
     return node
 
 
-def _index_operations(document: dict[str, Any]) -> tuple[PathEntry, ...]:
+def _index_operations(resolved: dict[str, Any]) -> tuple[PathEntry, ...]:
     entries = []
-    for template, item in document.get("paths", {}).items():
-        shared = [resolve_refs(document, p) for p in item.get("parameters", [])]
+    for template, item in resolved.get("paths", {}).items():
+        shared = list(item.get("parameters", []))
         operations = {}
         for method in HTTP_METHODS:
             op = item.get(method)
             if op is None:
                 continue
-            params = shared + [resolve_refs(document, p) for p in op.get("parameters", [])]
+            params = shared + list(op.get("parameters", []))
             query = [p for p in params if p.get("in") == "query"]
             arrays = {
                 p["name"]
                 for p in query
-                if resolve_refs(document, p.get("schema", {})).get("type") == "array"
+                if p.get("schema", {}).get("type") == "array"
                 and p.get("explode", p.get("style", "form") == "form")
             }
             operations[method.upper()] = Operation(
@@ -122,7 +143,7 @@ def _index_operations(document: dict[str, Any]) -> tuple[PathEntry, ...]:
                 integer_bounds={
                     p["name"]: (schema.get("minimum"), schema.get("maximum"))
                     for p in query
-                    if (schema := resolve_refs(document, p.get("schema", {}))).get("type") == "integer"
+                    if (schema := p.get("schema", {})).get("type") == "integer"
                 },
             )
         literal = sum(1 for seg in template.split("/") if seg and not seg.startswith("{"))
@@ -148,9 +169,27 @@ def read_spec_document(path: Path) -> dict[str, Any]:
 
 
 def load_spec(path: Path) -> Spec:
-    """Read and index the spec; the caller decides whether it was validated already."""
+    """Read, validate (openapi-spec-validator, through openapi-core) and index the spec; SpecError."""
+    from jsonschema.exceptions import ValidationError
     from openapi_core import OpenAPI
 
     document = read_spec_document(path)
-    openapi = OpenAPI.from_dict(document, base_uri=path.resolve().as_uri())
-    return Spec(path=path, openapi=openapi, document=document, paths=_index_operations(document))
+    try:
+        openapi = OpenAPI.from_dict(document, base_uri=path.resolve().as_uri())
+    except ValidationError as exc:
+        where = "/".join(str(part) for part in exc.absolute_path) or "the top level"
+        reason = str(exc.message).split("\n", 1)[0][:300]  # the rest repeats the whole document
+        raise SpecError(f"{path}: not a valid OpenAPI document: {reason} (at {where})") from None
+    try:
+        resolved = resolve_refs(document, document)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SpecError(f"{path}: a $ref cannot be resolved: {exc}") from None
+    return Spec(
+        path=path, openapi=openapi, document=document, resolved=resolved, paths=_index_operations(resolved)
+    )
+
+
+def get_spec() -> Spec:
+    """The current app's spec."""
+    spec: Spec = current_app.extensions["mockserver.spec"]
+    return spec

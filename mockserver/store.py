@@ -5,17 +5,13 @@ from __future__ import annotations
 import hashlib
 import threading
 import uuid
-from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from flask import Flask, current_app
 
 from .index import PartnerIndex
 from .model import Business, DataSet, Partner, PartnerIntegration, User
-
-MAX_RENDERED = 100_000
-"""Rendered pieces kept between writes; past it, pieces are rendered per request."""
 
 
 class ClickEvent(NamedTuple):
@@ -39,11 +35,8 @@ class Store:
         self.users_by_token: dict[str, User] = {u.token: u for u in dataset.users}
         self.partners: dict[str, Partner] = {p.id: p for p in dataset.partners}
         self.index = PartnerIndex(dataset.partners, dataset.businesses)
-        self.templates: dict[str, Any] = {}
-        """Per-partner pieces of rendered documents, filled by `documents` on first use."""
         self.version = 0
-        """Bumped by every write that changes what a read returns."""
-        self._rendered: tuple[int, dict[Hashable, Any]] = (0, {})
+        """Bumped by every write that changes what a read returns (renderers' caches watch it)."""
         self.integrations: dict[tuple[str, str], PartnerIntegration] = {
             (i.business_id, i.partner_id): i for i in dataset.integrations
         }
@@ -67,7 +60,6 @@ class Store:
     def _changed(self) -> None:
         """Call under the lock after a change readers can see: rendered pieces are stale from now on."""
         self.version += 1
-        self._rendered = (self.version, {})
 
     # Reads: one snapshot each (a frozenset or a copy); never a half-applied write.
 
@@ -82,19 +74,6 @@ class Store:
     def click_events(self) -> tuple[ClickEvent, ...]:
         with self._lock:
             return tuple(ClickEvent(*event) for event in self._click_events)
-
-    def rendered(self, key: Hashable, render: Callable[[], Any]) -> Any:
-        """A rendered piece of a document, reused until the next write.
-
-        A piece rendered while a write lands is returned but not kept, so no stale piece survives.
-        """
-        version, pieces = self._rendered
-        piece = pieces.get(key)
-        if piece is None:
-            piece = render()
-            if self.version == version and len(pieces) < MAX_RENDERED:
-                pieces[key] = piece
-        return piece
 
     # Writes.
 

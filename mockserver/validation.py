@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, current_app, g, request
 from jsonschema.exceptions import ValidationError as SchemaError
 from openapi_core.casting.schemas.exceptions import CastError
-from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
+from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest
 from openapi_core.deserializing.media_types.exceptions import MediaTypeDeserializeError
 from openapi_core.deserializing.styles.exceptions import EmptyQueryParameterValue
 from openapi_core.templating.media_types.exceptions import MediaTypeNotFound
@@ -23,8 +23,21 @@ from openapi_core.validation.request.exceptions import (
 )
 from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
 
-from . import errors as e
-from .compiled import UNPARSED, CompiledOperation, Unmarshalled, compile_spec
+from .errors import (
+    DUPLICATE_PARAMETER,
+    INVALID_BODY,
+    INVALID_PARAMETER,
+    MALFORMED_BODY,
+    METHOD_NOT_ALLOWED,
+    MISSING_BODY,
+    MISSING_PARAMETER,
+    PATH_NOT_FOUND,
+    PAYLOAD_TOO_LARGE,
+    UNKNOWN_PARAMETER,
+    UNSUPPORTED_MEDIA_TYPE,
+    ApiError,
+    ErrorItem,
+)
 from .messages import (
     cast_message,
     describe_schema_error,
@@ -33,7 +46,8 @@ from .messages import (
     show,
     unexpected_keys,
 )
-from .spec import Operation, PathEntry, Spec
+from .spec import Operation, PathEntry, Spec, get_spec
+from .validators import UNPARSED, CompiledOperation, Unmarshalled, compile_spec
 
 JSON_MEDIA_TYPES = ("application/json", "application/vnd.api+json")
 FILTER_PREFIX = "filter["
@@ -49,7 +63,7 @@ class ValidRequest:
     body: Any
 
 
-class _AsMethod(WerkzeugOpenAPIRequest):
+class RequestAsMethod(WerkzeugOpenAPIRequest):
     """A request seen by openapi-core under another method (HEAD is validated as GET)."""
 
     def __init__(self, req: Any, method: str) -> None:
@@ -61,29 +75,24 @@ class _AsMethod(WerkzeugOpenAPIRequest):
         return self._method
 
 
-def get_spec() -> Spec:
-    spec: Spec = current_app.extensions["mockserver.spec"]
-    return spec
-
-
 def valid_request() -> ValidRequest:
     """The validated request of the current view."""
     result: ValidRequest = g.valid_request
     return result
 
 
-def _query_checks(operation: Operation) -> Iterator[e.ErrorItem]:
+def _query_checks(operation: Operation) -> Iterator[ErrorItem]:
     """What openapi-core lets through: unknown filter keys and repeated single-valued parameters."""
     for name in request.args:
         if name.startswith(FILTER_PREFIX) and name not in operation.query_parameters:
             known = sorted(p for p in operation.query_parameters if p.startswith(FILTER_PREFIX))
             hint = f"; known filters: {', '.join(known)}" if known else "; this operation has no filters"
-            yield e.ErrorItem(e.UNKNOWN_PARAMETER, f"Unknown filter {name}{hint}", ("parameter", name))
+            yield ErrorItem(UNKNOWN_PARAMETER, f"Unknown filter {name}{hint}", ("parameter", name))
         elif name in operation.query_parameters and name not in operation.array_parameters:
             values = request.args.getlist(name)
             if len(values) > 1:
-                yield e.ErrorItem(
-                    e.DUPLICATE_PARAMETER,
+                yield ErrorItem(
+                    DUPLICATE_PARAMETER,
                     f"{name} must be given once, got {len(values)} values",
                     ("parameter", name),
                 )
@@ -95,61 +104,61 @@ _DECIMAL = re.compile(r"-?[0-9]+")
 _LONGEST_CHECKED = 18
 
 
-def _integer_check(name: str, raw: str, bounds: tuple[int | None, int | None]) -> Iterator[e.ErrorItem]:
+def _integer_check(name: str, raw: str, bounds: tuple[int | None, int | None]) -> Iterator[ErrorItem]:
     """ASCII decimal digits only (Python's int() also takes "1_0" and "٣"); huge numbers never parsed."""
     source = ("parameter", name)
     if not _DECIMAL.fullmatch(raw):
-        yield e.ErrorItem(e.INVALID_PARAMETER, f"{name} must be an integer, got {show(raw)}", source)
+        yield ErrorItem(INVALID_PARAMETER, f"{name} must be an integer, got {show(raw)}", source)
     elif len(raw.lstrip("-")) > _LONGEST_CHECKED:
         minimum, maximum = bounds
         shown = raw if len(raw) <= 40 else raw[:40] + "…"
         if raw.startswith("-") and minimum is not None:
-            yield e.ErrorItem(e.INVALID_PARAMETER, f"{name} must be at least {minimum}, got {shown}", source)
+            yield ErrorItem(INVALID_PARAMETER, f"{name} must be at least {minimum}, got {shown}", source)
         elif not raw.startswith("-") and maximum is not None:
-            yield e.ErrorItem(e.INVALID_PARAMETER, f"{name} must be at most {maximum}, got {shown}", source)
+            yield ErrorItem(INVALID_PARAMETER, f"{name} must be at most {maximum}, got {shown}", source)
 
 
-def _parameter_items(error: ParameterValidationError) -> Iterator[e.ErrorItem]:
+def _parameter_items(error: ParameterValidationError) -> Iterator[ErrorItem]:
     source = ("header", error.name) if error.location == "header" else ("parameter", error.name)
     if isinstance(error, MissingRequiredParameter):
-        yield e.ErrorItem(e.MISSING_PARAMETER, f"{error.name} is required", source)
+        yield ErrorItem(MISSING_PARAMETER, f"{error.name} is required", source)
         return
     cause = error.__cause__
     if isinstance(cause, InvalidSchemaValue):
-        for schema_error in _schema_errors(cause):
+        for schema_error in schema_errors(cause):
             where = list(getattr(schema_error, "absolute_path", []))
             subject = error.name + "".join(f" item {int(i) + 1}" for i in where)
-            yield e.ErrorItem(e.INVALID_PARAMETER, f"{subject} {describe_schema_error(schema_error)}", source)
+            yield ErrorItem(INVALID_PARAMETER, f"{subject} {describe_schema_error(schema_error)}", source)
         return
     if isinstance(cause, EmptyQueryParameterValue):
-        yield e.ErrorItem(e.INVALID_PARAMETER, f"{error.name} must not be empty", source)
+        yield ErrorItem(INVALID_PARAMETER, f"{error.name} must not be empty", source)
         return
     if isinstance(cause, CastError):
-        yield e.ErrorItem(e.INVALID_PARAMETER, cast_message(error.name, cause.type, cause.value), source)
+        yield ErrorItem(INVALID_PARAMETER, cast_message(error.name, cause.type, cause.value), source)
         return
-    yield e.ErrorItem(e.INVALID_PARAMETER, f"{error.name} is invalid", source)
+    yield ErrorItem(INVALID_PARAMETER, f"{error.name} is invalid", source)
 
 
-def _schema_errors(cause: InvalidSchemaValue) -> list[SchemaError]:
+def schema_errors(cause: InvalidSchemaValue) -> list[SchemaError]:
     return [err for err in cause.schema_errors if isinstance(err, SchemaError)]
 
 
-def _body_items(cause: InvalidSchemaValue) -> Iterator[e.ErrorItem]:
-    for schema_error in _schema_errors(cause):
+def _body_items(cause: InvalidSchemaValue) -> Iterator[ErrorItem]:
+    for schema_error in schema_errors(cause):
         parts = list(getattr(schema_error, "absolute_path", []))
         if schema_error.validator == "required":
             for key in missing_keys(schema_error):
                 pointer = json_pointer([*parts, key])
-                yield e.ErrorItem(e.INVALID_BODY, f"{pointer} is required", ("pointer", pointer))
+                yield ErrorItem(INVALID_BODY, f"{pointer} is required", ("pointer", pointer))
         elif schema_error.validator == "additionalProperties":
             for key in unexpected_keys(schema_error):
                 pointer = json_pointer([*parts, key])
-                yield e.ErrorItem(e.INVALID_BODY, f"{pointer} is not allowed here", ("pointer", pointer))
+                yield ErrorItem(INVALID_BODY, f"{pointer} is not allowed here", ("pointer", pointer))
         else:
             pointer = json_pointer(parts)
             subject = pointer or "The body"
-            yield e.ErrorItem(
-                e.INVALID_BODY, f"{subject} {describe_schema_error(schema_error)}", ("pointer", pointer)
+            yield ErrorItem(
+                INVALID_BODY, f"{subject} {describe_schema_error(schema_error)}", ("pointer", pointer)
             )
 
 
@@ -162,16 +171,16 @@ def _read_body() -> bytes:
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     size = request.content_length
     if limit is not None and size is not None and size > limit:
-        raise e.ApiError.of(
-            e.PAYLOAD_TOO_LARGE,
+        raise ApiError.of(
+            PAYLOAD_TOO_LARGE,
             f"The body is {size} bytes; at most {limit} bytes are accepted",
             ("header", "Content-Length"),
         )
     raw = request.get_data(cache=True)
     # Werkzeug stops a chunked body at the limit without a word: look for one byte more.
     if limit is not None and size is None and len(raw) >= limit and request.environ["wsgi.input"].read(1):
-        raise e.ApiError.of(
-            e.PAYLOAD_TOO_LARGE,
+        raise ApiError.of(
+            PAYLOAD_TOO_LARGE,
             f"The body is over {limit} bytes; at most {limit} bytes are accepted",
             ("header", "Transfer-Encoding"),
         )
@@ -189,33 +198,33 @@ def _parse_json_body() -> Any:
     try:
         return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except UnicodeDecodeError as exc:
-        raise e.ApiError.of(
-            e.MALFORMED_BODY, f"The body is not valid UTF-8 (byte {exc.start})", ("pointer", "")
+        raise ApiError.of(
+            MALFORMED_BODY, f"The body is not valid UTF-8 (byte {exc.start})", ("pointer", "")
         ) from None
     except RecursionError:
-        raise e.ApiError.of(e.MALFORMED_BODY, "The body is nested too deeply", ("pointer", "")) from None
+        raise ApiError.of(MALFORMED_BODY, "The body is nested too deeply", ("pointer", "")) from None
     except ValueError as exc:
-        raise e.ApiError.of(e.MALFORMED_BODY, f"The body is not valid JSON: {exc}", ("pointer", "")) from None
+        raise ApiError.of(MALFORMED_BODY, f"The body is not valid JSON: {exc}", ("pointer", "")) from None
 
 
-def _body_error(error: RequestBodyValidationError) -> e.ApiError:
+def _body_error(error: RequestBodyValidationError) -> ApiError:
     cause = error.__cause__
     if isinstance(cause, MediaTypeNotFound):
         accepted = " or ".join(cause.availableMimetypes)
         got = request.mimetype or "no Content-Type header"
-        return e.ApiError.of(
-            e.UNSUPPORTED_MEDIA_TYPE,
+        return ApiError.of(
+            UNSUPPORTED_MEDIA_TYPE,
             f"Content-Type must be {accepted}, got {got}",
             ("header", "Content-Type"),
         )
     if isinstance(error, MissingRequestBodyError):
-        return e.ApiError.of(e.MISSING_BODY, "A JSON request body is required", ("pointer", ""))
+        return ApiError.of(MISSING_BODY, "A JSON request body is required", ("pointer", ""))
     if isinstance(cause, MediaTypeDeserializeError):
-        return e.ApiError.of(e.MALFORMED_BODY, "The body is not valid JSON", ("pointer", ""))
+        return ApiError.of(MALFORMED_BODY, "The body is not valid JSON", ("pointer", ""))
     if isinstance(cause, InvalidSchemaValue):
         # jsonschema reports `required` and `additionalProperties` once per key, each naming all keys.
-        return e.ApiError(*dict.fromkeys(_body_items(cause)))
-    return e.ApiError.of(e.INVALID_BODY, "The body is invalid", ("pointer", ""))
+        return ApiError(*dict.fromkeys(_body_items(cause)))
+    return ApiError.of(INVALID_BODY, "The body is invalid", ("pointer", ""))
 
 
 def unmarshal(entry: PathEntry, operation: Operation, parsed_body: Any = UNPARSED) -> Unmarshalled:
@@ -223,9 +232,7 @@ def unmarshal(entry: PathEntry, operation: Operation, parsed_body: Any = UNPARSE
 
     The compiled validators answer when the app has them; openapi-core itself otherwise.
     """
-    compiled: dict[tuple[str, str], CompiledOperation] | None = current_app.extensions.get(
-        "mockserver.compiled"
-    )
+    compiled = compiled_operations(current_app)
     if compiled is not None:
         return compiled[(entry.template, operation.method)].unmarshal(
             entry.path_values(request.path),
@@ -234,7 +241,7 @@ def unmarshal(entry: PathEntry, operation: Operation, parsed_body: Any = UNPARSE
             request.content_type,
             parsed_body,
         )
-    result = get_spec().openapi.unmarshal_request(_AsMethod(request, operation.method.lower()))
+    result = get_spec().openapi.unmarshal_request(RequestAsMethod(request, operation.method.lower()))
     return Unmarshalled(
         errors=list(result.errors),
         path=dict(result.parameters.path),
@@ -243,9 +250,9 @@ def unmarshal(entry: PathEntry, operation: Operation, parsed_body: Any = UNPARSE
     )
 
 
-def request_error(errors: list[Exception]) -> e.ApiError | None:
+def request_error(errors: list[Exception]) -> ApiError | None:
     """The JSON:API error for unmarshalling errors: every parameter problem, or else the body's."""
-    parameter_items: list[e.ErrorItem] = []
+    parameter_items: list[ErrorItem] = []
     for error in errors:
         if isinstance(error, ParameterValidationError):
             parameter_items.extend(_parameter_items(error))
@@ -253,8 +260,8 @@ def request_error(errors: list[Exception]) -> e.ApiError | None:
             if not parameter_items:
                 return _body_error(error)
         else:
-            parameter_items.append(e.ErrorItem(e.INVALID_PARAMETER, str(error)))
-    return e.ApiError(*parameter_items) if parameter_items else None
+            parameter_items.append(ErrorItem(INVALID_PARAMETER, str(error)))
+    return ApiError(*parameter_items) if parameter_items else None
 
 
 def validate_current_request() -> ValidRequest:
@@ -262,19 +269,19 @@ def validate_current_request() -> ValidRequest:
     spec = get_spec()
     entry = spec.match_path(request.path)
     if entry is None:
-        raise e.ApiError.of(e.PATH_NOT_FOUND, f"No operation is served at {request.path}")
+        raise ApiError.of(PATH_NOT_FOUND, f"No operation is served at {request.path}")
     method = "GET" if request.method == "HEAD" else request.method
     operation = entry.operations.get(method)
     if operation is None:
         allowed = ", ".join(entry.allowed_methods)
-        raise e.ApiError.of(
-            e.METHOD_NOT_ALLOWED,
+        raise ApiError.of(
+            METHOD_NOT_ALLOWED,
             f"{request.method} is not allowed on {entry.template}; allowed: {allowed}",
             headers={"Allow": allowed},
         )
     problems = list(_query_checks(operation))
     if problems:
-        raise e.ApiError(*problems)
+        raise ApiError(*problems)
     parsed_body = _parse_json_body() if operation.has_body else UNPARSED
     result = unmarshal(entry, operation, parsed_body)
     error = request_error(result.errors)
@@ -283,41 +290,17 @@ def validate_current_request() -> ValidRequest:
     return ValidRequest(operation=operation, path=result.path, query=result.query, body=result.body)
 
 
-def response_violation(response: Response) -> str | None:
-    """Why the response breaks the spec, or None when it conforms.
-
-    The compiled checks clear a conforming response in microseconds; anything they cannot clear is
-    judged, and worded, by openapi-core.
-    """
-    compiled: dict[tuple[str, str], CompiledOperation] | None = current_app.extensions.get(
-        "mockserver.compiled"
-    )
-    operation = valid_request().operation
-    if compiled is not None:
-        responses = compiled[(operation.path_template, operation.method)].responses
-        document = g.get("response_document", UNPARSED)
-        if responses.surely_conforms(response.status_code, response.mimetype, response.get_data(), document):
-            return None
-    method = "get" if request.method == "HEAD" else request.method.lower()
-    spec = get_spec()
-    result = spec.openapi.unmarshal_response(_AsMethod(request, method), WerkzeugOpenAPIResponse(response))
-    if not result.errors:
-        return None
-    error = next(iter(result.errors))
-    cause = error.__cause__
-    if isinstance(cause, InvalidSchemaValue):
-        details = [
-            f"{json_pointer(list(se.absolute_path)) or '/'}: {se.message}" for se in _schema_errors(cause)
-        ]
-        return "; ".join(details)
-    return str(error)
+def compiled_operations(app: Flask) -> dict[tuple[str, str], CompiledOperation] | None:
+    """The app's compiled validators, or None when it validates with openapi-core itself."""
+    compiled: dict[tuple[str, str], CompiledOperation] | None = app.extensions.get("mockserver.compiled")
+    return compiled
 
 
-def init_app(app: Flask, spec: Spec, validator: str, validate_responses: bool) -> None:
-    """Validate every public request before its view; optionally check each response too."""
+def init_app(app: Flask, spec: Spec, validator: str) -> None:
+    """Validate every public request before its view."""
     app.extensions["mockserver.spec"] = spec
     if validator == "compiled":
-        app.extensions["mockserver.compiled"] = compile_spec(spec)
+        app.extensions["mockserver.compiled"] = spec.derived("compiled", compile_spec)
     elif validator != "openapi-core":
         raise ValueError(f"validator must be 'compiled' or 'openapi-core', got {validator!r}")
 
@@ -326,20 +309,3 @@ def init_app(app: Flask, spec: Spec, validator: str, validate_responses: bool) -
         if request.path.startswith("/__admin"):
             return
         g.valid_request = validate_current_request()
-
-    if validate_responses:
-
-        @app.after_request
-        def check_response(response: Response) -> Response:
-            if "valid_request" not in g or request.method == "HEAD":
-                return response
-            violation = response_violation(response)
-            if violation is None:
-                return response
-            app.logger.error("response breaks the spec: %s", violation)
-            return e.render_error(
-                e.ApiError.of(
-                    e.RESPONSE_VALIDATION_FAILED,
-                    f"{request.method} {request.path} answered {response.status_code}: {violation}",
-                )
-            )

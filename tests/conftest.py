@@ -14,12 +14,15 @@ from openapi_core import OpenAPI
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
 
 from mockserver import Settings, create_app
+from mockserver.spec import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC_PATH = ROOT / "openapi.yaml"
 SCENARIOS_DIR = ROOT / "scenarios"
 
 _REFERENCE = OpenAPI.from_file_path(str(SPEC_PATH))
+SPEC = load_spec(SPEC_PATH)
+"""Loaded and validated once per test process; every app the tests build shares it (it is immutable)."""
 _SPEC_PATHS = ("/api/v1/partners",)
 
 
@@ -66,7 +69,7 @@ class SpecCheckingClient(FlaskClient):
 
 def make_app(**overrides: Any) -> Flask:
     settings = Settings(spec_path=SPEC_PATH, scenarios_dir=SCENARIOS_DIR, **overrides)
-    app = create_app(settings)
+    app = create_app(settings, spec=SPEC)
     app.test_client_class = SpecCheckingClient
     app.testing = True
     return app

@@ -114,14 +114,14 @@ PARTNER_ID = "c0000000-0000-4000-8000-000000000001"
 @pytest.fixture
 def nameless_partners(monkeypatch: pytest.MonkeyPatch) -> None:
     """Break the document builder: every partner resource gets `"name": null`, which the spec forbids."""
-    build = documents.partner_resource
+    build = documents.Renderer.partner_resource
 
     def without_name(*args: Any, **kwargs: Any) -> dict[str, Any]:
-        resource = build(*args, **kwargs)
-        resource["attributes"]["name"] = None
+        resource = dict(build(*args, **kwargs))
+        resource["attributes"] = {**resource["attributes"], "name": None}
         return resource
 
-    monkeypatch.setattr(documents, "partner_resource", without_name)
+    monkeypatch.setattr(documents.Renderer, "partner_resource", without_name)
 
 
 @pytest.mark.parametrize(

@@ -9,11 +9,10 @@ import pytest
 
 from mockserver.fakedata import (
     COUNTRY_CODES,
-    DEFAULT_PARTNERS,
-    DEFAULT_SEED,
     generate_dataset,
 )
 from mockserver.model import CATEGORIES, STATUSES, WHOLESALER_TYPES, DataSet, Partner
+from mockserver.settings import Settings
 
 NULLABLE = (
     "wholesaler_category",
@@ -41,8 +40,9 @@ def share(partners: tuple[Partner, ...], field: str) -> float:
 
 
 def test_defaults_are_the_documented_constants() -> None:
-    assert (DEFAULT_SEED, DEFAULT_PARTNERS) == (1, 100)
-    assert len(generate_dataset().partners) == 100
+    defaults = Settings()
+    assert (defaults.seed, defaults.partners) == (1, 100)
+    assert len(generate_dataset(defaults.seed, defaults.partners).partners) == 100
 
 
 def test_same_seed_and_size_give_equal_data_sets() -> None:

@@ -5,7 +5,7 @@
 --   BENCH_BODY          request body (none when empty)
 --   BENCH_CONTENT_TYPE  Content-Type of the body (default application/json)
 --
--- done() prints one machine-readable line, parsed by run.py:
+-- done() prints one machine-readable line, parsed by benchlib/load.py:
 --   BENCH_RESULT requests=… duration_us=… bytes=… connect=… read=… write=… status=… timeout=… p50_us=… …
 -- errors.status is wrk's "Non-2xx or 3xx responses" counter (every status >= 400).
 

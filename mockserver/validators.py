@@ -35,7 +35,7 @@ from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
 from openapi_schema_validator import OAS31Validator
 from werkzeug.datastructures import MultiDict
 
-from .spec import Operation, Spec, resolve_refs
+from .spec import Operation, Spec
 
 _MISSING = object()
 UNPARSED: Any = object()
@@ -266,9 +266,9 @@ def _validator(schema: dict[str, Any]) -> SchemaCheck:
     )
 
 
-def _compile_parameter(document: dict[str, Any], parameter: dict[str, Any]) -> CompiledParameter:
+def _compile_parameter(parameter: dict[str, Any]) -> CompiledParameter:
     location = parameter["in"]
-    schema = resolve_refs(document, parameter.get("schema", {}))
+    schema = parameter.get("schema", {})
     style = parameter.get("style", "form" if location == "query" else "simple")
     explode = parameter.get("explode", style == "form")
     schema_type = _primary_type(schema)
@@ -294,23 +294,25 @@ def _compile_parameter(document: dict[str, Any], parameter: dict[str, Any]) -> C
     return compiled
 
 
-def compile_operation(document: dict[str, Any], operation: Operation) -> CompiledOperation:
-    """Mirror openapi-core's order: operation parameters, then path-item parameters not overridden."""
-    item = document["paths"][operation.path_template]
+def compile_operation(resolved: dict[str, Any], operation: Operation) -> CompiledOperation:
+    """Mirror openapi-core's order: operation parameters, then path-item parameters not overridden.
+
+    `resolved` is the spec with its `$ref`s inlined (`Spec.resolved`).
+    """
+    item = resolved["paths"][operation.path_template]
     op = item[operation.method.lower()]
     seen: set[tuple[str, str]] = set()
     parameters = []
-    for raw in [*op.get("parameters", []), *item.get("parameters", [])]:
-        parameter = resolve_refs(document, raw)
+    for parameter in [*op.get("parameters", []), *item.get("parameters", [])]:
         key = (parameter["name"], parameter["in"])
         if key in seen:
             continue
         seen.add(key)
         if parameter["in"] in ("path", "query"):
-            parameters.append(_compile_parameter(document, parameter))
+            parameters.append(_compile_parameter(parameter))
     body = None
     if "requestBody" in op:
-        request_body = resolve_refs(document, op["requestBody"])
+        request_body = op["requestBody"]
         body = CompiledBody(
             required=bool(request_body.get("required", False)),
             media_types={
@@ -322,7 +324,7 @@ def compile_operation(document: dict[str, Any], operation: Operation) -> Compile
         by_status={
             str(status): {
                 mimetype: _validator(media.get("schema", {}))
-                for mimetype, media in resolve_refs(document, response).get("content", {}).items()
+                for mimetype, media in response.get("content", {}).items()
             }
             for status, response in op.get("responses", {}).items()
         }
@@ -333,7 +335,7 @@ def compile_operation(document: dict[str, Any], operation: Operation) -> Compile
 def compile_spec(spec: Spec) -> dict[tuple[str, str], CompiledOperation]:
     """A compiled operation per (path template, method)."""
     return {
-        (entry.template, method): compile_operation(spec.document, operation)
+        (entry.template, method): compile_operation(spec.resolved, operation)
         for entry in spec.paths
         for method, operation in entry.operations.items()
     }

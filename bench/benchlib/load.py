@@ -1,0 +1,147 @@
+"""wrk load: one run per (server, scenario, connections, repeat), warm-up first, servers interleaved."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from .common import LUA, BenchError, log
+from .formats import fmt_mib, fmt_ms
+from .options import Options
+from .scenarios import Scenario
+from .servers import BenchServer
+
+RESULT_RE = re.compile(r"^BENCH_RESULT (.*)$", re.M)
+WARMUP_CONNECTIONS = 16
+
+
+@dataclass
+class Sample:
+    server: str
+    scenario: str
+    conns: int
+    rep: int
+    rps: float
+    requests: int
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+    bytes_per_resp: float
+    socket_errors: int
+    status_errors: int
+
+    @property
+    def errors(self) -> int:
+        return self.socket_errors + self.status_errors
+
+
+@dataclass(frozen=True)
+class Wrk:
+    """wrk with the run's fixed settings; `run` is one measurement."""
+
+    path: str
+    threads: int
+    timeout: int
+    raw_log: Path
+    """Every run's output is appended here."""
+
+    def run(self, url: str, scenario: Scenario, conns: int, duration: int) -> dict[str, float]:
+        """One wrk run; the figures of the BENCH_RESULT line printed by request.lua's done()."""
+        argv = [
+            self.path,
+            f"-t{max(1, min(self.threads, conns))}",
+            f"-c{conns}",
+            f"-d{duration}s",
+            f"--timeout={self.timeout}s",
+            "--latency",
+            "-s",
+            str(LUA),
+            url,
+        ]
+        env = dict(os.environ, BENCH_METHOD=scenario.method, BENCH_BODY=scenario.body or "")
+        proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=duration + 120)
+        with self.raw_log.open("a") as out:
+            out.write(f"\n### {shlex.join(argv)} (method {scenario.method})\n{proc.stdout}{proc.stderr}")
+        m = RESULT_RE.search(proc.stdout)
+        if proc.returncode != 0 or not m:
+            raise BenchError(
+                f"wrk failed (exit code {proc.returncode}): {shlex.join(argv)}\n{proc.stdout}{proc.stderr}"
+            )
+        return {k: float(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
+
+
+def to_sample(server: BenchServer, scenario: Scenario, conns: int, rep: int, r: dict[str, float]) -> Sample:
+    requests = int(r["requests"])
+    return Sample(
+        server=server.key,
+        scenario=scenario.key,
+        conns=conns,
+        rep=rep,
+        rps=requests / (r["duration_us"] / 1e6) if r["duration_us"] else 0.0,
+        requests=requests,
+        p50_ms=r["p50_us"] / 1000,
+        p90_ms=r["p90_us"] / 1000,
+        p99_ms=r["p99_us"] / 1000,
+        max_ms=r["max_us"] / 1000,
+        bytes_per_resp=r["bytes"] / requests if requests else 0.0,
+        socket_errors=int(r["connect"] + r["read"] + r["write"] + r["timeout"]),
+        status_errors=int(r["status"]),
+    )
+
+
+def warm_up(servers: list[BenchServer], scenarios: list[Scenario], wrk: Wrk, seconds: int) -> None:
+    """`--warmup` seconds of 16-connection load per scenario per server; idle RSS is read after it."""
+    for s in servers:
+        if seconds:
+            for sc in scenarios:
+                wrk.run(s.base + sc.path, sc, WARMUP_CONNECTIONS, seconds)
+        s.rss_idle_kib = s.rss_kib()
+        log(f"warm-up: {s.label:<20} done, RSS {fmt_mib(s.rss_idle_kib)}")
+
+
+Case = tuple[Scenario, int, int, BenchServer]
+"""scenario, connections, repeat index, server: one wrk run of the load."""
+
+
+def load_plan(servers: list[BenchServer], scenarios: list[Scenario], options: Options) -> list[Case]:
+    """Interleaved: for every scenario, connection count and repeat the servers take turns A, B, A, B."""
+    return [
+        (sc, c, rep, s)
+        for sc in scenarios
+        for c in options.conns
+        for rep in range(options.repeat)
+        for s in servers
+    ]
+
+
+def progress_line(n: int, total: int, case: Case, repeat: int, smp: Sample) -> str:
+    sc, c, rep, s = case
+    return (
+        f"[{n:>3}/{total}] {s.label:<20} {sc.key:<15} c={c:<3} rep {rep + 1}/{repeat}: "
+        f"{smp.rps:>8,.0f} req/s  p50 {fmt_ms(smp.p50_ms):>9}  p99 {fmt_ms(smp.p99_ms):>9}  "
+        f"errors {smp.errors}"
+    )
+
+
+def run_load(
+    servers: list[BenchServer], scenarios: list[Scenario], options: Options, wrk: Wrk
+) -> list[Sample]:
+    """The measured runs, in the order of `load_plan`; a server that died ends the run."""
+    plan = load_plan(servers, scenarios, options)
+    total = len(plan)
+    eta = total * (options.duration + 0.3)
+    log(f"load: {total} wrk runs of {options.duration} s (about {eta / 60:.1f} min)")
+    samples: list[Sample] = []
+    for n, case in enumerate(plan, 1):
+        sc, c, rep, s = case
+        if not s.alive():
+            raise BenchError(f"{s.label} died during the load; its log:\n{s.log_tail()}")
+        smp = to_sample(s, sc, c, rep, wrk.run(s.base + sc.path, sc, c, options.duration))
+        samples.append(smp)
+        log(progress_line(n, total, case, options.repeat, smp))
+    return samples
