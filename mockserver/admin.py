@@ -49,7 +49,11 @@ def data() -> Response:
 
 @bp.get("/click-events")
 def click_events() -> Response:
-    return json_response({"data": [click_event_document(ev)["data"] for ev in get_store().click_events()]})
+    """The stored click events, oldest first; `meta` counts those the cap (--max-click-events) dropped."""
+    store = get_store()
+    events = store.click_events()
+    meta = {"stored": len(events), "dropped": store.click_events_dropped, "limit": store.max_click_events}
+    return json_response({"data": [click_event_document(ev)["data"] for ev in events], "meta": meta})
 
 
 @bp.get("/requests")

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, g, request
 from .documents import Viewer, click_event_document, get_renderer, json_response, page_links
 from .errors import (
     BUSINESS_NOT_FOUND,
+    CLIENT_GENERATED_ID,
     PARTNER_MISMATCH,
     PARTNER_NOT_FOUND,
     UNKNOWN_TOKEN,
@@ -120,6 +121,12 @@ def _related_partner_ids(relationship: dict[str, Any]) -> list[tuple[str, str]]:
 def create_click_event(partner_id: uuid.UUID) -> Response:
     partner = _partner(partner_id)
     data = valid_request().body["data"]
+    if "id" in data:
+        raise ApiError.of(
+            CLIENT_GENERATED_ID,
+            "/data/id is assigned by the server; send the click event without an id",
+            ("pointer", "/data/id"),
+        )
     relationship = (data.get("relationships") or {}).get("partner") or {}
     mismatches = [
         ErrorItem(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import admin, api, cors, documents, errors, journal, response_check, store, validation
+from . import admin, api, cors, documents, errors, framing, journal, response_check, store, validation
 from .datasets import load_dataset
 from .settings import Settings
 from .spec import Spec, load_spec
@@ -19,9 +19,12 @@ def create_app(settings: Settings | None = None, spec: Spec | None = None) -> Fl
     app = Flask("mockserver")
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, MOCKSERVER_SETTINGS=settings)
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    # `//` and a missing trailing slash would be answered by a redirect with an HTML body: 404 instead.
+    app.url_map.merge_slashes = False
+    app.url_map.strict_slashes = False
 
     spec = spec or load_spec(settings.spec_path)
-    data_store = store.Store(load_dataset(settings), seed=settings.seed)
+    data_store = store.Store(load_dataset(settings), settings.seed, settings.max_click_events)
 
     errors.init_app(app)
     journal.init_app(app, journal.Journal(settings.journal_size), access_log=settings.access_log)
@@ -29,6 +32,7 @@ def create_app(settings: Settings | None = None, spec: Spec | None = None) -> Fl
     if settings.validate_responses:
         response_check.init_app(app)
     cors.init_app(app)
+    framing.init_app(app)  # after cors: its checks go first
     store.init_app(app, data_store)
     documents.init_app(app, data_store)
     app.register_blueprint(api.bp)

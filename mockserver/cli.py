@@ -93,6 +93,20 @@ def cli() -> None:
     show_default=True,
     help="Request validation: validators compiled at start-up, or openapi-core on every request.",
 )
+@click.option(
+    "--max-click-events",
+    type=click.IntRange(1),
+    default=DEFAULTS.max_click_events,
+    show_default=True,
+    help="Click events kept; past it the oldest are dropped (and counted in /__admin/click-events).",
+)
+@click.option(
+    "--read-timeout",
+    type=click.FloatRange(0.1, 3600),
+    default=DEFAULTS.read_timeout,
+    show_default=True,
+    help="Seconds a client may take to send a request's headers or body before a 408.",
+)
 @click.option("--quiet", is_flag=True, help="No per-request log lines.")
 def serve_command(quiet: bool, **options: Any) -> None:
     """Serve every operation of the spec on a production WSGI server until Ctrl-C or SIGTERM."""

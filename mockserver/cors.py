@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, request
 
 from .errors import (
     PATH_NOT_FOUND,
     ApiError,
 )
-from .spec import get_spec
-
-
-def _allowed_methods(path: str) -> list[str]:
-    """Methods served at a path: the spec's for the API, Flask's routes for /__admin."""
-    if path.startswith("/__admin"):
-        adapter = current_app.url_map.bind("localhost")
-        return sorted(adapter.allowed_methods(path))
-    entry = get_spec().match_path(path)
-    return entry.allowed_methods if entry else []
+from .framing import allowed_methods
 
 
 def _preflight() -> Response | None:
-    if request.method != "OPTIONS":
+    if request.environ.get("REQUEST_METHOD") != "OPTIONS":  # `options` is refused by validation
         return None
-    allowed = _allowed_methods(request.path)
+    allowed = allowed_methods(request.path)
     if not allowed:
         raise ApiError.of(PATH_NOT_FOUND, f"No operation is served at {request.path}")
     methods = ", ".join(allowed)

@@ -22,11 +22,14 @@ MISSING_PARAMETER = ErrorKind(400, "missing_parameter", "Missing parameter")
 UNKNOWN_PARAMETER = ErrorKind(400, "unknown_parameter", "Unknown parameter")
 DUPLICATE_PARAMETER = ErrorKind(400, "duplicate_parameter", "Parameter given more than once")
 MALFORMED_BODY = ErrorKind(400, "malformed_body", "Malformed request body")
+INCOMPLETE_BODY = ErrorKind(400, "incomplete_body", "Incomplete request body")
 UNKNOWN_TOKEN = ErrorKind(401, "unknown_token", "Unknown bearer token")
+CLIENT_GENERATED_ID = ErrorKind(403, "client_generated_id", "Client-generated id not supported")
 PATH_NOT_FOUND = ErrorKind(404, "not_found", "Not found")
 PARTNER_NOT_FOUND = ErrorKind(404, "partner_not_found", "Partner not found")
 BUSINESS_NOT_FOUND = ErrorKind(404, "business_not_found", "Business not found")
 METHOD_NOT_ALLOWED = ErrorKind(405, "method_not_allowed", "Method not allowed")
+REQUEST_TIMEOUT = ErrorKind(408, "request_timeout", "Request timed out")
 PARTNER_MISMATCH = ErrorKind(409, "partner_mismatch", "Partner does not match the path")
 PAYLOAD_TOO_LARGE = ErrorKind(413, "payload_too_large", "Request body too large")
 UNSUPPORTED_MEDIA_TYPE = ErrorKind(415, "unsupported_media_type", "Unsupported media type")
@@ -36,6 +39,14 @@ INTERNAL_ERROR = ErrorKind(500, "internal_error", "Internal server error")
 RESPONSE_VALIDATION_FAILED = ErrorKind(500, "response_validation_failed", "Response breaks the spec")
 
 _SOURCE_KEYS = ("pointer", "parameter", "header")
+MAX_ITEMS = 20
+"""Error objects rendered per document; the rest are counted in one last item."""
+MAX_TEXT = 1000
+"""Characters kept of a detail or a source value (a client can send huge keys and names)."""
+
+
+def _bounded(text: str) -> str:
+    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + f"… ({len(text)} characters)"
 
 
 @dataclass(frozen=True)
@@ -51,12 +62,12 @@ class ErrorItem:
             "status": str(self.kind.status),
             "code": self.kind.code,
             "title": self.kind.title,
-            "detail": self.detail,
+            "detail": _bounded(self.detail),
         }
         if self.source is not None:
             key, value = self.source
             assert key in _SOURCE_KEYS, key
-            item["source"] = {key: value}
+            item["source"] = {key: _bounded(value)}
         return item
 
 
@@ -86,11 +97,27 @@ class ApiError(Exception):
 
 def render_error(error: ApiError) -> Response:
     """The single place an error becomes an HTTP response."""
-    body = orjson.dumps({"errors": [item.to_json() for item in error.items]})
-    response = Response(body, status=error.status, mimetype="application/json")
+    response = Response(error_document(error), status=error.status, mimetype="application/json")
     for name, value in error.headers.items():
         response.headers[name] = value
     return response
+
+
+def error_document(error: ApiError) -> bytes:
+    """The JSON:API document of an error, with at most MAX_ITEMS + 1 error objects."""
+    items = [item.to_json() for item in error.items[:MAX_ITEMS]]
+    if len(error.items) > MAX_ITEMS:
+        more = len(error.items) - MAX_ITEMS
+        first = error.items[0].kind
+        items.append(
+            {
+                "status": str(first.status),
+                "code": "more_errors",
+                "title": "More errors",
+                "detail": f"{more} more error(s) in this request are not listed",
+            }
+        )
+    return orjson.dumps({"errors": items})
 
 
 def _http_exception_to_api_error(exc: HTTPException) -> ApiError:

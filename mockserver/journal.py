@@ -16,6 +16,10 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 
+MAX_FIELD = 2048
+"""Characters kept of a journaled method, path or query: the journal's memory stays bounded."""
+
+
 @dataclass(frozen=True)
 class Entry:
     method: str
@@ -83,7 +87,10 @@ class JournalMiddleware:
         path = environ.get("PATH_INFO", "")
         query = environ.get("QUERY_STRING", "")
         if not path.startswith("/__admin"):
-            self.journal.record(Entry(method, path, query, status[0], round(elapsed, 3)))
+            entry = Entry(
+                method[:MAX_FIELD], path[:MAX_FIELD], query[:MAX_FIELD], status[0], round(elapsed, 3)
+            )
+            self.journal.record(entry)
         if self.log is not None:
             target = f"{path}?{query}" if query else path
             self.log.info(

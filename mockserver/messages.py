@@ -57,6 +57,8 @@ def describe_schema_error(error: Any) -> str:
         return f"must be {_type_name(expected)}, got {show(got)}"
     if keyword == "format":
         return f"must be a valid {expected}, got {show(got)}"
+    if keyword == "pattern" and isinstance(error.schema, dict) and error.schema.get("format") == "uuid":
+        return f"must be a valid uuid, got {show(got)}"  # the pattern only adds "ASCII hex digits"
     if keyword == "pattern":
         return f"must match the pattern {expected}, got {show(got)}"
     if keyword == "maxLength":

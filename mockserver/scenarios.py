@@ -10,6 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 import yaml
 from jsonschema import Draft202012Validator, ValidationError
 
@@ -18,8 +19,10 @@ from .model import Business, DataSet, Partner, PartnerIntegration, User
 
 SCHEMA_PATH = Path(__file__).with_name("scenario.schema.json")
 MAX_BYTES = 5 * 1024 * 1024
-MAX_NODES = 1_000_000
-"""Cap on YAML nodes visited, aliases expanded, so a "billion laughs" file fails fast."""
+MAX_NODES = 300_000
+"""Cap on YAML nodes once aliases are expanded, counted before anything is expanded or built."""
+MAX_ALIASES = 1_000
+"""Cap on alias uses (`*name`): a small file of many aliases would expand into a huge document."""
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]+")
 SUFFIXES = (".yaml", ".yml")
 SAFE_LOADER: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -145,6 +148,7 @@ def _parse(text: str, path: Path) -> tuple[Any, Lines]:
         root = loader.get_single_node()
         if root is None:
             raise ScenarioError(path, None, "the file is empty; see scenario.schema.json")
+        _check_size(root, path)
         lines = _index(root, path)
         return loader.construct_document(root), lines
     except yaml.MarkedYAMLError as exc:
@@ -158,6 +162,48 @@ def _parse(text: str, path: Path) -> tuple[Any, Lines]:
         raise ScenarioError(path, None, "invalid YAML: nested too deeply") from None
     finally:
         loader.dispose()
+
+
+def _check_size(root: yaml.Node, path: Path) -> None:
+    """Refuse a file whose aliases are too many or expand too far, in time linear in the file.
+
+    Each node is visited once (an alias is the same node object met again); only when there are
+    aliases is the expanded size computed, bottom-up from the children's, so nothing is expanded.
+    """
+    seen = {id(root)}
+    order = [root]
+    aliases = 0
+    for node in order:  # grows while it is walked: a breadth-first walk of distinct nodes
+        for child in _children(node):
+            if id(child) in seen:
+                aliases += 1
+                if aliases > MAX_ALIASES:
+                    raise ScenarioError(path, None, f"more than {MAX_ALIASES} YAML aliases")
+            else:
+                seen.add(id(child))
+                order.append(child)
+    if aliases == 0:
+        return  # as many nodes as the file spells out: bounded by MAX_BYTES
+    expanded: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:  # depth-first, each node once; a node's size once its children's are known
+        node, children_done = stack.pop()
+        if children_done:
+            expanded[id(node)] = 1 + sum(expanded.get(id(child), 1) for child in _children(node))
+        elif id(node) not in expanded:
+            expanded[id(node)] = 1  # in progress: a recursive alias counts as one node
+            stack.append((node, True))
+            stack.extend((child, False) for child in _children(node) if id(child) not in expanded)
+    if expanded[id(root)] > MAX_NODES:
+        raise ScenarioError(path, None, f"more than {MAX_NODES} YAML nodes once aliases are expanded")
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return node.value  # type: ignore[no-any-return]
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
 
 
 def _index(root: yaml.Node, path: Path) -> Lines:
@@ -200,6 +246,12 @@ def _check_tag(node: yaml.Node, path: Path) -> None:
 
 
 @lru_cache(maxsize=1)
+def _fast_validator() -> Any:
+    """jsonschema-rs: answers "valid?" for a large file in milliseconds; jsonschema words the errors."""
+    return jsonschema_rs.validator_for(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
+
+
+@lru_cache(maxsize=1)
 def _validator() -> Draft202012Validator:
     """The scenario schema's validator, read once."""
     return Draft202012Validator(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
@@ -209,6 +261,8 @@ def _schema_problems(data: Any) -> list[tuple[JsonPath, str]]:
     """Every schema violation as (path, message), the path pointing at the offending field."""
     problems: list[tuple[JsonPath, str]] = []
     typos: set[tuple[JsonPath, str]] = set()
+    if _fast_validator().is_valid(data):
+        return problems
     for error in _validator().iter_errors(data):
         at: JsonPath = tuple(error.absolute_path)
         schema = error.schema if isinstance(error.schema, Mapping) else {}

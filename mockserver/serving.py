@@ -1,4 +1,7 @@
-"""Running the app on a production WSGI server: granian (default, measured fastest) or waitress."""
+"""Running the app: on granian behind the RSGI front (default, measured fastest) or on waitress.
+
+Both read a whole request before the app sees it, so a client that stalls cannot hold up others.
+"""
 
 from __future__ import annotations
 
@@ -16,9 +19,13 @@ from .settings import Settings
 if TYPE_CHECKING:
     from flask import Flask
 
+    from .rsgi import WholeRequestFront
+
 DEFAULT_THREADS = {"granian": 1, "waitress": 8}
-"""Python threads per server. One is fastest for granian: the work is CPU-bound under the GIL, and
-granian's own I/O threads run outside it."""
+"""Threads per server: granian's runtime threads (the app itself runs on the event loop's thread: the
+work is CPU-bound under the GIL), waitress's worker threads."""
+WAITRESS_CONNECTION_LIMIT = 1000
+"""waitress refuses connections past its limit (100 by default): stalled clients would use it up."""
 
 log = logging.getLogger("mockserver")
 
@@ -54,7 +61,7 @@ def _settle() -> None:
 
 
 def create_announced_app() -> Flask:
-    """The factory granian's worker imports: settings from the environment the CLI prepared."""
+    """The app as granian's worker builds it: settings from the environment the CLI prepared."""
     from .app import create_app
 
     started = float(os.environ.get("MOCKSERVER_STARTED", time.perf_counter()))
@@ -66,21 +73,33 @@ def create_announced_app() -> Flask:
     return app
 
 
+def create_front() -> WholeRequestFront:
+    """The factory granian's worker imports: the app behind the front that reads whole requests."""
+    from .rsgi import WholeRequestFront
+
+    app = create_announced_app()
+    settings: Settings = app.config["MOCKSERVER_SETTINGS"]
+    return WholeRequestFront(app.wsgi_app, settings.read_timeout, settings.max_body_bytes)
+
+
 def serve_granian(settings: Settings, threads: int) -> None:
+    """granian's RSGI interface with the whole-request front; it reads headers under the time-out."""
     from granian import Granian
     from granian.constants import Interfaces
+    from granian.http import HTTP1Settings
     from granian.log import LogLevels
 
     os.environ.update(settings.to_env())
     os.environ["MOCKSERVER_STARTED"] = str(time.perf_counter())
     server = Granian(
-        "mockserver.serving:create_announced_app",
+        "mockserver.serving:create_front",
         factory=True,
         address=settings.host,
         port=settings.port,
-        interface=Interfaces.WSGI,
+        interface=Interfaces.RSGI,
         workers=1,
-        blocking_threads=threads,
+        runtime_threads=threads,
+        http1_settings=HTTP1Settings(header_read_timeout=round(settings.read_timeout * 1000)),
         log_level=LogLevels.warning,
         log_access=False,
     )
@@ -101,7 +120,15 @@ def serve_waitress(settings: Settings, threads: int) -> None:
 
     app = create_app(settings)
     _settle()
-    server = create_server(app, host=settings.host, port=settings.port, threads=threads, ident="mockserver")
+    server = create_server(
+        app,
+        host=settings.host,
+        port=settings.port,
+        threads=threads,
+        ident="mockserver",
+        connection_limit=WAITRESS_CONNECTION_LIMIT,
+        channel_timeout=max(1, round(settings.read_timeout)),
+    )
     announce(app, started)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:

@@ -42,6 +42,10 @@ class Settings:
     """Request bodies above this size are refused with 413."""
     journal_size: int = 1000
     """How many recent requests `/__admin/requests` keeps."""
+    max_click_events: int = 100_000
+    """Click events kept (about 300 bytes each); past it the oldest are dropped and counted."""
+    read_timeout: float = 10.0
+    """Seconds a client may take to send a request's headers or body before it gets a 408."""
     access_log: bool = False
     """Log one line per request (the CLI turns it on unless --quiet)."""
     server: str = "granian"
@@ -88,6 +92,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "int": int,
     "int | None": lambda raw: int(raw) if raw.strip() else None,
     "bool": _flag,
+    "float": float,
 }
-_EXPECTED = {"int": "an integer", "int | None": "an integer"}
+_EXPECTED = {"int": "an integer", "int | None": "an integer", "float": "a number"}
 _EXPECTED.update({kind: "a value" for kind in _PARSERS if kind not in _EXPECTED})

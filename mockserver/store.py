@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 import threading
 import uuid
+from collections import deque
 from datetime import UTC, datetime
 from typing import NamedTuple
 
@@ -24,12 +26,16 @@ class ClickEvent(NamedTuple):
     created_at: datetime
 
 
+EventRow = tuple[str, str, str, str, datetime]
+
+
 class Store:
     """Read-mostly state; every write is one small change made under one lock."""
 
-    def __init__(self, dataset: DataSet, seed: int = 0) -> None:
+    def __init__(self, dataset: DataSet, seed: int = 0, max_click_events: int = 100_000) -> None:
         self.dataset = dataset
         self._seed = seed
+        self.max_click_events = max_click_events
         self.businesses: dict[str, Business] = {b.id: b for b in dataset.businesses}
         self.users: dict[str, User] = {u.id: u for u in dataset.users}
         self.users_by_token: dict[str, User] = {u.token: u for u in dataset.users}
@@ -53,8 +59,13 @@ class Store:
             """Partner id → ids of the users linked to it; each value is replaced whole, never mutated."""
             for user_id, partner_id in self.dataset.user_partner_links:
                 self._links[partner_id] = self._links.get(partner_id, frozenset()) | {user_id}
-            self._click_events: list[tuple[str, str, str, str, datetime]] = []
-            """Plain tuples: the garbage collector stops tracking them (it keeps tracking named tuples)."""
+            self._click_events: deque[tuple[str, str, str, str, datetime]] = deque(
+                maxlen=self.max_click_events
+            )
+            """The newest events, oldest dropped past the cap. Plain tuples: the garbage collector stops
+            tracking them (it keeps tracking named tuples)."""
+            self.click_events_recorded = 0
+            """Events recorded since the last reset, dropped ones included; numbers the next event."""
             self._changed()
 
     def _changed(self) -> None:
@@ -70,6 +81,11 @@ class Store:
     def users_in_order(self, user_ids: frozenset[str]) -> list[User]:
         """These users, in data-set order."""
         return [user for user in self.dataset.users if user.id in user_ids]
+
+    @property
+    def click_events_dropped(self) -> int:
+        """Events recorded since the last reset that the cap pushed out."""
+        return self.click_events_recorded - len(self._click_events)
 
     def click_events(self) -> tuple[ClickEvent, ...]:
         with self._lock:
@@ -100,13 +116,14 @@ class Store:
     def record_click(self, partner_id: str, user_id: str, event_type: str) -> ClickEvent:
         """Store a click event; ids follow from the seed and the event's sequence number."""
         with self._lock:
-            sequence = len(self._click_events) + 1
+            self.click_events_recorded += 1
+            sequence = self.click_events_recorded
             digest = hashlib.sha256(f"{self._seed}:click-event:{sequence}".encode()).digest()
             event = ClickEvent(
                 id=str(uuid.UUID(bytes=digest[:16], version=4)),
                 partner_id=partner_id,
                 user_id=user_id,
-                event_type=event_type,
+                event_type=sys.intern(event_type),
                 created_at=datetime.now(UTC).replace(microsecond=0),
             )
             self._click_events.append(tuple(event))  # type: ignore[arg-type]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,12 +31,13 @@ from .errors import (
     MISSING_BODY,
     MISSING_PARAMETER,
     PATH_NOT_FOUND,
-    PAYLOAD_TOO_LARGE,
     UNKNOWN_PARAMETER,
     UNSUPPORTED_MEDIA_TYPE,
     ApiError,
     ErrorItem,
 )
+from .framing import check_body_encoding, read_body
+from .jsonbody import DuplicateKeyError, loads_strict
 from .messages import (
     cast_message,
     describe_schema_error,
@@ -84,7 +84,7 @@ def valid_request() -> ValidRequest:
 def _query_checks(operation: Operation) -> Iterator[ErrorItem]:
     """What openapi-core lets through: unknown filter keys and repeated single-valued parameters."""
     for name in request.args:
-        if name.startswith(FILTER_PREFIX) and name not in operation.query_parameters:
+        if (name == "filter" or name.startswith(FILTER_PREFIX)) and name not in operation.query_parameters:
             known = sorted(p for p in operation.query_parameters if p.startswith(FILTER_PREFIX))
             hint = f"; known filters: {', '.join(known)}" if known else "; this operation has no filters"
             yield ErrorItem(UNKNOWN_PARAMETER, f"Unknown filter {name}{hint}", ("parameter", name))
@@ -162,41 +162,21 @@ def _body_items(cause: InvalidSchemaValue) -> Iterator[ErrorItem]:
             )
 
 
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _read_body() -> bytes:
-    """The body, or a 413 naming the limit; a chunked body (no Content-Length) is measured as read."""
-    limit = current_app.config["MAX_CONTENT_LENGTH"]
-    size = request.content_length
-    if limit is not None and size is not None and size > limit:
-        raise ApiError.of(
-            PAYLOAD_TOO_LARGE,
-            f"The body is {size} bytes; at most {limit} bytes are accepted",
-            ("header", "Content-Length"),
-        )
-    raw = request.get_data(cache=True)
-    # Werkzeug stops a chunked body at the limit without a word: look for one byte more.
-    if limit is not None and size is None and len(raw) >= limit and request.environ["wsgi.input"].read(1):
-        raise ApiError.of(
-            PAYLOAD_TOO_LARGE,
-            f"The body is over {limit} bytes; at most {limit} bytes are accepted",
-            ("header", "Transfer-Encoding"),
-        )
-    return raw
-
-
 def _parse_json_body() -> Any:
     """The JSON body, or UNPARSED when there is none; a precise 400 for JSON that does not decode.
 
     Done before openapi-core, whose own messages crash on bad UTF-8.
     """
-    raw = _read_body()
+    check_body_encoding()
+    raw = read_body()
     if not raw or request.mimetype not in JSON_MEDIA_TYPES:
         return UNPARSED
     try:
-        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        return loads_strict(raw.decode("utf-8"))
+    except DuplicateKeyError as exc:
+        raise ApiError.of(
+            MALFORMED_BODY, f"The body is not valid JSON: {exc}", ("pointer", exc.pointer)
+        ) from None
     except UnicodeDecodeError as exc:
         raise ApiError.of(
             MALFORMED_BODY, f"The body is not valid UTF-8 (byte {exc.start})", ("pointer", "")
@@ -261,7 +241,8 @@ def request_error(errors: list[Exception]) -> ApiError | None:
                 return _body_error(error)
         else:
             parameter_items.append(ErrorItem(INVALID_PARAMETER, str(error)))
-    return ApiError(*parameter_items) if parameter_items else None
+    # A value can break two keywords with one message (a UUID's format and its pattern): list it once.
+    return ApiError(*dict.fromkeys(parameter_items)) if parameter_items else None
 
 
 def validate_current_request() -> ValidRequest:

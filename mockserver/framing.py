@@ -1,0 +1,118 @@
+"""Checks on the HTTP message itself, before the spec is consulted: the method's spelling, the body's
+encodings, and a body that is whole (never act on a request the client did not finish)."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, request
+
+from .errors import (
+    INCOMPLETE_BODY,
+    METHOD_NOT_ALLOWED,
+    PAYLOAD_TOO_LARGE,
+    REQUEST_TIMEOUT,
+    UNSUPPORTED_MEDIA_TYPE,
+    ApiError,
+)
+from .spec import get_spec
+
+IDENTITY = ("", "identity")
+BODY_PROBLEM = "mockserver.body_problem"
+"""Environ key a server front sets when a body did not arrive whole: "timeout" or "incomplete"."""
+BODY_RECEIVED = "mockserver.body_received"
+"""Environ key: how many body bytes had arrived when the front stopped reading."""
+
+
+def allowed_methods(path: str) -> list[str]:
+    """Methods served at a path: the spec's for the API, Flask's routes for /__admin."""
+    if path.startswith("/__admin"):
+        adapter = current_app.url_map.bind("localhost")
+        return sorted(adapter.allowed_methods(path))
+    entry = get_spec().match_path(path)
+    return entry.allowed_methods if entry else []
+
+
+def check_body_arrived() -> None:
+    """The front (`rsgi`) stopped reading a body that did not arrive whole: answer, never act on it."""
+    problem = request.environ.get(BODY_PROBLEM)
+    if not problem:
+        return
+    received = request.environ.get(BODY_RECEIVED, 0)
+    declared = request.content_length
+    source = ("header", "Content-Length") if declared is not None else ("header", "Transfer-Encoding")
+    of = f"{received} of {declared} bytes" if declared is not None else f"{received} bytes, no last chunk"
+    if problem == "timeout":
+        timeout = current_app.config["MOCKSERVER_SETTINGS"].read_timeout
+        raise ApiError.of(
+            REQUEST_TIMEOUT, f"The request body did not arrive within {timeout:g} s ({of} received)", source
+        )
+    raise ApiError.of(INCOMPLETE_BODY, f"The connection ended before the whole body arrived ({of})", source)
+
+
+def check_method() -> None:
+    """Methods are case-sensitive (RFC 9110): `post` is not POST, although Werkzeug upper-cases it."""
+    sent = request.environ.get("REQUEST_METHOD", "")
+    if sent == request.method:
+        return
+    allowed = ", ".join(allowed_methods(request.path))
+    raise ApiError.of(
+        METHOD_NOT_ALLOWED,
+        f"Methods are case-sensitive: {sent[:20]!r} is not {sent[:20].upper()!r}; allowed: {allowed}",
+        headers={"Allow": allowed},
+    )
+
+
+def check_body_encoding() -> None:
+    """A body the mock would have to decode first (gzip, deflate…) is refused, never read as is."""
+    content_encoding = request.headers.get("Content-Encoding", "").strip().lower()
+    if content_encoding not in IDENTITY:
+        raise ApiError.of(
+            UNSUPPORTED_MEDIA_TYPE,
+            f"Content-Encoding {content_encoding[:40]!r} is not supported; send the body unencoded",
+            ("header", "Content-Encoding"),
+        )
+    codings = [c.strip().lower() for c in request.headers.get("Transfer-Encoding", "").split(",")]
+    unsupported = [c for c in codings if c not in ("", "chunked")]
+    if unsupported:
+        raise ApiError.of(
+            UNSUPPORTED_MEDIA_TYPE,
+            f"Transfer-Encoding {', '.join(unsupported)[:40]!r} is not supported; only chunked is",
+            ("header", "Transfer-Encoding"),
+        )
+
+
+def read_body() -> bytes:
+    """The whole body; 413 over the limit, 400 when fewer bytes came than Content-Length announced."""
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    size = request.content_length
+    if limit is not None and size is not None and size > limit:
+        raise ApiError.of(
+            PAYLOAD_TOO_LARGE,
+            f"The body is {size} bytes; at most {limit} bytes are accepted",
+            ("header", "Content-Length"),
+        )
+    raw = request.get_data(cache=True)
+    if size is not None and len(raw) < size:
+        raise ApiError.of(
+            INCOMPLETE_BODY,
+            f"The body ended after {len(raw)} of the {size} bytes Content-Length announced",
+            ("header", "Content-Length"),
+        )
+    # Werkzeug stops a chunked body at the limit without a word: look for one byte more.
+    if limit is not None and size is None and len(raw) >= limit and request.environ["wsgi.input"].read(1):
+        raise ApiError.of(
+            PAYLOAD_TOO_LARGE,
+            f"The body is over {limit} bytes; at most {limit} bytes are accepted",
+            ("header", "Transfer-Encoding"),
+        )
+    return raw
+
+
+def check_message() -> None:
+    """Checks every request gets first, /__admin included."""
+    check_body_arrived()
+    check_method()
+
+
+def init_app(app: Flask) -> None:
+    """Run the message checks before anything else (CORS preflights and validation included)."""
+    app.before_request_funcs.setdefault(None, []).insert(0, check_message)

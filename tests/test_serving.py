@@ -1,0 +1,380 @@
+"""Hostile clients over real sockets against `mockserver serve`: stalled, trickling and truncated
+requests, lenient parsing the contract does not allow, unbounded output and memory.
+
+Every test talks to a real server process (the default granian front, and waitress where the
+behaviour belongs to the server), so what is checked is what a client on the network sees.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import statistics
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from support import API, P01, VALID_CLICK
+
+from mockserver.live import LiveServer, Reply, parse_raw_response, read_responses
+
+READ_TIMEOUT = 1.0
+MAX_CLICK_EVENTS = 40
+CLICK = json.dumps(VALID_CLICK).encode()
+LIST = f"{API}/available?per_page=25"
+
+
+def server_args(server: str) -> list[str]:
+    return [
+        "--scenario",
+        "default",
+        "--server",
+        server,
+        "--read-timeout",
+        str(READ_TIMEOUT),
+        "--max-click-events",
+        str(MAX_CLICK_EVENTS),
+    ]
+
+
+@pytest.fixture(scope="module", params=["granian", "waitress"])
+def live(request: pytest.FixtureRequest) -> Iterator[LiveServer]:
+    server = LiveServer.start(*server_args(request.param))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def granian() -> Iterator[LiveServer]:
+    server = LiveServer.start(*server_args("granian"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(autouse=True)
+def fresh_state(request: pytest.FixtureRequest) -> None:
+    for name in ("live", "granian"):
+        if name in request.fixturenames:
+            server: LiveServer = request.getfixturevalue(name)
+            assert server.request("POST", "/__admin/reset").status == 204
+
+
+def stored_events(server: LiveServer) -> dict[str, Any]:
+    document: dict[str, Any] = server.get_json("/__admin/click-events")
+    return document
+
+
+def raw_request(
+    server: LiveServer, payload: bytes, *, shut_write: bool = False, timeout: float = 10
+) -> bytes:
+    """Send bytes; optionally close the sending side (the client is done); what the server answers."""
+    with socket.create_connection((server.host, server.port), timeout=timeout) as sock:
+        sock.sendall(payload)
+        if shut_write:
+            sock.shutdown(socket.SHUT_WR)
+        return read_responses(sock, 1, timeout, 1 << 20)
+
+
+def click_head(length: int | str, extra: str = "") -> bytes:
+    length_header = f"Content-Length: {length}\r\n" if isinstance(length, int) else length
+    return (
+        f"POST {API}/{P01}/click_event HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"{length_header}{extra}\r\n"
+    ).encode()
+
+
+def error_codes(reply: Reply) -> list[str]:
+    return [error["code"] for error in reply.json()["errors"]]
+
+
+# --- availability under stalled and trickling clients ------------------------------------------
+
+
+def open_stalled(server: LiveServer, mid_body: int, mid_headers: int) -> list[socket.socket]:
+    sockets = []
+    for _ in range(mid_body):
+        sock = socket.create_connection((server.host, server.port), timeout=5)
+        sock.sendall(click_head(200) + CLICK[:8])
+        sockets.append(sock)
+    for _ in range(mid_headers):
+        sock = socket.create_connection((server.host, server.port), timeout=5)
+        sock.sendall(f"GET {LIST} HTTP/1.1\r\nHost: x\r\nX-Slow: ".encode())
+        sockets.append(sock)
+    return sockets
+
+
+def timed_gets(server: LiveServer, count: int) -> list[float]:
+    latencies = []
+    connection = server.connection(timeout=5)
+    try:
+        for _ in range(count):
+            started = time.perf_counter()
+            reply = server.request("GET", LIST, connection=connection, timeout=5)
+            latencies.append((time.perf_counter() - started) * 1000)
+            assert reply.status == 200
+    finally:
+        connection.close()
+    return latencies
+
+
+def p99(latencies: list[float]) -> float:
+    return statistics.quantiles(latencies, n=100)[98]
+
+
+def test_64_clients_stalled_mid_body_and_64_mid_headers_do_not_delay_others(live: LiveServer) -> None:
+    stalled = open_stalled(live, mid_body=64, mid_headers=64)
+    try:
+        time.sleep(0.2)
+        latencies = timed_gets(live, 200)
+    finally:
+        for sock in stalled:
+            sock.close()
+    assert p99(latencies) <= 50, f"p99 {p99(latencies):.1f} ms with 128 stalled clients"
+
+
+def test_a_trickling_body_does_not_delay_others(granian: LiveServer) -> None:
+    """200 bytes over 6 s used to delay every other client by seconds."""
+    done = threading.Event()
+
+    def trickle() -> None:
+        with socket.create_connection((granian.host, granian.port), timeout=10) as sock:
+            sock.sendall(click_head(200))
+            while not done.wait(0.1):
+                try:
+                    sock.sendall(b" ")
+                except OSError:
+                    return
+
+    thread = threading.Thread(target=trickle)
+    thread.start()
+    try:
+        time.sleep(0.2)
+        latencies = timed_gets(granian, 100)
+    finally:
+        done.set()
+        thread.join()
+    assert max(latencies) < 500, f"slowest GET {max(latencies):.0f} ms beside a trickling client"
+
+
+def test_a_body_that_stops_arriving_gets_a_408_and_is_not_acted_on(granian: LiveServer) -> None:
+    with socket.create_connection((granian.host, granian.port), timeout=10) as sock:
+        sock.sendall(click_head(len(CLICK) + 50) + CLICK)
+        started = time.monotonic()
+        answer = read_responses(sock, 1, 10, 1 << 20)
+        waited = time.monotonic() - started
+    reply = parse_raw_response(answer)
+    assert reply.status == 408
+    assert error_codes(reply) == ["request_timeout"]
+    assert reply.headers.get("connection") == "close"
+    assert READ_TIMEOUT * 0.8 <= waited < READ_TIMEOUT + 3
+    assert stored_events(granian)["meta"]["stored"] == 0
+
+
+# --- never act on an incomplete request ---------------------------------------------------------
+
+
+def test_a_body_shorter_than_its_content_length_is_a_400_and_nothing_is_stored(live: LiveServer) -> None:
+    answer = raw_request(live, click_head(len(CLICK) + 300) + CLICK, shut_write=True)
+    if answer:  # waitress closes without answering; granian answers 400
+        reply = parse_raw_response(answer)
+        assert reply.status == 400
+        assert error_codes(reply) == ["incomplete_body"]
+    assert stored_events(live)["meta"]["stored"] == 0
+    assert live.alive()
+
+
+def test_a_chunked_body_without_its_last_chunk_is_not_acted_on(live: LiveServer) -> None:
+    chunk = f"{len(CLICK):x}\r\n".encode() + CLICK + b"\r\n"
+    answer = raw_request(live, click_head("Transfer-Encoding: chunked\r\n") + chunk, shut_write=True)
+    if answer:
+        assert parse_raw_response(answer).status == 400
+    assert stored_events(live)["meta"]["stored"] == 0
+
+
+def test_a_complete_chunked_body_is_stored(live: LiveServer) -> None:
+    """The control for the two tests above: the same bytes, finished, are acted on."""
+    chunk = f"{len(CLICK):x}\r\n".encode() + CLICK + b"\r\n0\r\n\r\n"
+    reply = parse_raw_response(raw_request(live, click_head("Transfer-Encoding: chunked\r\n") + chunk))
+    assert reply.status == 201
+    assert stored_events(live)["meta"]["stored"] == 1
+
+
+# --- strict parsing ---------------------------------------------------------------------------------
+
+NON_CANONICAL_IDS = [
+    P01[:-1] + "\u0664",  # ARABIC-INDIC DIGIT FOUR
+    P01[:-1] + "\uff14",  # FULLWIDTH DIGIT FOUR
+    P01[:9] + "0_00" + P01[13:],
+    P01[:9] + "+000" + P01[13:],
+    "{" + P01 + "}",
+    P01.replace("-", ""),
+]
+
+
+@pytest.mark.parametrize("partner_id", NON_CANONICAL_IDS)
+@pytest.mark.parametrize(("method", "suffix"), [("GET", ""), ("PATCH", "/connect"), ("DELETE", "/connect")])
+def test_only_canonical_uuids_are_ids(granian: LiveServer, partner_id: str, method: str, suffix: str) -> None:
+    from urllib.parse import quote
+
+    reply = granian.request(method, f"{API}/{quote(partner_id)}{suffix}")
+    assert reply.status == 400, reply.text()
+    assert reply.json()["errors"] == [
+        {
+            "status": "400",
+            "code": "invalid_parameter",
+            "title": "Invalid parameter",
+            "detail": f"id must be a valid uuid, got {partner_id!r}",
+            "source": {"parameter": "id"},
+        }
+    ]
+
+
+def test_a_non_canonical_uuid_in_the_body_is_a_422(granian: LiveServer) -> None:
+    body = {
+        "data": {**VALID_CLICK["data"], "relationships": {"partner": {"data": {"id": P01[:-1] + "\uff14"}}}}
+    }
+    reply = granian.request(
+        "POST", f"{API}/{P01}/click_event", json.dumps(body), {"Content-Type": "application/json"}
+    )
+    assert reply.status == 422
+    assert reply.json()["errors"][0]["source"] == {"pointer": "/data/relationships/partner/data/id"}
+
+
+def test_a_non_canonical_business_uuid_is_a_400(granian: LiveServer) -> None:
+    business = "b0000000-0000-4000-8000-00000000000\u0661"
+    from urllib.parse import quote
+
+    reply = granian.request("GET", f"{API}?business_uuid={quote(business)}")
+    assert reply.status == 400
+    assert reply.json()["errors"][0]["source"] == {"parameter": "business_uuid"}
+
+
+@pytest.mark.parametrize("method", ["post", "Post", "get"])
+def test_methods_are_case_sensitive(live: LiveServer, method: str) -> None:
+    answer = raw_request(live, click_head(len(CLICK)).replace(b"POST", method.encode(), 1) + CLICK)
+    reply = parse_raw_response(answer)
+    assert reply.status in (400, 405, 501), reply.text()
+    assert reply.mimetype == "application/json" or reply.status == 400
+    assert stored_events(live)["meta"]["stored"] == 0
+
+
+@pytest.mark.parametrize(
+    ("header", "source"),
+    [
+        ("Content-Encoding: gzip\r\n", "Content-Encoding"),
+        ("Content-Encoding: br\r\n", "Content-Encoding"),
+    ],
+)
+def test_an_encoded_body_is_a_415_and_is_not_stored(live: LiveServer, header: str, source: str) -> None:
+    reply = parse_raw_response(raw_request(live, click_head(len(CLICK), header) + CLICK))
+    assert reply.status == 415
+    assert reply.json()["errors"][0]["source"] == {"header": source}
+    assert stored_events(live)["meta"]["stored"] == 0
+
+
+def test_a_transfer_coding_other_than_chunked_is_refused(live: LiveServer) -> None:
+    chunk = f"{len(CLICK):x}\r\n".encode() + CLICK + b"\r\n0\r\n\r\n"
+    answer = raw_request(live, click_head("Transfer-Encoding: gzip, chunked\r\n") + chunk)
+    if answer:
+        reply = parse_raw_response(answer)
+        assert reply.status in (400, 415, 501), reply.text()
+    assert stored_events(live)["meta"]["stored"] == 0
+
+
+def test_duplicate_json_keys_are_a_400_naming_the_key(granian: LiveServer) -> None:
+    attributes = b'{"event_type": "website", "event_type": "video"}'
+    body = b'{"data": {"type": "partner_click_events", "attributes": ' + attributes + b"}}"
+    reply = granian.request("POST", f"{API}/{P01}/click_event", body, {"Content-Type": "application/json"})
+    assert reply.status == 400
+    (error,) = reply.json()["errors"]
+    assert error["code"] == "malformed_body"
+    assert error["source"] == {"pointer": "/data/attributes/event_type"}
+    assert stored_events(granian)["meta"]["stored"] == 0
+
+
+@pytest.mark.parametrize("query", ["filter=pos", "filter=", "filter"])
+def test_a_bare_filter_is_a_400_like_other_unknown_filters(granian: LiveServer, query: str) -> None:
+    reply = granian.request("GET", f"{API}/available?{query}")
+    assert reply.status == 400
+    assert reply.json()["errors"][0]["code"] == "unknown_parameter"
+    assert reply.json()["errors"][0]["source"] == {"parameter": "filter"}
+
+
+def test_top_level_meta_and_jsonapi_are_accepted(granian: LiveServer) -> None:
+    body = {**VALID_CLICK, "meta": {"client": "web"}, "jsonapi": {"version": "1.1"}}
+    reply = granian.request(
+        "POST", f"{API}/{P01}/click_event", json.dumps(body), {"Content-Type": "application/vnd.api+json"}
+    )
+    assert reply.status == 201, reply.text()
+    assert stored_events(granian)["meta"]["stored"] == 1
+
+
+def test_a_client_generated_id_is_a_403(granian: LiveServer) -> None:
+    body = {"data": {**VALID_CLICK["data"], "id": "3f2a9d7e-1c4b-4e8a-9f6d-2b7c8e1a0d55"}}
+    reply = granian.request(
+        "POST", f"{API}/{P01}/click_event", json.dumps(body), {"Content-Type": "application/json"}
+    )
+    assert reply.status == 403
+    assert reply.json()["errors"][0]["source"] == {"pointer": "/data/id"}
+    assert stored_events(granian)["meta"]["stored"] == 0
+
+
+@pytest.mark.parametrize(
+    "path", ["/__admin//health", "//__admin/health", "/api/v1//partners/available", f"{API}/available/"]
+)
+def test_every_answer_is_json_slashes_included(live: LiveServer, path: str) -> None:
+    reply = live.request("GET", path)
+    assert reply.mimetype == "application/json", (reply.status, reply.text())
+    assert reply.status in (200, 404)
+
+
+# --- bounded output and memory ---------------------------------------------------------------------
+
+MAX_RESPONSE = 256 * 1024
+
+
+def test_a_56_kb_query_gets_a_bounded_error_document(granian: LiveServer) -> None:
+    query = "filter[categories]=" + ",".join(["x"] * 28_000)
+    reply = granian.request("GET", f"{API}/available?{query}")
+    assert reply.status == 400
+    assert len(reply.body) <= MAX_RESPONSE
+    errors = reply.json()["errors"]
+    assert len(errors) == 21
+    assert errors[-1]["code"] == "more_errors"
+    assert errors[-1]["detail"].startswith("27980 more error(s)")
+
+
+def test_a_body_of_60000_unknown_keys_gets_a_bounded_error_document(granian: LiveServer) -> None:
+    data = {f"k{i}": 1 for i in range(60_000)}
+    body = json.dumps({"data": {**VALID_CLICK["data"], **data}})
+    reply = granian.request("POST", f"{API}/{P01}/click_event", body, {"Content-Type": "application/json"})
+    assert reply.status == 422
+    assert len(reply.body) <= MAX_RESPONSE
+    assert len(reply.json()["errors"]) == 21
+
+
+def test_stored_click_events_are_capped_and_the_dropped_ones_counted(granian: LiveServer) -> None:
+    connection = granian.connection()
+    ids = []
+    try:
+        for _ in range(MAX_CLICK_EVENTS + 7):
+            reply = granian.request(
+                "POST",
+                f"{API}/{P01}/click_event",
+                CLICK,
+                {"Content-Type": "application/json"},
+                connection=connection,
+            )
+            assert reply.status == 201
+            ids.append(reply.json()["data"]["id"])
+    finally:
+        connection.close()
+    document = stored_events(granian)
+    assert document["meta"] == {"stored": MAX_CLICK_EVENTS, "dropped": 7, "limit": MAX_CLICK_EVENTS}
+    assert [event["id"] for event in document["data"]] == ids[7:]
