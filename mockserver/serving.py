@@ -128,6 +128,7 @@ def serve_waitress(settings: Settings, threads: int) -> None:
         ident="mockserver",
         connection_limit=WAITRESS_CONNECTION_LIMIT,
         channel_timeout=max(1, round(settings.read_timeout)),
+        cleanup_interval=max(1, round(settings.read_timeout / 2)),  # how often it looks (30 s by default)
     )
     announce(app, started)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
