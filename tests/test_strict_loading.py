@@ -1,0 +1,94 @@
+"""Scenario files up to 1 MB load or are refused within 3 s and 300 MB, aliases included.
+
+Run as users run it (`mockserver check FILE` in a fresh process), with the time and the peak memory
+of that process measured from outside.
+"""
+
+from __future__ import annotations
+
+import copy
+import resource
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+from support import SCENARIOS_DIR
+
+MAX_SECONDS = 3.0
+MAX_RSS_MIB = 300
+ONE_MB = 1_000_000
+
+
+def check(path: Path) -> tuple[subprocess.CompletedProcess[str], float, float]:
+    """Run `mockserver check`; its result, wall seconds, and peak RSS in MiB (of the biggest child so far)."""
+    started = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-m", "mockserver", "check", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    elapsed = time.perf_counter() - started
+    peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return result, elapsed, peak_mib
+
+
+def big_scenario() -> str:
+    """The default scenario with its first partner copied (new ids and names) up to about 1 MB."""
+    document = yaml.safe_load((SCENARIOS_DIR / "default.yaml").read_text(encoding="utf-8"))
+    base = document["partners"][0]
+    copies = []
+    for k in range(2000):
+        partner = copy.deepcopy(base)
+        partner["id"] = str(uuid.UUID(int=10_000 + k, version=4))
+        partner["name"] = f"Partner number {k}"
+        copies.append(partner)
+    document["partners"] = document["partners"] + copies
+    text = yaml.safe_dump(document, sort_keys=False)
+    assert 0.8 * ONE_MB < len(text) < 1.2 * ONE_MB, len(text)
+    return text
+
+
+def alias_fan_out(aliases: int) -> str:
+    """A valid head, then one mapping aliased `aliases` times (about 1 MB at 120,000)."""
+    head = "businesses: []\nusers: []\npartners: []\nextra: &item {k: v, l: w}\nmore:\n"
+    return head + "- *item\n" * aliases
+
+
+def alias_expansion(aliases: int, width: int) -> str:
+    """Few aliases of one wide sequence: small on disk, huge once expanded."""
+    wide = "[" + ", ".join(["{k: v}"] * width) + "]"
+    return f"businesses: []\nusers: []\npartners: []\nextra: &wide {wide}\nmore:\n" + "  - *wide\n" * aliases
+
+
+def test_a_1_mb_scenario_loads_within_the_bounds(tmp_path: Path) -> None:
+    path = tmp_path / "big.yaml"
+    path.write_text(big_scenario(), encoding="utf-8")
+    result, elapsed, peak = check(path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("ok: 20")
+    assert elapsed < MAX_SECONDS, f"{elapsed:.2f} s"
+    assert peak < MAX_RSS_MIB, f"{peak:.0f} MiB"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (alias_fan_out(120_000), "more than 1000 YAML aliases"),
+        (alias_expansion(900, 1000), "YAML nodes once aliases are expanded"),
+    ],
+    ids=["120000-aliases", "wide-expansion"],
+)
+def test_an_alias_bomb_is_refused_within_the_bounds(tmp_path: Path, text: str, message: str) -> None:
+    assert len(text) <= ONE_MB
+    path = tmp_path / "bomb.yaml"
+    path.write_text(text, encoding="utf-8")
+    result, elapsed, peak = check(path)
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert elapsed < MAX_SECONDS, f"{elapsed:.2f} s"
+    assert peak < MAX_RSS_MIB, f"{peak:.0f} MiB"
