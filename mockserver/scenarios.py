@@ -1,4 +1,4 @@
-"""Scenario files: safe YAML -> JSON Schema -> reference checks -> frozen model objects."""
+"""Scenario files: safe YAML (`scenario_file`) -> JSON Schema -> reference checks -> frozen model objects."""
 
 from __future__ import annotations
 
@@ -11,25 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
-import yaml
 from jsonschema import Draft202012Validator, ValidationError
 
-from .exceptions import MockServerError
 from .model import Business, DataSet, Partner, PartnerIntegration, User
+from .scenario_file import MAX_BYTES as MAX_BYTES
+from .scenario_file import JsonPath, Lines, parse_yaml, read_text
+from .scenario_file import ScenarioError as ScenarioError
 
 SCHEMA_PATH = Path(__file__).with_name("scenario.schema.json")
-MAX_BYTES = 5 * 1024 * 1024
-MAX_NODES = 300_000
-"""Cap on YAML nodes once aliases are expanded, counted before anything is expanded or built."""
-MAX_ALIASES = 1_000
-"""Cap on alias uses (`*name`): a small file of many aliases would expand into a huge document."""
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]+")
 SUFFIXES = (".yaml", ".yml")
-SAFE_LOADER: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-"""libyaml's SafeLoader when PyYAML was built with it: ~10x faster, nesting capped at 1000."""
-YAML_PREFIX = "tag:yaml.org,2002:"
-SAFE_TAGS = frozenset(t for t in yaml.SafeLoader.yaml_constructors if t) | {YAML_PREFIX + "merge"}
-"""Tags SafeLoader builds (plus `<<` merge keys); anything else is refused before building."""
 
 PARTNER_DEFAULTS: dict[str, Any] = {
     **dict.fromkeys(("wholesaler_category", "country_code", "status", "logo_url", "website_url")),
@@ -59,23 +50,6 @@ REFERENCES: tuple[tuple[str, str, str], ...] = (
     ("links", "partner", "partners"),
 )
 """(collection, field, collection whose ids the field must name)."""
-
-JsonPath = tuple[str | int, ...]
-Lines = dict[JsonPath, int]
-
-
-class ScenarioError(MockServerError):
-    """A scenario that cannot be used; `str()` is "<file>:<line>: <message>"."""
-
-    def __init__(self, path: Path | str, line: int | None, message: str) -> None:
-        super().__init__(path, line, message)
-        self.path = Path(path)
-        self.line = line
-        self.message = message
-
-    def __str__(self) -> str:
-        where = str(self.path) if self.line is None else f"{self.path}:{self.line}"
-        return f"{where}: {self.message}"
 
 
 def list_scenarios(scenarios_dir: Path) -> list[str]:
@@ -110,7 +84,7 @@ def resolve_scenario(name_or_path: str | Path, scenarios_dir: Path, *, allow_pat
 def load_scenario(name_or_path: str | Path, scenarios_dir: Path, *, allow_paths: bool = True) -> DataSet:
     """Load, validate and build a scenario; `allow_paths=False` accepts bare names only."""
     path = resolve_scenario(name_or_path, scenarios_dir, allow_paths=allow_paths)
-    data, lines = _parse(_read(path), path)
+    data, lines = parse_yaml(read_text(path), path)
     _raise_first(path, lines, _schema_problems(data) or _reference_problems(data, lines))
     return _build(data)
 
@@ -119,130 +93,6 @@ def _available(scenarios_dir: Path) -> str:
     """The "available scenarios: ..." tail of a name error."""
     names = list_scenarios(scenarios_dir)
     return f"available scenarios: {', '.join(names)}" if names else f"no scenarios in {scenarios_dir}"
-
-
-def _read(path: Path) -> str:
-    """The file as text, refusing anything over MAX_BYTES or not UTF-8."""
-    try:
-        with path.open("rb") as file:
-            raw = file.read(MAX_BYTES + 1)
-    except FileNotFoundError:
-        raise ScenarioError(path, None, "no such file") from None
-    except OSError as exc:
-        raise ScenarioError(path, None, f"cannot read the file: {exc.strerror or exc}") from None
-    except ValueError:
-        raise ScenarioError(path, None, "the path contains a NUL byte") from None
-    if len(raw) > MAX_BYTES:
-        limit = MAX_BYTES // 2**20
-        raise ScenarioError(path, None, f"the file is over {limit} MB; use Faker data for volume")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(path, None, f"not UTF-8 (bad byte at offset {exc.start})") from None
-
-
-def _parse(text: str, path: Path) -> tuple[Any, Lines]:
-    """Compose with SafeLoader, check tags and keys on the node tree, then construct plain data."""
-    loader = SAFE_LOADER(text)
-    try:
-        root = loader.get_single_node()
-        if root is None:
-            raise ScenarioError(path, None, "the file is empty; see scenario.schema.json")
-        _check_size(root, path)
-        lines = _index(root, path)
-        return loader.construct_document(root), lines
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        detail = f"{exc.problem} ({exc.context})" if exc.context else str(exc.problem)
-        line = mark.line + 1 if mark else None
-        raise ScenarioError(path, line, f"invalid YAML: {detail}") from None
-    except yaml.YAMLError as exc:
-        raise ScenarioError(path, None, f"invalid YAML: {exc}") from None
-    except RecursionError:
-        raise ScenarioError(path, None, "invalid YAML: nested too deeply") from None
-    finally:
-        loader.dispose()
-
-
-def _check_size(root: yaml.Node, path: Path) -> None:
-    """Refuse a file whose aliases are too many or expand too far, in time linear in the file.
-
-    Each node is visited once (an alias is the same node object met again); only when there are
-    aliases is the expanded size computed, bottom-up from the children's, so nothing is expanded.
-    """
-    seen = {id(root)}
-    order = [root]
-    aliases = 0
-    for node in order:  # grows while it is walked: a breadth-first walk of distinct nodes
-        for child in _children(node):
-            if id(child) in seen:
-                aliases += 1
-                if aliases > MAX_ALIASES:
-                    raise ScenarioError(path, None, f"more than {MAX_ALIASES} YAML aliases")
-            else:
-                seen.add(id(child))
-                order.append(child)
-    if aliases == 0:
-        return  # as many nodes as the file spells out: bounded by MAX_BYTES
-    expanded: dict[int, int] = {}
-    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
-    while stack:  # depth-first, each node once; a node's size once its children's are known
-        node, children_done = stack.pop()
-        if children_done:
-            expanded[id(node)] = 1 + sum(expanded.get(id(child), 1) for child in _children(node))
-        elif id(node) not in expanded:
-            expanded[id(node)] = 1  # in progress: a recursive alias counts as one node
-            stack.append((node, True))
-            stack.extend((child, False) for child in _children(node) if id(child) not in expanded)
-    if expanded[id(root)] > MAX_NODES:
-        raise ScenarioError(path, None, f"more than {MAX_NODES} YAML nodes once aliases are expanded")
-
-
-def _children(node: yaml.Node) -> list[yaml.Node]:
-    if isinstance(node, yaml.SequenceNode):
-        return node.value  # type: ignore[no-any-return]
-    if isinstance(node, yaml.MappingNode):
-        return [part for pair in node.value for part in pair]
-    return []
-
-
-def _index(root: yaml.Node, path: Path) -> Lines:
-    """Map each JSON path to its 1-based source line; reject unsafe tags and duplicate keys."""
-    lines: Lines = {(): root.start_mark.line + 1}
-    stack: list[tuple[yaml.Node, JsonPath]] = [(root, ())]
-    visited = 0
-    while stack:
-        node, at = stack.pop()
-        visited += 1
-        if visited > MAX_NODES:
-            raise ScenarioError(path, None, f"more than {MAX_NODES} YAML nodes (aliases expanded)")
-        _check_tag(node, path)
-        if isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                lines[(*at, i)] = item.start_mark.line + 1
-                stack.append((item, (*at, i)))
-        elif isinstance(node, yaml.MappingNode):
-            first_seen: dict[str, int] = {}
-            for key, value in node.value:
-                _check_tag(key, path)
-                name, line = str(key.value), key.start_mark.line + 1
-                if not isinstance(key, yaml.ScalarNode):
-                    raise ScenarioError(path, line, "a key must be a plain value")
-                if name in first_seen and key.tag != YAML_PREFIX + "merge":
-                    message = f"duplicate key {name!r} (first at line {first_seen[name]})"
-                    raise ScenarioError(path, line, message)
-                first_seen[name] = line
-                lines[(*at, name)] = line
-                stack.append((value, (*at, name)))
-    return lines
-
-
-def _check_tag(node: yaml.Node, path: Path) -> None:
-    """Refuse tags SafeLoader cannot build (e.g. !!python/object), before anything is built."""
-    if node.tag not in SAFE_TAGS:
-        tag = node.tag.replace(YAML_PREFIX, "!!")
-        message = f"the tag {tag} is not allowed: scenario files hold plain YAML data only"
-        raise ScenarioError(path, node.start_mark.line + 1, message)
 
 
 @lru_cache(maxsize=1)
