@@ -1,38 +1,118 @@
-"""Helpers shared by the test modules that send raw requests and assert whole error documents."""
+"""Plain helpers and constants shared by the test modules (fixtures live in conftest.py).
+
+The default scenario's ids, the error kinds and vocabularies as error details spell them, apps built
+from explicit settings with a client that checks every response against the spec, raw requests, and
+the assertions on whole error documents and on the state a failing request must leave alone.
+"""
 
 from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
+from flask import Flask
 from flask.testing import FlaskClient
+from openapi_core import OpenAPI
+from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
 from werkzeug.test import EnvironBuilder, TestResponse
+
+from mockserver import Settings, create_app
+from mockserver.live import Reply
+from mockserver.model import Business, DataSet, Partner, PartnerIntegration, User
+from mockserver.spec import load_spec
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC_PATH = ROOT / "openapi.yaml"
+SCENARIOS_DIR = ROOT / "scenarios"
+
+SPEC = load_spec(SPEC_PATH)
+"""Loaded and validated once per test process; every app the tests build shares it (it is immutable)."""
+_REFERENCE = OpenAPI.from_file_path(str(SPEC_PATH))
+"""openapi-core on the same document: the reference the responses are checked against."""
+
+# --------------------------------------------------------------------------------------------------
+# the default scenario (scenarios/default.yaml)
 
 API = "/api/v1/partners"
 JSON = "application/json"
-P01 = "c0000000-0000-4000-8000-000000000001"  # Fizzwell Beverages HBC in the default scenario
-VALID_CLICK = {"data": {"type": "partner_click_events", "attributes": {"event_type": "website"}}}
+MIB = 1024 * 1024
 
 B1 = "b0000000-0000-4000-8000-000000000001"  # The Golden Fork (Alice's business)
-ALICE = "a11ce000-0000-4000-8000-000000000001"
+B2 = "b0000000-0000-4000-8000-000000000002"  # Harbour & Vine (Bob's business)
+ALICE = "a11ce000-0000-4000-8000-000000000001"  # the default user
 BOB = "b0b00000-0000-4000-8000-000000000002"
-P02 = "c0000000-0000-4000-8000-000000000002"  # TillTop POS (Alice linked)
-P03 = "c0000000-0000-4000-8000-000000000003"  # LedgerLeaf (Alice linked)
-P04 = "c0000000-0000-4000-8000-000000000004"  # TableTime (Bob linked)
-P08 = "c0000000-0000-4000-8000-000000000008"  # Nordkaffe Roasters (nobody linked)
+TOKENS = {ALICE: "alice-token", BOB: "bob-token"}
+BUSINESS_OF = {ALICE: B1, BOB: B2}
+AS_ALICE = {"Authorization": "Bearer alice-token"}
+AS_BOB = {"Authorization": "Bearer bob-token"}
 
-# Error kinds: (status, code, title), as mockserver/errors.py defines them.
+PARTNERS = [f"c0000000-0000-4000-8000-{n:012d}" for n in range(1, 15)]
+"""The fourteen partners, in file order."""
+P01, P02, P03, P04, P05, P06, P07, P08 = PARTNERS[:8]
+# P01 Fizzwell Beverages HBC; P02 TillTop POS (Alice linked); P03 LedgerLeaf (Alice linked);
+# P04 TableTime (Bob linked); P07 Vinoteca Rossi Wines; P08 Nordkaffe Roasters, an active, available
+# wholesaler nobody is linked to, so it appears in all three list operations.
+NO_SUCH_ID = "00000000-0000-4000-8000-000000000000"
+"""A well-formed id that names nothing."""
+INITIAL_LINKS = frozenset({(ALICE, P02), (ALICE, P03), (BOB, P04)})
+"""(user, partner) links as the scenario loads them."""
+
+VALID_CLICK = {"data": {"type": "partner_click_events", "attributes": {"event_type": "website"}}}
+CLICK_BYTES = json.dumps(VALID_CLICK).encode()
+
+INJECTIONS = [
+    "' OR 1=1 --",
+    "'; DROP TABLE partners; --",
+    '" OR ""="',
+    "1 UNION SELECT * FROM users",
+    "$(rm -rf /)",
+    "`id`",
+    "; cat /etc/passwd",
+    "| nc -e /bin/sh 127.0.0.1 4444",
+    "{{7*7}}",
+    "${7*7}",
+    "#{7*7}",
+    "<%= 7*7 %>",
+    "{{config.__class__.__init__.__globals__}}",
+    "%s%s%s%n",
+    "<script>alert(1)</script>",
+    "../../etc/passwd",
+    "__import__('os').system('id')",
+]
+"""Strings that would do something if a layer evaluated them: sent as search, ids, tokens."""
+
+SPEC_OPERATIONS = [
+    ("GET", "/api/v1/partners", "listPartners", "200"),
+    ("GET", "/api/v1/partners/available", "listAvailablePartners", "200"),
+    ("GET", "/api/v1/partners/wholesalers", "listWholesalers", "200"),
+    ("GET", "/api/v1/partners/{id}", "getPartner", "200"),
+    ("POST", "/api/v1/partners/{id}/click_event", "createPartnerClickEvent", "201"),
+    ("PATCH", "/api/v1/partners/{id}/connect", "connectPartner", "200"),
+    ("DELETE", "/api/v1/partners/{id}/connect", "disconnectPartner", "204"),
+]
+"""(method, path template, operationId, success status) of the seven operations of the notes."""
+
+# --------------------------------------------------------------------------------------------------
+# error kinds: (status, code, title), as mockserver/errors.py defines them
+
 INVALID_PARAMETER = (400, "invalid_parameter", "Invalid parameter")
 MISSING_PARAMETER = (400, "missing_parameter", "Missing parameter")
 UNKNOWN_PARAMETER = (400, "unknown_parameter", "Unknown parameter")
 DUPLICATE_PARAMETER = (400, "duplicate_parameter", "Parameter given more than once")
 MALFORMED_BODY = (400, "malformed_body", "Malformed request body")
+INCOMPLETE_BODY = (400, "incomplete_body", "Incomplete request body")
 UNKNOWN_TOKEN = (401, "unknown_token", "Unknown bearer token")
+CLIENT_GENERATED_ID = (403, "client_generated_id", "Client-generated id not supported")
 NOT_FOUND = (404, "not_found", "Not found")
 PARTNER_NOT_FOUND = (404, "partner_not_found", "Partner not found")
 BUSINESS_NOT_FOUND = (404, "business_not_found", "Business not found")
 METHOD_NOT_ALLOWED = (405, "method_not_allowed", "Method not allowed")
+REQUEST_TIMEOUT = (408, "request_timeout", "Request timed out")
 PARTNER_MISMATCH = (409, "partner_mismatch", "Partner does not match the path")
 PAYLOAD_TOO_LARGE = (413, "payload_too_large", "Request body too large")
 UNSUPPORTED_MEDIA_TYPE = (415, "unsupported_media_type", "Unsupported media type")
@@ -54,6 +134,78 @@ LIST_FILTERS = (
 )
 AVAILABLE_FILTERS = "filter[categories], filter[categories][], filter[status], filter[status][]"
 
+# --------------------------------------------------------------------------------------------------
+# apps and clients
+
+
+class _RequestForResponseCheck(WerkzeugOpenAPIRequest):
+    """The request as openapi-core needs it to find a response's operation: HEAD seen as GET, no body."""
+
+    @property
+    def method(self) -> str:
+        return "get" if self.request.method == "HEAD" else self.request.method.lower()
+
+    @property
+    def body(self) -> bytes | None:
+        return None
+
+
+def _is_spec_operation(request: Any, response: Any) -> bool:
+    """True when the request reached one of the spec's operations (not an unknown path or method)."""
+    if request.method == "OPTIONS" or not request.path.startswith(API):
+        return False
+    if response.status_code in (404, 405) and response.is_json:
+        return response.json["errors"][0]["code"] not in ("not_found", "method_not_allowed")
+    return True
+
+
+def spec_violations(request: Any, response: Any) -> list[str]:
+    """How a response to a spec operation breaks the spec (status, headers, body); [] when it does not.
+
+    openapi-core's response validator: the same checks `unmarshal_response` makes, without building
+    the unmarshalled objects (which costs ten times as much as the check on a page of partners).
+    """
+    errors = _REFERENCE.response_validator.iter_errors(
+        _RequestForResponseCheck(request), WerkzeugOpenAPIResponse(response)
+    )
+    return [str(error.__cause__ or error) for error in errors]
+
+
+class SpecCheckingClient(FlaskClient):
+    """A test client that fails the test when a response to a spec operation breaks the spec."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        response = super().open(*args, **kwargs)
+        request = response.request
+        if _is_spec_operation(request, response):
+            if request.method == "HEAD":
+                assert response.get_data() == b"", "HEAD must answer without a body"
+            else:
+                violations = spec_violations(request, response)
+                assert not violations, (
+                    f"{request.method} {request.full_path} -> {response.status_code} breaks the spec: "
+                    f"{violations}\n{response.get_data(as_text=True)[:2000]}"
+                )
+        return response
+
+
+def make_app(**overrides: Any) -> Flask:
+    """An app from explicit settings (the shared SPEC); its test clients check responses."""
+    settings = Settings(spec_path=SPEC_PATH, scenarios_dir=SCENARIOS_DIR, **overrides)
+    app = create_app(settings, spec=SPEC)
+    app.test_client_class = SpecCheckingClient
+    app.testing = True
+    return app
+
+
+def plain_client(app: Flask) -> FlaskClient:
+    """A client that does not check responses against the spec: for undocumented answers and state reads."""
+    return FlaskClient(app, app.response_class, use_cookies=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# requests
+
 
 def send(
     client: FlaskClient,
@@ -64,12 +216,19 @@ def send(
     headers: dict[str, str] | None = None,
 ) -> TestResponse:
     """One request with exactly these bytes and headers (the body stays readable on `response.request`)."""
-    builder = EnvironBuilder(path=url, method=method, data=body, content_type=content_type, headers=headers)
+    builder = EnvironBuilder(
+        path=url, method=method, data=body, content_type=content_type, headers=list((headers or {}).items())
+    )
     request = builder.get_request()
     raw = request.get_data(cache=True)
     request.environ["wsgi.input"] = io.BytesIO(raw)
     response: TestResponse = client.open(request)
     return response
+
+
+def bearer(token: str | None) -> dict[str, str]:
+    """The Authorization header of a user's token; none for None (the request acts as the default user)."""
+    return {"Authorization": f"Bearer {token}"} if token else {}
 
 
 def post_click(
@@ -84,6 +243,31 @@ def post_click(
     return send(client, "POST", f"{API}/{partner_id}/click_event", raw, content_type, headers)
 
 
+def padded_click(size: int) -> bytes:
+    """A valid click body padded with JSON whitespace to exactly `size` bytes."""
+    assert size >= len(CLICK_BYTES)
+    return CLICK_BYTES + b" " * (size - len(CLICK_BYTES))
+
+
+ID_OPERATIONS = [("GET", ""), ("POST", "/click_event"), ("PATCH", "/connect"), ("DELETE", "/connect")]
+"""(method, path suffix) of the four operations on /api/v1/partners/{id}."""
+ID_OPERATION_IDS = [f"{method}{suffix}" for method, suffix in ID_OPERATIONS]
+
+
+def id_request(
+    client: FlaskClient, method: str, suffix: str, raw_id: str, headers: dict[str, str] | None = None
+) -> TestResponse:
+    """One of the {id} operations with `raw_id` percent-encoded as the segment (a valid click for POST)."""
+    url = f"{API}/{quote(raw_id, safe='')}{suffix}"
+    if method == "POST":
+        return send(client, method, url, CLICK_BYTES, JSON, headers)
+    return send(client, method, url, headers=headers)
+
+
+# --------------------------------------------------------------------------------------------------
+# error documents
+
+
 def item(kind: tuple[int, str, str], detail: str, **source: str) -> dict[str, Any]:
     """One expected error object; `source` is one of parameter=, pointer=, header=."""
     status, code, title = kind
@@ -96,6 +280,170 @@ def item(kind: tuple[int, str, str], detail: str, **source: str) -> dict[str, An
 
 def canonical(error: dict[str, Any]) -> str:
     return json.dumps(error, sort_keys=True)
+
+
+def check_error_document(
+    got_status: int, got_mimetype: str, text: str, status: int, *items: dict[str, Any]
+) -> None:
+    """The response is exactly this JSON:API error document, served as JSON (never HTML).
+
+    Each error object must be equal to an expected one, and each expected one must be there exactly
+    once; the order of several errors is not part of the contract.
+    """
+    assert got_status == status, text[:1000]
+    assert got_mimetype == JSON, (got_mimetype, text[:300])
+    document = json.loads(text)
+    assert isinstance(document, dict) and set(document) == {"errors"}, text[:1000]
+    if len(items) == 1:
+        assert document == {"errors": list(items)}, text[:1000]
+    else:
+        assert sorted(map(canonical, document["errors"])) == sorted(map(canonical, items)), text[:1000]
+
+
+def assert_errors(response: TestResponse, status: int, *items: dict[str, Any]) -> None:
+    check_error_document(
+        response.status_code, response.mimetype or "", response.get_data(as_text=True), status, *items
+    )
+
+
+def assert_live_errors(reply: Reply, status: int, *items: dict[str, Any]) -> None:
+    check_error_document(reply.status, reply.mimetype, reply.body.decode("utf-8"), status, *items)
+
+
+# --------------------------------------------------------------------------------------------------
+# the mutable state a failing request must leave alone
+
+Getter = Callable[[str], tuple[int, Any]]
+"""GET a path; (status, JSON body)."""
+
+
+def client_getter(client: FlaskClient) -> Getter:
+    """GET through a plain client of the same app: state reads need no spec check (and are faster)."""
+    reader = plain_client(client.application)
+
+    def get(path: str) -> tuple[int, Any]:
+        response = reader.get(path)
+        return response.status_code, response.get_json()
+
+    return get
+
+
+def state_of(get: Getter) -> dict[str, Any]:
+    """Click events, every (user, partner) link, the partners Alice's flag is set on, included users.
+
+    One list of every partner with `include=users`, read as Alice (the default user), plus the
+    stored click events.
+    """
+    status, events = get("/__admin/click-events")
+    assert status == 200, events
+    status, document = get(f"{API}?business_uuid={B1}&per_page=100&include=users")
+    assert status == 200, document
+    partners = document["data"]
+    assert len(partners) == len(PARTNERS), document["meta"]
+    return {
+        "click-events": events["data"],
+        "links": sorted((u["id"], p["id"]) for p in partners for u in p["relationships"]["users"]["data"]),
+        "alice-linked": sorted(p["id"] for p in partners if p["attributes"]["user-integration-requested"]),
+        "included": sorted(r["id"] for r in document.get("included", []) if r["type"] == "users"),
+    }
+
+
+INITIAL_STATE: dict[str, Any] = {
+    "click-events": [],
+    "links": sorted(INITIAL_LINKS),
+    "alice-linked": sorted(p for u, p in INITIAL_LINKS if u == ALICE),
+    "included": sorted({u for u, _ in INITIAL_LINKS}),
+}
+
+
+def assert_still_serving(get: Getter) -> None:
+    assert get("/__admin/health") == (200, {"status": "ok"})
+    status, document = get(f"{API}/{P01}")
+    assert status == 200 and document["data"]["id"] == P01, document
+
+
+def assert_unchanged(client: FlaskClient) -> None:
+    """The app still serves and its state is as the default scenario loaded it."""
+    get = client_getter(client)
+    assert_still_serving(get)
+    assert state_of(get) == INITIAL_STATE
+
+
+@contextmanager
+def unchanged(get: Getter) -> Iterator[None]:
+    """The block changes nothing a client can see, and the server still answers afterwards."""
+    before = state_of(get)
+    yield
+    assert_still_serving(get)
+    assert state_of(get) == before
+
+
+def links(client: FlaskClient) -> set[tuple[str, str]]:
+    """All (user, partner) links, read through the API (`include=users` names each partner's users)."""
+    return set(state_of(client_getter(client))["links"])
+
+
+def click_events(client: FlaskClient) -> list[dict[str, Any]]:
+    """The stored click events, as /__admin/click-events lists them."""
+    status, events = client_getter(client)("/__admin/click-events")
+    assert status == 200, events
+    data: list[dict[str, Any]] = events["data"]
+    return data
+
+
+# --------------------------------------------------------------------------------------------------
+# model records for unit tests (every optional field at its scenario-file default)
+
+
+def partner_id(n: int) -> str:
+    return f"c0000000-0000-4000-8000-{n:012d}"
+
+
+def make_partner(n: int, name: str, **fields: Any) -> Partner:
+    """Partner number n (id `partner_id(n)`), named `name`; other fields as a scenario file defaults them."""
+    values: dict[str, Any] = {
+        "categories": (),
+        "wholesaler_types": (),
+        "wholesaler_category": None,
+        "country_code": None,
+        "status": None,
+        "active": True,
+        "logo_url": None,
+        "website_url": None,
+        "website_supports_iframe": False,
+        "video_url": None,
+        "description": None,
+        "email": None,
+        "phone": None,
+        "book_meeting": None,
+        "display_credentials_prompt": False,
+    }
+    values.update(fields)
+    return Partner(id=partner_id(n), name=name, **values)
+
+
+def make_user(user_id: str, business_id: str, token: str, first_name: str = "Test") -> User:
+    return User(user_id, first_name, "User", f"{token}@example.com", business_id, token)
+
+
+def make_dataset(
+    partners: tuple[Partner, ...],
+    links: frozenset[tuple[str, str]] = frozenset(),
+    preferred: frozenset[str] = frozenset(),
+    integrations: tuple[PartnerIntegration, ...] = (),
+) -> DataSet:
+    """Alice (default user, business B1, whose preferred partners are `preferred`) and Bob (B2)."""
+    return DataSet(
+        businesses=(Business(B1, "The Golden Fork", preferred), Business(B2, "Harbour & Vine")),
+        users=(make_user(ALICE, B1, "alice-token", "Alice"), make_user(BOB, B2, "bob-token", "Bob")),
+        partners=partners,
+        integrations=integrations,
+        user_partner_links=links,
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# live servers
 
 
 def server_choices() -> list[str | None]:

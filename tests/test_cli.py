@@ -2,45 +2,34 @@
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import signal
 import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from conftest import ROOT, SCENARIOS_DIR
+from support import ALICE, B1, P01, ROOT, SCENARIOS_DIR
 
 from mockserver.cli import cli
+from mockserver.live import LiveServer, free_port, python_environment
 from mockserver.scenarios import list_scenarios, load_scenario
 
-READY_TIMEOUT = 15.0
-STOP_TIMEOUT = 10.0
-
-BAD_SCENARIO = """\
+BAD_SCENARIO = f"""\
 # A scenario whose only partner has a status outside the schema's enum (line 16).
 businesses:
-  - id: b0000000-0000-4000-8000-000000000001
+  - id: {B1}
     name: The Golden Fork
 users:
-  - id: a11ce000-0000-4000-8000-000000000001
+  - id: {ALICE}
     first_name: Alice
     last_name: Martin
     email: alice@goldenfork.example.com
-    business: b0000000-0000-4000-8000-000000000001
+    business: {B1}
     token: alice-token
 partners:
-  - id: c0000000-0000-4000-8000-000000000001
+  - id: {P01}
     name: Fizzwell Beverages HBC
     categories: [wholesaler]
     status: sold_out
@@ -105,137 +94,56 @@ def test_serve_help_lists_its_options(runner: CliRunner) -> None:
 # --- serve, as a process ---------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def get_json(url: str, timeout: float = 5.0) -> tuple[int, Any]:
-    with urllib.request.urlopen(url, timeout=timeout) as response:
-        return response.status, json.loads(response.read())
-
-
-@dataclass
-class Server:
-    """A `python -m mockserver serve` process, its port and the file its stderr goes to."""
-
-    process: subprocess.Popen[bytes]
-    port: int
-    log: Path
-    ok_requests: int = 0
-    """Requests this test made that reached the server."""
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def get(self, path: str) -> tuple[int, Any]:
-        status, body = get_json(self.base + path)
-        self.ok_requests += 1
-        return status, body
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, f"the server exited early:\n{self.output()}"
-            try:
-                status, body = self.get("/__admin/health")
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                time.sleep(0.1)
-                continue
-            assert (status, body) == (200, {"status": "ok"})
-            return
-        pytest.fail(f"the server was not ready within {READY_TIMEOUT}s:\n{self.output()}")
-
-    def stop(self) -> int:
-        """SIGTERM, then the exit code; fails the test if the process outlives STOP_TIMEOUT."""
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-            pytest.fail(f"the server did not stop within {STOP_TIMEOUT}s of SIGTERM:\n{self.output()}")
-
-    def output(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")
-
-
 def mockserver(*args: str) -> list[str]:
     """The command line that runs the CLI in a fresh interpreter."""
     return [sys.executable, "-m", "mockserver", *args]
 
 
-def environment() -> dict[str, str]:
-    """The test's environment, with the project importable however it was installed."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
-def start(tmp_path: Path, *args: str) -> Iterator[Server]:
-    port = free_port()
-    log = tmp_path / "serve.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            mockserver("serve", "--port", str(port), *args),
-            cwd=ROOT,
-            env=environment(),
-            stdin=subprocess.DEVNULL,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    server = Server(process, port, log)
+def test_serve_answers_over_http_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    server = LiveServer.start(log=tmp_path / "serve.log", cwd=ROOT)  # --quiet
     try:
-        yield server
+        body = server.get_json("/api/v1/partners/available?per_page=5")
+        assert 0 < len(body["data"]) <= 5
+        assert body["meta"]["total-count"] >= len(body["data"])
+        assert all(p["type"] == "partners" for p in body["data"])
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-
-
-@pytest.fixture
-def quiet_server(tmp_path: Path) -> Iterator[Server]:
-    yield from start(tmp_path, "--quiet")
-
-
-@pytest.fixture
-def logging_server(tmp_path: Path) -> Iterator[Server]:
-    yield from start(tmp_path, "--scenario", "default")
-
-
-def test_serve_answers_over_http_and_stops_cleanly_on_sigterm(quiet_server: Server) -> None:
-    quiet_server.wait_ready()
-    status, body = quiet_server.get("/api/v1/partners/available?per_page=5")
-    assert status == 200
-    assert 0 < len(body["data"]) <= 5
-    assert body["meta"]["total-count"] >= len(body["data"])
-    assert all(p["type"] == "partners" for p in body["data"])
-
-    assert quiet_server.stop() == 0
-    output = quiet_server.output()
+        code = server.stop()
+    assert code == 0, "the server did not exit cleanly within the stop timeout of SIGTERM"
+    output = server.output()
     assert "mockserver: stopped" in output
     assert "Traceback" not in output
     assert "/api/v1/partners/available" not in output, "--quiet logs no requests"
 
 
-def test_serve_logs_one_line_per_request(logging_server: Server) -> None:
-    logging_server.wait_ready()
+def test_serve_logs_one_line_per_request(tmp_path: Path) -> None:
+    port = free_port()
+    argv = mockserver("serve", "--port", str(port), "--scenario", "default")  # no --quiet
+    server = LiveServer(argv, port, tmp_path / "serve.log", cwd=ROOT, env=python_environment())
+    reached = [0]
+    """Requests that reached the server: each one is a line of the access log."""
+
+    def healthy() -> bool:
+        ready = server.is_healthy()  # OSError while nothing listens: that request reached nothing
+        reached[0] += 1
+        return ready
+
     paths = [
         "/api/v1/partners/available?page=1",
         "/api/v1/partners/wholesalers?per_page=2",
-        "/api/v1/partners/c0000000-0000-4000-8000-000000000001",
+        f"/api/v1/partners/{P01}",
     ]
-    for path in paths:
-        assert logging_server.get(path)[0] == 200
-    assert logging_server.stop() == 0
+    try:
+        server.wait_ready(healthy)
+        for path in paths:
+            server.get_json(path)
+            reached[0] += 1
+    finally:
+        code = server.stop()
+    assert code == 0
 
-    output = logging_server.output()
+    output = server.output()
     request_lines = [line for line in output.splitlines() if re.search(r'"(GET|POST|PATCH|DELETE) /', line)]
-    assert len(request_lines) == logging_server.ok_requests, output
+    assert len(request_lines) == reached[0], output
     for path in paths:
         (line,) = [line for line in request_lines if f'"GET {path}" ' in line]
         assert re.search(rf'"GET {re.escape(path)}" 200 \d+(\.\d+)?ms$', line), line
@@ -246,7 +154,7 @@ def test_serve_refuses_a_bad_scenario_file_and_does_not_start(bad_scenario: Path
     result = subprocess.run(
         mockserver("serve", "--port", str(port), "--scenario", str(bad_scenario)),
         cwd=ROOT,
-        env=environment(),
+        env=python_environment(),
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,

@@ -22,32 +22,17 @@ import sys
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import pytest
-from conftest import make_app
 from flask import Flask
 from flask.testing import FlaskClient
-from support import server_args, server_choices
+from support import ALICE, API, BOB, BUSINESS_OF, INITIAL_LINKS, JSON, PARTNERS, TOKENS, bearer, make_app
 
 from mockserver.live import LiveServer, Reply
 
-API = "/api/v1/partners"
-ALICE = "a11ce000-0000-4000-8000-000000000001"
-BOB = "b0b00000-0000-4000-8000-000000000002"
-BUSINESS = {ALICE: "b0000000-0000-4000-8000-000000000001", BOB: "b0000000-0000-4000-8000-000000000002"}
-TOKENS = {ALICE: "alice-token", BOB: "bob-token"}
-ALL_PARTNERS = [f"c0000000-0000-4000-8000-{n:012d}" for n in range(1, 15)]
-PARTNERS = ALL_PARTNERS[:8]  # written to; the other six must stay as loaded
-INITIAL_LINKS = {
-    (ALICE, "c0000000-0000-4000-8000-000000000002"),
-    (ALICE, "c0000000-0000-4000-8000-000000000003"),
-    (BOB, "c0000000-0000-4000-8000-000000000004"),
-}
-JSON = "application/json"
+WRITTEN = PARTNERS[:8]  # written to; the other six must stay as loaded
 
 WORKERS = 32
 READERS = 4
@@ -82,29 +67,6 @@ class Ledger:
                 self.problems.append(text)
 
 
-@pytest.fixture(scope="module", params=server_choices(), ids=lambda s: s or "default")
-def live(request: pytest.FixtureRequest) -> Iterator[LiveServer]:
-    """`mockserver serve` on each WSGI server the CLI offers (granian by default, waitress)."""
-    server = LiveServer.start("--scenario", "default", *server_args(request.param))
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-def exchange(
-    conn: http.client.HTTPConnection,
-    method: str,
-    path: str,
-    body: bytes | None = None,
-    headers: dict[str, str] | None = None,
-) -> Reply:
-    conn.request(method, path, body=body, headers=headers or {})
-    response = conn.getresponse()
-    data = response.read()
-    return Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, data, response.version)
-
-
 def checked(ledger: Ledger, what: str, reply: Reply) -> Any:
     """Record the status; the body as JSON (None for a 204, which must be empty)."""
     with ledger.lock:
@@ -127,7 +89,7 @@ def checked(ledger: Ledger, what: str, reply: Reply) -> Any:
 
 def auth(user: str, with_header: bool = True) -> dict[str, str]:
     """Alice is also the default user: some of her requests go without the header."""
-    return {"Authorization": f"Bearer {TOKENS[user]}"} if with_header else {}
+    return bearer(TOKENS[user] if with_header else None)
 
 
 def plan_writes() -> list[list[tuple[str, str, str, bool, str]]]:
@@ -139,13 +101,14 @@ def plan_writes() -> list[list[tuple[str, str, str, bool, str]]]:
         user = rng.choice([ALICE, BOB])
         with_header = user == BOB or rng.random() < 0.75
         plan[n % WORKERS].append(
-            (rng.choice(actions), user, rng.choice(PARTNERS), with_header, rng.choice(["website", "video"]))
+            (rng.choice(actions), user, rng.choice(WRITTEN), with_header, rng.choice(["website", "video"]))
         )
     return plan
 
 
 def write_once(
     ledger: Ledger,
+    live: LiveServer,
     conn: http.client.HTTPConnection,
     key_locks: dict[Key, threading.Lock],
     op: tuple[str, str, str, bool, str],
@@ -157,8 +120,8 @@ def write_once(
         body = json.dumps(
             {"data": {"type": "partner_click_events", "attributes": {"event_type": event_type}}}
         ).encode()
-        reply = exchange(
-            conn, "POST", f"{API}/{partner}/click_event", body, {**headers, "Content-Type": JSON}
+        reply = live.request(
+            "POST", f"{API}/{partner}/click_event", body, {**headers, "Content-Type": JSON}, connection=conn
         )
         document = checked(ledger, what, reply)
         if reply.status != 201 or document is None:
@@ -185,7 +148,7 @@ def write_once(
         return
     try:
         method, expected = ("PATCH", 200) if action == "connect" else ("DELETE", 204)
-        reply = exchange(conn, method, f"{API}/{partner}/connect", None, headers)
+        reply = live.request(method, f"{API}/{partner}/connect", None, headers, connection=conn)
         document = checked(ledger, what, reply)
         if reply.status != expected:
             ledger.problem(f"{what} -> {reply.status}, expected {expected}: {reply.text(200)}")
@@ -222,7 +185,7 @@ def writer(
                     ledger.writes_skipped += len(ops) - index
                 return
             try:
-                write_once(ledger, conn, key_locks, op)
+                write_once(ledger, live, conn, key_locks, op)
             except (OSError, http.client.HTTPException) as exc:
                 # The outcome of this write is unknown; the test fails on the recorded problem.
                 ledger.problem(f"{op[0]} {op[1][:5]}/{op[2][-2:]}: transport error {exc!r}")
@@ -262,12 +225,12 @@ def reader(ledger: Ledger, live: LiveServer, index: int, stop: threading.Event, 
             user = rng.choice([ALICE, BOB])
             if index == 0 and rng.random() < 0.3:
                 partner = None
-                path = f"{API}?business_uuid={BUSINESS[user]}&include=users&per_page=100"
+                path = f"{API}?business_uuid={BUSINESS_OF[user]}&include=users&per_page=100"
             else:
-                partner = rng.choice(PARTNERS)
+                partner = rng.choice(WRITTEN)
                 path = f"{API}/{partner}?include=users"
             try:
-                reply = exchange(conn, "GET", path, None, auth(user))
+                reply = live.request("GET", path, None, auth(user), connection=conn)
             except (OSError, http.client.HTTPException) as exc:
                 ledger.problem(f"read {path}: transport error {exc!r}")
                 conn.close()
@@ -295,11 +258,11 @@ def linked_users(live: LiveServer, partner: str, as_user: str) -> tuple[set[str]
 
 def test_concurrent_writes_from_two_users_keep_every_invariant(live: LiveServer) -> None:
     assert live.request("POST", "/__admin/reset").status == 204
-    assert live.request("GET", "/__admin/click-events").json() == {"data": []}
+    assert live.request("GET", "/__admin/click-events").json()["data"] == []
 
     ledger = Ledger()
     plan = plan_writes()
-    key_locks = {(u, p): threading.Lock() for u in TOKENS for p in PARTNERS}
+    key_locks = {(u, p): threading.Lock() for u in TOKENS for p in WRITTEN}
     start = threading.Barrier(WORKERS)
     stop_readers = threading.Event()
     started = time.monotonic()
@@ -348,12 +311,12 @@ def test_concurrent_writes_from_two_users_keep_every_invariant(live: LiveServer)
     # Links: each key as its last acknowledged write left it; keys nobody wrote as loaded.
     expected_links = set()
     for user in TOKENS:
-        for partner in ALL_PARTNERS:
+        for partner in PARTNERS:
             writes = ledger.link_writes.get((user, partner))
             linked = writes[-1] == "connect" if writes else (user, partner) in INITIAL_LINKS
             if linked:
                 expected_links.add((user, partner))
-    for partner in ALL_PARTNERS:
+    for partner in PARTNERS:
         expected_users = {u for u in TOKENS if (u, partner) in expected_links}
         for as_user in TOKENS:
             users, flag = linked_users(live, partner, as_user)
@@ -374,7 +337,7 @@ def test_reads_stay_consistent_when_threads_switch_often() -> None:
     above may pass by luck); a 1 µs interval makes it show within seconds if it is there.
     """
     app: Flask = make_app(scenario="default")
-    partner = PARTNERS[4]  # nobody linked initially
+    partner = WRITTEN[4]  # nobody linked initially
     stop = threading.Event()
     deadline = time.monotonic() + 8.0
     found: list[str] = []

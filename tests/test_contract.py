@@ -5,7 +5,8 @@ per operation; `as_state_machine()` runs the stateful phase along the spec's lin
 
 Each test gets a fresh app: the conftest fixtures build one per test, and every call is sent to it
 with `case.call_and_validate(app=...)`. (`schemathesis.pytest.from_fixture` would be the natural
-tool, but schemathesis 4.32.5 reads `request.node._nodeid`, which pytest 9.2 no longer has.)
+tool, but schemathesis 4.32.5 reads `request.node._nodeid`, which pytest 9.2 no longer has.) Each
+stateful scenario starts from its workflow's one app, reset to the data set as loaded.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from typing import Any
 
 import pytest
 import schemathesis
-from conftest import ROOT, SPEC_PATH, make_app
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, settings
+from schemathesis.core.result import Ok
+from support import P01, ROOT, SPEC_PATH, make_app, plain_client
 
 from mockserver import documents
 
@@ -40,6 +42,7 @@ def test_every_check_phase_and_mode_is_on_but_one_check_for_one_operation() -> N
     """schemathesis.toml stays narrow: it only turns off `use_after_free` for `connectPartner`."""
     seen = {}
     for result in schema.get_all_operations():
+        assert isinstance(result, Ok), result
         operation = result.ok()
         checks = schema.config.checks_config_for(operation=operation)
         names = [
@@ -61,14 +64,17 @@ def test_every_check_phase_and_mode_is_on_but_one_check_for_one_operation() -> N
 
 @schema.parametrize()
 @BOUNDED
-def test_default_scenario_honours_the_contract(case: schemathesis.Case, app: Flask) -> None:
+def test_default_scenario_honours_the_contract(case: schemathesis.Case[Any], app: Flask) -> None:
     case.call_and_validate(app=app)
 
 
 @schema.parametrize()
 @BOUNDED
-def test_faker_data_honours_the_contract(case: schemathesis.Case, faker_app: Flask) -> None:
+def test_faker_data_honours_the_contract(case: schemathesis.Case[Any], faker_app: Flask) -> None:
     case.call_and_validate(app=faker_app)
+
+
+_WORKFLOW_APPS: dict[type, Flask] = {}
 
 
 class DefaultScenarioWorkflow(schema.as_state_machine()):  # type: ignore[misc]
@@ -80,10 +86,19 @@ class DefaultScenarioWorkflow(schema.as_state_machine()):  # type: ignore[misc]
         return make_app(scenario="default")
 
     def setup(self) -> None:
-        """A fresh app per scenario, so no scenario sees the links or clicks of another."""
-        self.app = self.build_app()
+        """Each scenario starts from the data set as loaded, so none sees the links or clicks of another.
 
-    def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
+        One app per workflow, reset before each scenario (`POST /__admin/reset` restores the initial
+        links and drops click events and the journal; test_state.py checks it does): building a fresh
+        app per scenario cost most of this test's time, Faker data for 100 partners each time.
+        """
+        app = _WORKFLOW_APPS.get(type(self))
+        if app is None:
+            app = _WORKFLOW_APPS[type(self)] = self.build_app()
+        assert plain_client(app).post("/__admin/reset").status_code == 204
+        self.app = app
+
+    def get_call_kwargs(self, case: schemathesis.Case[Any]) -> dict[str, Any]:
         return {"app": self.app}
 
 
@@ -108,8 +123,6 @@ TestFakerDataWorkflow.settings = STATEFUL
 
 # --- the server's own response check (`validate_responses`) --------------------------------------
 
-PARTNER_ID = "c0000000-0000-4000-8000-000000000001"
-
 
 @pytest.fixture
 def nameless_partners(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -127,7 +140,7 @@ def nameless_partners(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(
     ("path", "pointer"),
     [
-        (f"/api/v1/partners/{PARTNER_ID}", "/data/attributes/name"),
+        (f"/api/v1/partners/{P01}", "/data/attributes/name"),
         ("/api/v1/partners/available?per_page=1", "/data/0/attributes/name"),
     ],
 )
@@ -140,7 +153,8 @@ def test_validate_responses_turns_a_broken_response_into_a_500_naming_the_violat
 
     assert response.status_code == 500
     assert response.mimetype == "application/json"
-    (error,) = response.json["errors"]
+    document = response.get_json()
+    (error,) = document["errors"]
     detail = error.pop("detail")
     assert error == {
         "status": "500",
@@ -155,16 +169,17 @@ def test_validate_responses_turns_a_broken_response_into_a_500_naming_the_violat
 def test_without_validate_responses_a_broken_response_passes_through() -> None:
     app = make_app(scenario="default")
     app.test_client_class = FlaskClient  # the conftest client would (rightly) fail on this response
-    response = app.test_client().get(f"/api/v1/partners/{PARTNER_ID}")
+    response = app.test_client().get(f"/api/v1/partners/{P01}")
 
     assert response.status_code == 200
-    assert response.json["data"]["id"] == PARTNER_ID
-    assert response.json["data"]["attributes"]["name"] is None
+    data = response.get_json()["data"]
+    assert data["id"] == P01
+    assert data["attributes"]["name"] is None
 
 
 def test_validate_responses_lets_a_conforming_response_through() -> None:
     app = make_app(scenario="default", validate_responses=True)
-    response = app.test_client().get(f"/api/v1/partners/{PARTNER_ID}")
+    response = app.test_client().get(f"/api/v1/partners/{P01}")
 
     assert response.status_code == 200
-    assert response.json["data"]["attributes"]["name"]
+    assert response.get_json()["data"]["attributes"]["name"]

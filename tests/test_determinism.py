@@ -6,11 +6,10 @@ import random
 from typing import Any
 
 import pytest
-from conftest import make_app
 from flask import Flask
+from support import API, make_app
 
 Json = dict[str, Any]
-PARTNERS_PATH = "/api/v1/partners"
 BOTH = "include=users,partner_integrations"
 
 
@@ -28,7 +27,7 @@ def partner_ids(app: Flask) -> list[str]:
     business = data_of(app)["businesses"][0]["id"]
     ids: list[str] = []
     with app.test_client() as client:
-        target: str | None = f"{PARTNERS_PATH}?business_uuid={business}&per_page=100"
+        target: str | None = f"{API}?business_uuid={business}&per_page=100"
         while target is not None:
             response = client.get(target)
             assert response.status_code == 200, response.get_data(as_text=True)
@@ -44,18 +43,18 @@ def sample_requests(app: Flask) -> list[tuple[str, str | None]]:
     tokens = [u["token"] for u in data["users"]]
     ids = partner_ids(app)
     requests: list[tuple[str, str | None]] = [
-        (f"{PARTNERS_PATH}?business_uuid={businesses[0]}&per_page=100&{BOTH}", None),
-        (f"{PARTNERS_PATH}?business_uuid={businesses[-1]}&page=2&per_page=3&search=e", tokens[-1]),
+        (f"{API}?business_uuid={businesses[0]}&per_page=100&{BOTH}", None),
+        (f"{API}?business_uuid={businesses[-1]}&page=2&per_page=3&search=e", tokens[-1]),
         (
-            f"{PARTNERS_PATH}?business_uuid={businesses[-1]}&filter[categories]=wholesaler,pos&filter[active]=true",
+            f"{API}?business_uuid={businesses[-1]}&filter[categories]=wholesaler,pos&filter[active]=true",
             None,
         ),
-        (f"{PARTNERS_PATH}/available?per_page=7&{BOTH}", None),
-        (f"{PARTNERS_PATH}/available?filter[status][]=coming_soon&{BOTH}", tokens[-1]),
-        (f"{PARTNERS_PATH}/wholesalers?include=partner_integrations", tokens[0]),
+        (f"{API}/available?per_page=7&{BOTH}", None),
+        (f"{API}/available?filter[status][]=coming_soon&{BOTH}", tokens[-1]),
+        (f"{API}/wholesalers?include=partner_integrations", tokens[0]),
     ]
     for partner_id in ids[:3] + ids[-2:]:
-        requests += [(f"{PARTNERS_PATH}/{partner_id}?{BOTH}", token) for token in (None, tokens[-1])]
+        requests += [(f"{API}/{partner_id}?{BOTH}", token) for token in (None, tokens[-1])]
     return requests
 
 
@@ -115,7 +114,7 @@ def test_partner_k_does_not_depend_on_partner_count(seed: int) -> None:
     assert len(small_ids) == 10 and len(large_ids) == 50
     assert set(small_ids) < set(large_ids)
     tokens = [None, *(u["token"] for u in small_data["users"])]
-    requests = [(f"{PARTNERS_PATH}/{pid}?{BOTH}", token) for pid in small_ids for token in tokens]
+    requests = [(f"{API}/{pid}?{BOTH}", token) for pid in small_ids for token in tokens]
     assert bodies(small, requests) == bodies(large, requests)
 
 
@@ -123,7 +122,7 @@ def test_partner_k_is_served_the_same_in_every_list() -> None:
     """A partner's resource inside a list is the same whatever the data set's size."""
     small, large = make_app(seed=2, partners=10), make_app(seed=2, partners=60)
     business = data_of(small)["businesses"][1]["id"]
-    target = f"{PARTNERS_PATH}?business_uuid={business}&per_page=100&include=partner_integrations"
+    target = f"{API}?business_uuid={business}&per_page=100&include=partner_integrations"
     with small.test_client() as client:
         small_data = client.get(target).get_json()["data"]
     with large.test_client() as client:
@@ -144,7 +143,7 @@ def test_different_seeds_give_different_data() -> None:
     for app, data in ((one, one_data), (two, two_data)):
         with app.test_client() as client:
             business = data["businesses"][0]["id"]
-            document = client.get(f"{PARTNERS_PATH}?business_uuid={business}&per_page=100").get_json()
+            document = client.get(f"{API}?business_uuid={business}&per_page=100").get_json()
             lists.append(document)
     names = [sorted(r["attributes"]["name"] for r in doc["data"]) for doc in lists]
     assert names[0] != names[1]
@@ -155,13 +154,13 @@ def test_different_seeds_give_different_data() -> None:
 def test_scenario_apps_are_deterministic(scenario: str) -> None:
     first, second = make_app(scenario=scenario), make_app(scenario=scenario)
     assert data_of(first) == data_of(second)
-    requests = (
+    requests: list[tuple[str, str | None]] = (
         sample_requests(first)
         if partner_ids(first)
         else [
-            (f"{PARTNERS_PATH}?business_uuid={data_of(first)['businesses'][0]['id']}&{BOTH}", None),
-            (f"{PARTNERS_PATH}/available?{BOTH}", None),
-            (f"{PARTNERS_PATH}/wholesalers", None),
+            (f"{API}?business_uuid={data_of(first)['businesses'][0]['id']}&{BOTH}", None),
+            (f"{API}/available?{BOTH}", None),
+            (f"{API}/wholesalers", None),
         ]
     )
     assert bodies(first, requests) == bodies(second, requests)

@@ -15,7 +15,8 @@ from types import ModuleType
 
 import pytest
 import schemathesis
-from conftest import ROOT, SPEC_PATH
+from schemathesis.core.result import Ok
+from support import B1, B2, P01, P02, ROOT, SPEC_OPERATIONS, SPEC_PATH
 
 
 def _load_script() -> ModuleType:
@@ -29,15 +30,7 @@ def _load_script() -> ModuleType:
 
 fuzz = _load_script()
 
-OPERATIONS = {
-    "GET /api/v1/partners",
-    "GET /api/v1/partners/available",
-    "GET /api/v1/partners/wholesalers",
-    "GET /api/v1/partners/{id}",
-    "POST /api/v1/partners/{id}/click_event",
-    "PATCH /api/v1/partners/{id}/connect",
-    "DELETE /api/v1/partners/{id}/connect",
-}
+OPERATIONS = {f"{method} {path}" for method, path, _, _ in SPEC_OPERATIONS}
 
 
 def test_bounded_live_campaign_passes_on_every_operation(tmp_path: Path) -> None:
@@ -225,15 +218,15 @@ def test_json_report_and_junit_take_precedence(tmp_path: Path) -> None:
 
 # --- the per-run configuration --------------------------------------------------------------------
 
-BUSINESSES = ["b0000000-0000-4000-8000-000000000001", "b0000000-0000-4000-8000-000000000002"]
-PARTNERS = ["c0000000-0000-4000-8000-000000000001", "c0000000-0000-4000-8000-000000000002"]
+SERVED_BUSINESSES = [B1, B2]
+SERVED_PARTNERS = [P01, P02]
 
 
 @pytest.mark.parametrize("business", ["fixed", "mixed"])
 def test_generated_config_keeps_the_repository_settings_and_adds_the_served_ids(
     tmp_path: Path, business: str
 ) -> None:
-    data = fuzz.DataSet(business_ids=BUSINESSES, partner_ids=PARTNERS, partner_count=2)
+    data = fuzz.DataSet(business_ids=SERVED_BUSINESSES, partner_ids=SERVED_PARTNERS, partner_count=2)
     text = fuzz.render_config(
         (ROOT / "schemathesis.toml").read_text(), data, tmp_path / "cache", business=business
     )
@@ -244,6 +237,7 @@ def test_generated_config_keeps_the_repository_settings_and_adds_the_served_ids(
 
     disabled, parameters = {}, {}
     for result in schema.get_all_operations():
+        assert isinstance(result, Ok), result
         operation = result.ok()
         operation_id = operation.definition.raw["operationId"]
         checks = schema.config.checks_config_for(operation=operation)
@@ -253,15 +247,15 @@ def test_generated_config_keeps_the_repository_settings_and_adds_the_served_ids(
     assert schema.config.cache.directory == tmp_path / "cache"
     list_binding = parameters["listPartners"]["query.business_uuid"]
     if business == "fixed":
-        assert list_binding == BUSINESSES[0]
+        assert list_binding == SERVED_BUSINESSES[0]
     else:
         assert (list_binding.dictionary, list_binding.probability) == ("fuzz-business-ids", 0.5)
-        assert [e.value for e in schema.config.dictionaries["fuzz-business-ids"].entries] == BUSINESSES
+        assert [e.value for e in schema.config.dictionaries["fuzz-business-ids"].entries] == SERVED_BUSINESSES
     for operation_id in ("getPartner", "createPartnerClickEvent", "connectPartner", "disconnectPartner"):
         binding = parameters[operation_id]["path.id"]
         assert (binding.dictionary, binding.probability) == ("fuzz-partner-ids", 0.5)
     assert parameters["listAvailablePartners"] == parameters["listWholesalers"] == {}
-    assert [e.value for e in schema.config.dictionaries["fuzz-partner-ids"].entries] == PARTNERS
+    assert [e.value for e in schema.config.dictionaries["fuzz-partner-ids"].entries] == SERVED_PARTNERS
 
 
 def test_checks_cannot_be_named_on_the_command_line() -> None:

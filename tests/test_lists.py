@@ -12,23 +12,16 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 import yaml
-from conftest import SCENARIOS_DIR, make_app
+from flask import Flask
 from flask.testing import FlaskClient
+from support import ALICE, API, B1, B2, BOB, P02, P04, P07, SCENARIOS_DIR, bearer, make_app
 
 Json = dict[str, Any]
 Params = list[tuple[str, str]]
 Keep = Callable[[Json], bool]
 
-PARTNERS_PATH = "/api/v1/partners"
-AVAILABLE_PATH = "/api/v1/partners/available"
-WHOLESALERS_PATH = "/api/v1/partners/wholesalers"
-
-GOLDEN_FORK = "b0000000-0000-4000-8000-000000000001"
-HARBOUR = "b0000000-0000-4000-8000-000000000002"
-ALICE = "a11ce000-0000-4000-8000-000000000001"
-BOB = "b0b00000-0000-4000-8000-000000000002"
-TILLTOP = "c0000000-0000-4000-8000-000000000002"
-TABLETIME = "c0000000-0000-4000-8000-000000000004"
+AVAILABLE_PATH = f"{API}/available"
+WHOLESALERS_PATH = f"{API}/wholesalers"
 
 PARTNER_DEFAULTS: Json = {
     "wholesaler_types": [],
@@ -134,7 +127,7 @@ def expected_attributes(data: Json, partner: Json, business_id: str, user_id: st
 
 
 def relationship_links(partner_id: str, name: str) -> Json:
-    base = f"{PARTNERS_PATH}/{partner_id}"
+    base = f"{API}/{partner_id}"
     return {"links": {"self": f"{base}/relationships/{name}", "related": f"{base}/{name}"}}
 
 
@@ -186,12 +179,8 @@ def url(path: str, params: Params | None = None) -> str:
     return f"{path}?{urlencode(params)}" if params else path
 
 
-def auth(token: str | None) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"} if token else {}
-
-
 def get_json(client: FlaskClient, target: str, token: str | None = None) -> Json:
-    response = client.get(target, headers=auth(token))
+    response = client.get(target, headers=bearer(token))
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.mimetype == "application/json"
     document: Json = response.get_json()
@@ -226,9 +215,24 @@ def page_number(link: str | None) -> int | None:
     return None if link is None else split_link(link)[2]
 
 
+# Every test here but one only reads: they share one app per scenario.
+
+
 @pytest.fixture
-def edge_client() -> Iterator[FlaskClient]:
-    with make_app(scenario="edge-cases").test_client() as client:
+def client(shared_app: Flask) -> Iterator[FlaskClient]:
+    """Overrides conftest's `client`: a client of this module's one default-scenario app."""
+    with shared_app.test_client() as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
+def edge_app() -> Flask:
+    return make_app(scenario="edge-cases")
+
+
+@pytest.fixture
+def edge_client(edge_app: Flask) -> Iterator[FlaskClient]:
+    with edge_app.test_client() as client:
         yield client
 
 
@@ -238,27 +242,35 @@ def empty_client() -> Iterator[FlaskClient]:
         yield client
 
 
+@pytest.fixture
+def app_of(request: pytest.FixtureRequest) -> Callable[[str], Flask]:
+    """The module's shared app of a scenario, by name ("default" or "edge-cases")."""
+    return lambda scenario: request.getfixturevalue(
+        {"default": "shared_app", "edge-cases": "edge_app"}[scenario]
+    )
+
+
 # Ordering.
 
 
 @pytest.mark.parametrize(
     ("scenario", "data"), [("default", DEFAULT), ("edge-cases", EDGE)], ids=["default", "edge-cases"]
 )
-def test_partners_are_ordered_by_casefolded_name_then_id(scenario: str, data: Json) -> None:
+def test_partners_are_ordered_by_casefolded_name_then_id(
+    app_of: Callable[[str], Flask], scenario: str, data: Json
+) -> None:
     expected = expected_ids(data)
     # The rule must matter: file order is not this order, nor (with edge cases) a case-sensitive sort.
     assert expected != [p["id"] for p in data["partners"]]
     case_sensitive = [p["id"] for p in sorted(data["partners"], key=lambda p: (p["name"], p["id"]))]
     assert (expected != case_sensitive) is (scenario == "edge-cases")
-    with make_app(scenario=scenario).test_client() as client:
-        document = list_everything(client, PARTNERS_PATH, [("business_uuid", GOLDEN_FORK)])
+    with app_of(scenario).test_client() as client:
+        document = list_everything(client, API, [("business_uuid", B1)])
     assert ids_of(document) == expected
 
 
 def test_names_equal_but_for_case_are_ordered_by_id(edge_client: FlaskClient) -> None:
-    document = list_everything(
-        edge_client, PARTNERS_PATH, [("business_uuid", GOLDEN_FORK), ("search", "acme")]
-    )
+    document = list_everything(edge_client, API, [("business_uuid", B1), ("search", "acme")])
     assert [r["attributes"]["name"] for r in document["data"]] == [
         "acme supplies",
         "ACME Supplies",
@@ -291,7 +303,7 @@ def country_in(*codes: str) -> Keep:
     return lambda p: p["country_code"] in codes
 
 
-def preferred_is(value: bool, business_id: str = GOLDEN_FORK) -> Keep:
+def preferred_is(value: bool, business_id: str = B1) -> Keep:
     chosen = preferred_of(DEFAULT, business_id)
     return lambda p: (p["id"] in chosen) is value
 
@@ -442,18 +454,18 @@ def test_partner_filters(client: FlaskClient, params: Params, keep: Keep) -> Non
     expected = expected_ids(DEFAULT, keep)
     # Each case must discriminate: ignoring the filter, or matching nothing, would fail it.
     assert 0 < len(expected) < len(DEFAULT["partners"])
-    document = list_everything(client, PARTNERS_PATH, [("business_uuid", GOLDEN_FORK), *params])
+    document = list_everything(client, API, [("business_uuid", B1), *params])
     assert ids_of(document) == expected
     assert document["meta"] == {"total-count": len(expected), "total-pages": 1}
 
 
-@pytest.mark.parametrize("business_id", [GOLDEN_FORK, HARBOUR])
+@pytest.mark.parametrize("business_id", [B1, B2])
 @pytest.mark.parametrize("value", [True, False])
 def test_preferred_filter_follows_business_uuid(client: FlaskClient, business_id: str, value: bool) -> None:
     expected = expected_ids(DEFAULT, preferred_is(value, business_id))
     assert 0 < len(expected) < len(DEFAULT["partners"])
     params = [("business_uuid", business_id), ("filter[preferred]", str(value).lower())]
-    document = list_everything(client, PARTNERS_PATH, params)
+    document = list_everything(client, API, params)
     assert ids_of(document) == expected
     assert {r["attributes"]["preferred"] for r in document["data"]} == {value}
 
@@ -473,22 +485,22 @@ def test_filters_on_edge_cases(edge_client: FlaskClient) -> None:
     for params, keep in cases:
         expected = expected_ids(EDGE, keep)
         assert 0 < len(expected) < len(EDGE["partners"])
-        document = list_everything(edge_client, PARTNERS_PATH, [("business_uuid", GOLDEN_FORK), *params])
+        document = list_everything(edge_client, API, [("business_uuid", B1), *params])
         assert ids_of(document) == expected, params
     everything_everywhere = "ed9e0000-0000-4000-8000-000000000019"
     no_categories = "ed9e0000-0000-4000-8000-000000000018"
     for category in ("accounting", "scheduling", "wholesaler"):
         document = list_everything(
-            edge_client, PARTNERS_PATH, [("business_uuid", GOLDEN_FORK), ("filter[categories][]", category)]
+            edge_client, API, [("business_uuid", B1), ("filter[categories][]", category)]
         )
         assert everything_everywhere in ids_of(document)
         assert no_categories not in ids_of(document)
 
 
 def test_a_filter_matching_nothing_is_an_empty_page(client: FlaskClient) -> None:
-    params = [("business_uuid", GOLDEN_FORK), ("filter[categories]", "marketing"), ("filter[active]", "true")]
+    params = [("business_uuid", B1), ("filter[categories]", "marketing"), ("filter[active]", "true")]
     assert expected_ids(DEFAULT, every(any_of("categories", "marketing"), active_is(True))) == []
-    document = get_json(client, url(PARTNERS_PATH, params))
+    document = get_json(client, url(API, params))
     assert document["data"] == []
     assert document["meta"] == {"total-count": 0, "total-pages": 0}
     assert "included" not in document
@@ -499,38 +511,15 @@ def test_a_filter_matching_nothing_is_an_empty_page(client: FlaskClient) -> None
     assert links["prev"] is None and links["next"] is None
 
 
-def test_business_uuid_is_required(client: FlaskClient) -> None:
-    response = client.get(PARTNERS_PATH)
-    assert response.status_code == 400
-    assert response.get_json()["errors"][0]["source"] == {"parameter": "business_uuid"}
-
-
-def test_unknown_business_is_404(client: FlaskClient) -> None:
-    unknown = "00000000-0000-4000-8000-000000000000"
-    response = client.get(url(PARTNERS_PATH, [("business_uuid", unknown)]))
-    assert response.status_code == 404
-    assert response.get_json() == {
-        "errors": [
-            {
-                "status": "404",
-                "code": "business_not_found",
-                "title": "Business not found",
-                "detail": f"No business has id {unknown}",
-                "source": {"parameter": "business_uuid"},
-            }
-        ]
-    }
-
-
 # Flags and the current user.
 
 
-@pytest.mark.parametrize("business_id", [GOLDEN_FORK, HARBOUR])
+@pytest.mark.parametrize("business_id", [B1, B2])
 @pytest.mark.parametrize("token", [None, "alice-token", "bob-token"])
 def test_partner_list_flags(client: FlaskClient, business_id: str, token: str | None) -> None:
     """Business flags follow `business_uuid`; `user-integration-requested` follows the token's user."""
     user = user_of(DEFAULT, token)
-    document = list_everything(client, PARTNERS_PATH, [("business_uuid", business_id)], token)
+    document = list_everything(client, API, [("business_uuid", business_id)], token)
     for resource in document["data"]:
         partner = partner_by_id(DEFAULT, resource["id"])
         assert resource["attributes"] == expected_attributes(DEFAULT, partner, business_id, user["id"])
@@ -538,7 +527,7 @@ def test_partner_list_flags(client: FlaskClient, business_id: str, token: str | 
 
 def test_flags_are_not_constant() -> None:
     """Guards the flag tests: each flag takes both values in the default scenario, per business."""
-    for business_id in (GOLDEN_FORK, HARBOUR):
+    for business_id in (B1, B2):
         seen = {
             key: {expected_attributes(DEFAULT, p, business_id, ALICE)[key] for p in DEFAULT["partners"]}
             for key in ("preferred", "partner-integration-active", "partner-integration-requested")
@@ -550,7 +539,7 @@ def test_flags_are_not_constant() -> None:
 
 @pytest.mark.parametrize(
     ("token", "business_id", "user_id"),
-    [(None, GOLDEN_FORK, ALICE), ("alice-token", GOLDEN_FORK, ALICE), ("bob-token", HARBOUR, BOB)],
+    [(None, B1, ALICE), ("alice-token", B1, ALICE), ("bob-token", B2, BOB)],
     ids=["no-token", "alice", "bob"],
 )
 @pytest.mark.parametrize(
@@ -569,8 +558,8 @@ def test_user_lists_compute_flags_for_the_users_business(
 
 
 def test_bob_and_alice_see_different_flags_on_the_same_partner(client: FlaskClient) -> None:
-    alice = get_json(client, f"{PARTNERS_PATH}/{TABLETIME}", "alice-token")["data"]["attributes"]
-    bob = get_json(client, f"{PARTNERS_PATH}/{TABLETIME}", "bob-token")["data"]["attributes"]
+    alice = get_json(client, f"{API}/{P04}", "alice-token")["data"]["attributes"]
+    bob = get_json(client, f"{API}/{P04}", "bob-token")["data"]["attributes"]
     assert (alice["preferred"], alice["partner-integration-active"], alice["user-integration-requested"]) == (
         False,
         None,
@@ -663,25 +652,6 @@ def test_available_filters(client: FlaskClient, params: Params, keep: Keep) -> N
     assert ids_of(list_everything(client, AVAILABLE_PATH, params)) == expected
 
 
-@pytest.mark.parametrize(
-    "params",
-    [
-        [("filter[status]", "unavailable")],
-        [("filter[status][]", "discontinued")],
-        [("filter[status][]", "available"), ("filter[status][]", "bogus")],
-    ],
-    ids=["unavailable", "discontinued", "unknown"],
-)
-def test_available_status_filter_accepts_only_available_and_coming_soon(
-    client: FlaskClient, params: Params
-) -> None:
-    response = client.get(url(AVAILABLE_PATH, params))
-    assert response.status_code == 400
-    errors = response.get_json()["errors"]
-    assert {e["code"] for e in errors} == {"invalid_parameter"}
-    assert {e["source"]["parameter"] for e in errors} == {params[0][0]}
-
-
 # GET /api/v1/partners/wholesalers.
 
 
@@ -706,14 +676,6 @@ def test_wholesalers_ignore_search(client: FlaskClient) -> None:
     assert ids_of(list_everything(client, WHOLESALERS_PATH, [("search", "zzz-no-such-name")])) == expected
 
 
-def test_wholesalers_reject_filters(client: FlaskClient) -> None:
-    response = client.get(url(WHOLESALERS_PATH, [("filter[categories][]", "pos")]))
-    assert response.status_code == 400
-    error = response.get_json()["errors"][0]
-    assert error["code"] == "unknown_parameter"
-    assert error["source"] == {"parameter": "filter[categories][]"}
-
-
 # GET /api/v1/partners/{id}.
 
 
@@ -723,12 +685,12 @@ def test_get_partner_serves_the_scenario_record(
     client: FlaskClient, partner_id: str, token: str | None
 ) -> None:
     user = user_of(DEFAULT, token)
-    document = get_json(client, f"{PARTNERS_PATH}/{partner_id}", token)
+    document = get_json(client, f"{API}/{partner_id}", token)
     assert document == {
         "data": {
             "id": partner_id,
             "type": "partners",
-            "links": {"self": f"{PARTNERS_PATH}/{partner_id}"},
+            "links": {"self": f"{API}/{partner_id}"},
             "attributes": expected_attributes(
                 DEFAULT, partner_by_id(DEFAULT, partner_id), user["business"], user["id"]
             ),
@@ -748,7 +710,7 @@ def test_get_partner_serves_edge_case_records(edge_client: FlaskClient, number: 
     partner_id = f"ed9e0000-0000-4000-8000-0000000000{number}"
     for token in ("alice-token", "bob-token"):
         user = user_of(EDGE, token)
-        attributes = get_json(edge_client, f"{PARTNERS_PATH}/{partner_id}", token)["data"]["attributes"]
+        attributes = get_json(edge_client, f"{API}/{partner_id}", token)["data"]["attributes"]
         assert attributes == expected_attributes(
             EDGE, partner_by_id(EDGE, partner_id), user["business"], user["id"]
         )
@@ -762,17 +724,8 @@ def test_list_items_equal_the_single_partner(client: FlaskClient, path: str, kee
         listed = list_everything(client, path, [("include", "users,partner_integrations")], token)["data"]
         assert listed
         for resource in listed:
-            single = get_json(
-                client, f"{PARTNERS_PATH}/{resource['id']}?include=users,partner_integrations", token
-            )
+            single = get_json(client, f"{API}/{resource['id']}?include=users,partner_integrations", token)
             assert single["data"] == resource
-
-
-def test_unknown_partner_is_404(client: FlaskClient) -> None:
-    unknown = "00000000-0000-4000-8000-000000000000"
-    response = client.get(f"{PARTNERS_PATH}/{unknown}")
-    assert response.status_code == 404
-    assert response.get_json()["errors"][0]["code"] == "partner_not_found"
 
 
 # Search.
@@ -785,7 +738,7 @@ def test_unknown_partner_is_404(client: FlaskClient) -> None:
 @pytest.mark.parametrize(
     ("path", "params", "keep"),
     [
-        (PARTNERS_PATH, [("business_uuid", GOLDEN_FORK)], lambda p: True),
+        (API, [("business_uuid", B1)], lambda p: True),
         (AVAILABLE_PATH, [], is_available),
     ],
     ids=["partners", "available"],
@@ -800,30 +753,12 @@ def test_search_is_a_case_insensitive_substring_of_the_name(
 def test_search_cases_discriminate() -> None:
     """Guards the search test: case-insensitivity changes its results."""
     assert expected_ids(DEFAULT, lambda p: "TILL" in p["name"]) == []
-    assert expected_ids(DEFAULT, matches("TILL")) == [TILLTOP]
+    assert expected_ids(DEFAULT, matches("TILL")) == [P02]
     assert len(expected_ids(DEFAULT, matches("a"))) < len(DEFAULT["partners"])
     # Casefold, not lower(): "ß" folds to "ss", so "roßi" finds Vinoteca Rossi Wines.
-    vinoteca = "c0000000-0000-4000-8000-000000000007"
+    vinoteca = P07
     assert expected_ids(DEFAULT, lambda p: "roßi" in p["name"].lower()) == []
     assert expected_ids(DEFAULT, matches("roßi")) == [vinoteca]
-
-
-@pytest.mark.parametrize(
-    ("path", "params"),
-    [(PARTNERS_PATH, [("business_uuid", GOLDEN_FORK)]), (AVAILABLE_PATH, [])],
-    ids=["partners", "available"],
-)
-def test_empty_search_is_400(client: FlaskClient, path: str, params: Params) -> None:
-    """The spec gives `search` 1 to 256 characters: `search=` is refused, naming the parameter."""
-    response = client.get(url(path, [*params, ("search", "")]))
-    assert response.status_code == 400
-    (error,) = response.get_json()["errors"]
-    assert (error["status"], error["code"], error["source"]) == (
-        "400",
-        "invalid_parameter",
-        {"parameter": "search"},
-    )
-    assert "search" in error["detail"] and "empty" in error["detail"]
 
 
 EDGE_SEARCHES = [
@@ -860,9 +795,7 @@ EDGE_SEARCHES = [
 @pytest.mark.parametrize("needle", EDGE_SEARCHES)
 def test_search_with_unicode_and_special_characters(edge_client: FlaskClient, needle: str) -> None:
     expected = expected_ids(EDGE, matches(needle))
-    document = list_everything(
-        edge_client, PARTNERS_PATH, [("business_uuid", GOLDEN_FORK), ("search", needle)]
-    )
+    document = list_everything(edge_client, API, [("business_uuid", B1), ("search", needle)])
     assert ids_of(document) == expected
 
 
@@ -870,6 +803,7 @@ def test_edge_searches_discriminate() -> None:
     """Guards the unicode search test: every needle but the missing-ZWSP one matches a strict subset."""
     for case in EDGE_SEARCHES:
         (needle,) = case.values
+        assert isinstance(needle, str)
         found = expected_ids(EDGE, matches(needle))
         if case.id == "zero-width-space-missing":
             assert found == []
@@ -879,7 +813,7 @@ def test_edge_searches_discriminate() -> None:
 
 def test_search_combines_with_filters_on_edge_cases(edge_client: FlaskClient) -> None:
     params = [
-        ("business_uuid", HARBOUR),
+        ("business_uuid", B2),
         ("search", "SUPPLIES"),
         ("filter[wholesaler_categories][]", "dry_goods"),
         ("filter[country_codes]", "US"),
@@ -889,18 +823,18 @@ def test_search_combines_with_filters_on_edge_cases(edge_client: FlaskClient) ->
         matches("SUPPLIES"),
         any_of("wholesaler_types", "dry_goods"),
         country_in("US"),
-        lambda p: p["id"] not in preferred_of(EDGE, HARBOUR),
+        lambda p: p["id"] not in preferred_of(EDGE, B2),
     )
     expected = expected_ids(EDGE, keep)
     assert len(expected) == 3  # the three Acme spellings; the consortium sells "Supply", not "Supplies"
-    assert ids_of(list_everything(edge_client, PARTNERS_PATH, params)) == expected
+    assert ids_of(list_everything(edge_client, API, params)) == expected
 
 
 # Paging.
 
 
 EDGE_BY_NAME = expected_ids(EDGE)
-EDGE_LIST = [("business_uuid", GOLDEN_FORK)]
+EDGE_LIST = [("business_uuid", B1)]
 
 
 @pytest.mark.parametrize(
@@ -911,7 +845,7 @@ EDGE_LIST = [("business_uuid", GOLDEN_FORK)]
 def test_pages_of_five(edge_client: FlaskClient, page: int, prev: int | None, next_: int | None) -> None:
     assert len(EDGE_BY_NAME) == 33
     params = [*EDGE_LIST, ("page", str(page)), ("per_page", "5")]
-    document = get_json(edge_client, url(PARTNERS_PATH, params))
+    document = get_json(edge_client, url(API, params))
     assert ids_of(document) == EDGE_BY_NAME[(page - 1) * 5 : page * 5]
     assert document["meta"] == {"total-count": 33, "total-pages": 7}
     links = document["links"]
@@ -926,14 +860,14 @@ def test_pages_of_five(edge_client: FlaskClient, page: int, prev: int | None, ne
 
 
 def test_last_page_may_be_short(edge_client: FlaskClient) -> None:
-    document = get_json(edge_client, url(PARTNERS_PATH, [*EDGE_LIST, ("page", "7"), ("per_page", "5")]))
+    document = get_json(edge_client, url(API, [*EDGE_LIST, ("page", "7"), ("per_page", "5")]))
     assert len(document["data"]) == 3
 
 
 @pytest.mark.parametrize("page", [8, 9, 100, 2147483647])
 def test_a_page_past_the_end_is_empty_with_true_meta(edge_client: FlaskClient, page: int) -> None:
     params = [*EDGE_LIST, ("page", str(page)), ("per_page", "5")]
-    document = get_json(edge_client, url(PARTNERS_PATH, params))
+    document = get_json(edge_client, url(API, params))
     assert document["data"] == []
     assert document["meta"] == {"total-count": 33, "total-pages": 7}
     links = document["links"]
@@ -949,7 +883,7 @@ def test_a_page_past_the_end_is_empty_with_true_meta(edge_client: FlaskClient, p
 
 
 def test_default_paging_is_page_one_of_25(edge_client: FlaskClient) -> None:
-    document = get_json(edge_client, url(PARTNERS_PATH, EDGE_LIST))
+    document = get_json(edge_client, url(API, EDGE_LIST))
     assert ids_of(document) == EDGE_BY_NAME[:25]
     assert document["meta"] == {"total-count": 33, "total-pages": 2}
     links = document["links"]
@@ -960,7 +894,7 @@ def test_default_paging_is_page_one_of_25(edge_client: FlaskClient) -> None:
 
 
 def test_per_page_100_holds_everything(edge_client: FlaskClient) -> None:
-    document = get_json(edge_client, url(PARTNERS_PATH, [*EDGE_LIST, ("per_page", "100")]))
+    document = get_json(edge_client, url(API, [*EDGE_LIST, ("per_page", "100")]))
     assert ids_of(document) == EDGE_BY_NAME
     assert document["meta"] == {"total-count": 33, "total-pages": 1}
     links = document["links"]
@@ -971,8 +905,8 @@ def test_per_page_100_holds_everything(edge_client: FlaskClient) -> None:
 def test_per_page_1_gives_one_partner_per_page(client: FlaskClient) -> None:
     expected = expected_ids(DEFAULT)
     for number in (1, 7, 14):
-        params = [("business_uuid", HARBOUR), ("page", str(number)), ("per_page", "1")]
-        document = get_json(client, url(PARTNERS_PATH, params))
+        params = [("business_uuid", B2), ("page", str(number)), ("per_page", "1")]
+        document = get_json(client, url(API, params))
         assert ids_of(document) == [expected[number - 1]]
         assert document["meta"] == {"total-count": 14, "total-pages": 14}
         assert page_number(document["links"]["last"]) == 14
@@ -982,7 +916,7 @@ def test_per_page_1_gives_one_partner_per_page(client: FlaskClient) -> None:
 
 def walk(client: FlaskClient, start: str, direction: str = "next", token: str | None = None) -> list[Json]:
     """Every document reached by following `direction` links from `start`."""
-    documents = []
+    documents: list[Json] = []
     target: str | None = start
     while target is not None:
         assert len(documents) < 100, "the links do not end"
@@ -993,16 +927,14 @@ def walk(client: FlaskClient, start: str, direction: str = "next", token: str | 
 
 
 WALKS = [
-    pytest.param(
-        "default", PARTNERS_PATH, [("business_uuid", GOLDEN_FORK)], lambda p: True, "1", id="partners-1"
-    ),
-    pytest.param("edge-cases", PARTNERS_PATH, EDGE_LIST, lambda p: True, "5", id="partners-5"),
-    pytest.param("edge-cases", PARTNERS_PATH, EDGE_LIST, lambda p: True, "100", id="partners-100"),
+    pytest.param("default", API, [("business_uuid", B1)], lambda p: True, "1", id="partners-1"),
+    pytest.param("edge-cases", API, EDGE_LIST, lambda p: True, "5", id="partners-5"),
+    pytest.param("edge-cases", API, EDGE_LIST, lambda p: True, "100", id="partners-100"),
     pytest.param(
         "edge-cases",
-        PARTNERS_PATH,
+        API,
         [
-            ("business_uuid", HARBOUR),
+            ("business_uuid", B2),
             ("filter[categories][]", "wholesaler"),
             ("filter[categories]", "pos,delivery"),
             ("filter[active]", "true"),
@@ -1027,14 +959,14 @@ WALKS = [
 
 @pytest.mark.parametrize(("scenario", "path", "params", "keep", "per_page"), WALKS)
 def test_following_next_visits_every_partner_once(
-    scenario: str, path: str, params: Params, keep: Keep, per_page: str
+    app_of: Callable[[str], Flask], scenario: str, path: str, params: Params, keep: Keep, per_page: str
 ) -> None:
     data = DEFAULT if scenario == "default" else EDGE
     expected = expected_ids(data, keep)
     size = int(per_page)
     pages = -(-len(expected) // size)
     assert pages >= 1
-    with make_app(scenario=scenario).test_client() as client:
+    with app_of(scenario).test_client() as client:
         documents = walk(client, url(path, [*params, ("per_page", per_page)]))
         assert len(documents) == pages
         assert [i for d in documents for i in ids_of(d)] == expected
@@ -1055,7 +987,7 @@ def test_following_next_visits_every_partner_once(
 
 def test_links_keep_other_parameters_as_sent(client: FlaskClient) -> None:
     params = [
-        ("business_uuid", GOLDEN_FORK),
+        ("business_uuid", B1),
         ("filter[categories][]", "wholesaler"),
         ("filter[categories][]", "pos"),
         ("filter[categories]", "payroll,inventory"),
@@ -1063,39 +995,20 @@ def test_links_keep_other_parameters_as_sent(client: FlaskClient) -> None:
         ("include", "users"),
         ("cache_buster", "a b&c"),
     ]
-    document = get_json(client, url(PARTNERS_PATH, [*params, ("page", "2"), ("per_page", "2")]))
+    document = get_json(client, url(API, [*params, ("page", "2"), ("per_page", "2")]))
     assert document["meta"]["total-pages"] == 3
     for name, link in document["links"].items():
         assert link is not None, name
         link_path, others, _, size = split_link(link)
-        assert link_path == PARTNERS_PATH
+        assert link_path == API
         assert sorted(others) == sorted(params), name
         assert size == 2
         assert get_json(client, link)["meta"] == document["meta"]
 
 
 @pytest.mark.parametrize(
-    ("name", "value"),
-    [
-        ("page", "0"),
-        ("page", "-1"),
-        ("page", "two"),
-        ("per_page", "0"),
-        ("per_page", "101"),
-        ("per_page", "1.5"),
-    ],
-)
-def test_paging_parameters_out_of_range_are_400(client: FlaskClient, name: str, value: str) -> None:
-    response = client.get(url(PARTNERS_PATH, [("business_uuid", GOLDEN_FORK), (name, value)]))
-    assert response.status_code == 400
-    errors = response.get_json()["errors"]
-    assert [e["source"] for e in errors] == [{"parameter": name}]
-    assert errors[0]["code"] == "invalid_parameter"
-
-
-@pytest.mark.parametrize(
     ("path", "params"),
-    [(PARTNERS_PATH, [("business_uuid", GOLDEN_FORK)]), (AVAILABLE_PATH, []), (WHOLESALERS_PATH, [])],
+    [(API, [("business_uuid", B1)]), (AVAILABLE_PATH, []), (WHOLESALERS_PATH, [])],
     ids=["partners", "available", "wholesalers"],
 )
 @pytest.mark.parametrize("page", ["1", "2"])
@@ -1122,10 +1035,10 @@ def included_keys(document: Json) -> list[tuple[str, str]]:
 @pytest.mark.parametrize(
     ("path", "params"),
     [
-        (PARTNERS_PATH, [("business_uuid", GOLDEN_FORK)]),
+        (API, [("business_uuid", B1)]),
         (AVAILABLE_PATH, []),
         (WHOLESALERS_PATH, []),
-        (f"{PARTNERS_PATH}/{TILLTOP}", []),
+        (f"{API}/{P02}", []),
     ],
     ids=["partners", "available", "wholesalers", "one"],
 )
@@ -1141,13 +1054,13 @@ def test_without_include_there_is_no_linkage_nor_included(
             assert set(relationship) == {"links"}
 
 
-@pytest.mark.parametrize("business_id", [GOLDEN_FORK, HARBOUR])
+@pytest.mark.parametrize("business_id", [B1, B2])
 @pytest.mark.parametrize(
     "include", ["users", "partner_integrations", "users,partner_integrations", "partner_integrations,users"]
 )
 def test_include_on_the_partner_list(client: FlaskClient, business_id: str, include: str) -> None:
     wanted = set(include.split(","))
-    document = list_everything(client, PARTNERS_PATH, [("business_uuid", business_id), ("include", include)])
+    document = list_everything(client, API, [("business_uuid", business_id), ("include", include)])
     expected_included: dict[tuple[str, str], Json] = {}
     for resource in document["data"]:
         users = linked_users(DEFAULT, resource["id"])
@@ -1179,7 +1092,7 @@ def test_include_on_the_partner_list(client: FlaskClient, business_id: str, incl
 def test_included_users_are_not_repeated(client: FlaskClient) -> None:
     """Alice is linked to two partners on the page; she is included once."""
     assert len([link for link in DEFAULT["links"] if link["user"] == ALICE]) == 2
-    document = list_everything(client, PARTNERS_PATH, [("business_uuid", GOLDEN_FORK), ("include", "users")])
+    document = list_everything(client, API, [("business_uuid", B1), ("include", "users")])
     linked_to_alice = [
         r["id"]
         for r in document["data"]
@@ -1193,27 +1106,25 @@ def test_included_only_covers_the_page(client: FlaskClient) -> None:
     expected = expected_ids(DEFAULT)
     for number, partner_id in enumerate(expected, 1):
         params = [
-            ("business_uuid", GOLDEN_FORK),
+            ("business_uuid", B1),
             ("include", "users,partner_integrations"),
             ("page", str(number)),
             ("per_page", "1"),
         ]
-        document = get_json(client, url(PARTNERS_PATH, params))
+        document = get_json(client, url(API, params))
         assert ids_of(document) == [partner_id]
-        integration = integration_of(DEFAULT, GOLDEN_FORK, partner_id)
+        integration = integration_of(DEFAULT, B1, partner_id)
         wanted = [("users", u["id"]) for u in linked_users(DEFAULT, partner_id)]
         wanted += [("partner-integrations", integration["id"])] if integration else []
         assert sorted(included_keys(document)) == sorted(wanted)
 
 
-@pytest.mark.parametrize(
-    ("token", "business_id"), [(None, GOLDEN_FORK), ("bob-token", HARBOUR)], ids=["alice", "bob"]
-)
-@pytest.mark.parametrize("partner_id", [TILLTOP, TABLETIME, "c0000000-0000-4000-8000-000000000007"])
+@pytest.mark.parametrize(("token", "business_id"), [(None, B1), ("bob-token", B2)], ids=["alice", "bob"])
+@pytest.mark.parametrize("partner_id", [P02, P04, P07])
 def test_include_on_one_partner(
     client: FlaskClient, token: str | None, business_id: str, partner_id: str
 ) -> None:
-    document = get_json(client, f"{PARTNERS_PATH}/{partner_id}?include=users,partner_integrations", token)
+    document = get_json(client, f"{API}/{partner_id}?include=users,partner_integrations", token)
     users = linked_users(DEFAULT, partner_id)
     integration = integration_of(DEFAULT, business_id, partner_id)
     relationships = document["data"]["relationships"]
@@ -1229,10 +1140,11 @@ def test_include_on_one_partner(
     )
 
 
-def test_include_users_shows_every_linked_user_after_a_connect(client: FlaskClient) -> None:
-    response = client.patch(f"{PARTNERS_PATH}/{TILLTOP}/connect", headers=auth("bob-token"))
+def test_include_users_shows_every_linked_user_after_a_connect() -> None:
+    client = make_app(scenario="default").test_client()  # it writes: an app of its own
+    response = client.patch(f"{API}/{P02}/connect", headers=bearer("bob-token"))
     assert response.status_code == 200
-    document = get_json(client, f"{PARTNERS_PATH}/{TILLTOP}?include=users")
+    document = get_json(client, f"{API}/{P02}?include=users")
     assert document["data"]["relationships"]["users"]["data"] == [
         {"type": "users", "id": ALICE},
         {"type": "users", "id": BOB},
@@ -1240,34 +1152,4 @@ def test_include_users_shows_every_linked_user_after_a_connect(client: FlaskClie
     assert included_keys(document) == [("users", ALICE), ("users", BOB)]
 
 
-def test_include_with_an_unknown_value_is_400(client: FlaskClient) -> None:
-    response = client.get(f"{PARTNERS_PATH}/{TILLTOP}?include=users,businesses")
-    assert response.status_code == 400
-    assert response.get_json()["errors"][0]["source"] == {"parameter": "include"}
-
-
 # HEAD.
-
-
-@pytest.mark.parametrize(
-    "target",
-    [
-        url(PARTNERS_PATH, [("business_uuid", GOLDEN_FORK)]),
-        url(
-            PARTNERS_PATH,
-            [("business_uuid", GOLDEN_FORK), ("filter[categories][]", "pos"), ("include", "users")],
-        ),
-        AVAILABLE_PATH,
-        url(AVAILABLE_PATH, [("filter[status]", "coming_soon"), ("page", "2"), ("per_page", "1")]),
-        WHOLESALERS_PATH,
-        f"{PARTNERS_PATH}/{TILLTOP}",
-        f"{PARTNERS_PATH}/{TILLTOP}?include=users,partner_integrations",
-    ],
-)
-def test_head_answers_200_without_a_body(client: FlaskClient, target: str) -> None:
-    head = client.head(target)
-    assert head.status_code == 200
-    assert head.get_data() == b""
-    get = client.get(target)
-    assert get.status_code == 200
-    assert head.mimetype == get.mimetype == "application/json"

@@ -11,8 +11,11 @@ from typing import Any
 
 import pytest
 import yaml
+from click.testing import CliRunner
 from jsonschema import Draft202012Validator
+from support import ALICE, API, B1, B2, BOB, MIB, P02, SCENARIOS_DIR, SPEC_PATH, make_app, partner_id, send
 
+from mockserver.cli import cli
 from mockserver.fakedata import generate_dataset
 from mockserver.model import CATEGORIES, STATUSES, WHOLESALER_TYPES, DataSet, Partner
 from mockserver.scenarios import (
@@ -23,43 +26,40 @@ from mockserver.scenarios import (
     load_scenario,
 )
 
-BUNDLED = Path(__file__).resolve().parent.parent / "scenarios"
-B1 = "b0000000-0000-4000-8000-000000000001"
-U1 = "a11ce000-0000-4000-8000-000000000001"
-P = "c0000000-0000-4000-8000-00000000000{}"
+BUNDLED = SCENARIOS_DIR
 ENUM_STATUSES = '["available", "coming_soon", "unavailable", "discontinued", null]'
 
 BASE = f"""\
 businesses:
   - id: {B1}
     name: The Golden Fork
-    preferred_partners: [{P.format(1)}]
+    preferred_partners: [{partner_id(1)}]
 users:
-  - id: {U1}
+  - id: {ALICE}
     first_name: Alice
     last_name: Martin
     email: alice@example.com
     business: {B1}
     token: alice-token
 partners:
-  - id: {P.format(1)}
+  - id: {partner_id(1)}
     name: First
     categories: [pos]
-  - id: {P.format(2)}
+  - id: {partner_id(2)}
     name: Second
     categories: [wholesaler]
     wholesaler_types: [wine]
-  - id: {P.format(3)}
+  - id: {partner_id(3)}
     name: Third
     categories: [payroll]
     status: available
 integrations:
   - id: e0000000-0000-4000-8000-000000000001
     business: {B1}
-    partner: {P.format(2)}
+    partner: {partner_id(2)}
     active: true
 links:
-  - {{user: {U1}, partner: {P.format(3)}}}
+  - {{user: {ALICE}, partner: {partner_id(3)}}}
 """
 
 
@@ -95,6 +95,27 @@ def load_error(path: Path, scenarios_dir: Path | None = None) -> ScenarioError:
     return info.value
 
 
+def assert_edit_is_refused_at(tmp_path: Path, old: str, new: str, marker: str, message: str) -> None:
+    """BASE with `old` replaced by `new` fails to load, at the line holding `marker`, with `message`."""
+    assert old in BASE
+    text = BASE.replace(old, new, 1)
+    path = write(tmp_path, text)
+    assert str(load_error(path)) == f"{path}:{line_of(text, marker)}: {message}"
+
+
+# Hostile files are also loaded the way the server loads them: by building an app on them.
+
+DEFAULT_YAML = (BUNDLED / "default.yaml").read_text(encoding="utf-8")
+TILLTOP_NAME = "    name: TillTop POS"
+
+
+def creation_error(path: Path | str) -> ScenarioError:
+    """Build an app on a scenario that must fail, and return the error."""
+    with pytest.raises(ScenarioError) as info:
+        make_app(scenario=str(path))
+    return info.value
+
+
 # Bundled scenarios
 
 
@@ -111,12 +132,12 @@ def test_every_bundled_scenario_loads(name: str) -> None:
 
 def test_default_scenario_contents() -> None:
     data = load_scenario("default", BUNDLED)
-    assert [b.id for b in data.businesses] == [B1, "b0000000-0000-4000-8000-000000000002"]
+    assert [b.id for b in data.businesses] == [B1, B2]
     assert [(u.id, u.token) for u in data.users] == [
-        (U1, "alice-token"),
-        ("b0b00000-0000-4000-8000-000000000002", "bob-token"),
+        (ALICE, "alice-token"),
+        (BOB, "bob-token"),
     ]
-    assert data.default_user_id == U1
+    assert data.default_user_id == ALICE
     assert len(data.partners) >= 12
     assert {c for p in data.partners for c in p.categories} >= {
         "wholesaler", "pos", "accounting", "reservations", "payroll", "delivery",
@@ -234,8 +255,8 @@ def test_optional_sections_and_default_user(tmp_path: Path) -> None:
     text = BASE.split("integrations:")[0]
     data = load_scenario(write(tmp_path, text, "plain.yml"), tmp_path)
     assert data.integrations == () and data.user_partner_links == frozenset()
-    assert data.default_user_id == U1
-    assert data.businesses[0].preferred_partner_ids == frozenset({P.format(1)})
+    assert data.default_user_id == ALICE
+    assert data.businesses[0].preferred_partner_ids == frozenset({partner_id(1)})
 
 
 # Errors: YAML, tags, size, encoding
@@ -257,18 +278,98 @@ def test_invalid_yaml_reports_the_line(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "tag",
-    ["!!python/object/apply:os.system", "!!python/object/apply:subprocess.call", "!custom"],
+    ("old", "new", "marker", "problem"),
+    [
+        (
+            "categories: [pos, payments]",
+            "categories: [pos, payments",
+            "country_code: US",  # where the scanner notices, the line after
+            "did not find expected ',' or ']' (while parsing a flow sequence)",
+        ),
+        (
+            TILLTOP_NAME,
+            "\tname: TillTop POS",
+            "\tname: TillTop POS",
+            "found a tab character that violates indentation (while scanning a plain scalar)",
+        ),
+        (
+            "    name: LedgerLeaf",
+            "    name: LedgerLeaf: x: y",
+            "LedgerLeaf: x: y",
+            "mapping values are not allowed in this context",
+        ),
+    ],
+    ids=["unclosed-bracket", "tab", "colons"],
 )
-def test_unsafe_tags_are_refused_and_nothing_runs(tmp_path: Path, tag: str) -> None:
-    marker = tmp_path / "pwned"
-    text = BASE.replace("    name: Second", f'    name: {tag} ["touch {marker}"]')
+def test_invalid_yaml_names_the_line_and_the_problem(
+    tmp_path: Path, old: str, new: str, marker: str, problem: str
+) -> None:
+    assert old in DEFAULT_YAML
+    text = DEFAULT_YAML.replace(old, new, 1)
     path = write(tmp_path, text)
-    error = load_error(path)
-    assert str(error) == (
-        f"{path}:{line_of(text, 'touch')}: the tag {tag} is not allowed: "
+    assert str(creation_error(path)) == f"{path}:{line_of(text, marker)}: invalid YAML: {problem}"
+
+
+def test_unterminated_quote_is_a_scenario_error(tmp_path: Path) -> None:
+    text = DEFAULT_YAML.replace("    name: TableTime", "    name: 'TableTime", 1)
+    error = creation_error(write(tmp_path, text))
+    assert error.message == "invalid YAML: found unexpected end of stream (while scanning a quoted scalar)"
+
+
+UNSAFE_TAGS = [
+    ("root", "!!python/object/apply:os.system", '!!python/object/apply:os.system ["touch {marker}"]\n'),
+    (
+        "value",
+        "!!python/object/apply:os.system",
+        '    name: !!python/object/apply:os.system ["touch {marker}"]',
+    ),
+    (
+        "key",
+        "!!python/object/apply:os.system",
+        '    ? !!python/object/apply:os.system ["touch {marker}"]\n    : x\n' + TILLTOP_NAME,
+    ),
+    ("new", "!!python/object/new:os.system", '    name: !!python/object/new:os.system ["touch {marker}"]'),
+    (
+        "subprocess",
+        "!!python/object/apply:subprocess.check_output",
+        '    name: !!python/object/apply:subprocess.check_output [[touch, "{marker}"]]',
+    ),
+    ("name", "!!python/name:os.system", "    name: !!python/name:os.system"),
+    ("module", "!!python/module:os", "    name: !!python/module:os"),
+    (
+        "anchor",
+        "!!python/object/apply:os.system",
+        '    name: &cmd !!python/object/apply:os.system ["touch {marker}"]',
+    ),
+    ("custom", "!custom", '    name: !custom ["touch {marker}"]'),
+]
+
+
+@pytest.mark.parametrize(("where", "tag", "snippet"), UNSAFE_TAGS, ids=[w for w, _, _ in UNSAFE_TAGS])
+def test_unsafe_tags_are_refused_and_nothing_runs(tmp_path: Path, where: str, tag: str, snippet: str) -> None:
+    marker = tmp_path / "pwned"
+    snippet = snippet.format(marker=marker)
+    text = snippet if where == "root" else DEFAULT_YAML.replace(TILLTOP_NAME, snippet, 1)
+    if where == "anchor":  # and use it again further down
+        text = text.replace("    name: LedgerLeaf", "    name: *cmd", 1)
+    path = write(tmp_path, text)
+    line = 1 if where == "root" else line_of(text, tag)
+    assert str(creation_error(path)) == (
+        f"{path}:{line}: the tag {tag} is not allowed: scenario files hold plain YAML data only"
+    )
+    assert not marker.exists(), "the YAML tag was executed"
+
+
+def test_check_command_refuses_a_python_tag_without_running_it(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    path = write(tmp_path, f'!!python/object/apply:os.system ["touch {marker}"]\n')
+    result = CliRunner().invoke(cli, ["check", str(path)])
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        f"error: {path}:1: the tag !!python/object/apply:os.system is not allowed: "
         "scenario files hold plain YAML data only"
     )
+    assert "Traceback" not in result.output
     assert not marker.exists()
 
 
@@ -276,6 +377,30 @@ def test_oversize_file_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path, BASE + "#" * (MAX_BYTES - len(BASE)) + "\n")
     error = load_error(path)
     assert str(error) == f"{path}: the file is over 5 MB; use Faker data for volume"
+
+
+@pytest.mark.parametrize("size_mb", [6, 60])
+def test_huge_scenario_is_refused_quickly(tmp_path: Path, size_mb: int) -> None:
+    """Over 5 MB is refused before parsing: valid data (not just padding) and without reading it all."""
+    head, tail = DEFAULT_YAML.split("integrations:", 1)
+    partner = (
+        "  - id: c1000000-0000-4000-8000-{n:012d}\n    name: Partner {n} {pad}\n"
+        "    categories: [pos]\n    description: {pad}\n"
+    )
+    chunk = "".join(partner.format(n=n, pad="y" * 100) for n in range(1000))
+    path = tmp_path / "huge.yaml"
+    with path.open("w", encoding="utf-8") as file:
+        file.write(head)
+        written = 0
+        while written < size_mb * MIB:
+            written += file.write(chunk)  # ids repeat: the size check must come before any other
+        file.write("integrations:" + tail)
+    started = time.perf_counter()
+    error = creation_error(path)
+    elapsed = time.perf_counter() - started
+    path.unlink()
+    assert str(error) == f"{path}: the file is over 5 MB; use Faker data for volume"
+    assert elapsed < 5.0, f"refusing a {size_mb} MB file took {elapsed:.1f}s"
 
 
 @pytest.mark.parametrize(
@@ -299,7 +424,7 @@ def test_alias_bomb_fails_fast(tmp_path: Path) -> None:
     ]
     started = time.perf_counter()
     error = load_error(write(tmp_path, "\n".join(lines) + "\n"))
-    assert "more than 1000000 YAML nodes" in error.message
+    assert error.message == "more than 300000 YAML nodes once aliases are expanded"
     assert time.perf_counter() - started < 20
 
 
@@ -332,7 +457,7 @@ def test_schema_error_names_file_line_and_field(tmp_path: Path) -> None:
         (
             "    name: Second\n",
             "",
-            P.format(2),
+            partner_id(2),
             "partners[1]: 'name' is a required property",
         ),
         (
@@ -343,7 +468,7 @@ def test_schema_error_names_file_line_and_field(tmp_path: Path) -> None:
             "yes/no/on/off/true/false as booleans: quote it)",
         ),
         (
-            f"  - id: {P.format(2)}",
+            f"  - id: {partner_id(2)}",
             "  - id: C0000000-0000-4000-8000-000000000002",
             "C0000000",
             "partners[1].id: 'C0000000-0000-4000-8000-000000000002' is not a lowercase UUID "
@@ -365,6 +490,13 @@ def test_schema_error_names_file_line_and_field(tmp_path: Path) -> None:
         ),
         ("links:", "linx:", "linx", "linx: unknown field 'linx'; did you mean 'links'?"),
         (
+            f"partner: {partner_id(3)}}}",
+            "partner: ../../etc/passwd}",
+            "../../etc/passwd",
+            "links[0].partner: '../../etc/passwd' is not a lowercase UUID string such as "
+            "3f2a9c1e-0000-4000-8000-000000000001",
+        ),
+        (
             "    status: available",
             "    phone: 5550142",
             "phone",
@@ -373,10 +505,7 @@ def test_schema_error_names_file_line_and_field(tmp_path: Path) -> None:
     ],
 )
 def test_schema_errors(tmp_path: Path, old: str, new: str, marker: str, message: str) -> None:
-    assert old in BASE
-    text = BASE.replace(old, new, 1)
-    path = write(tmp_path, text)
-    assert str(load_error(path)) == f"{path}:{line_of(text, marker)}: {message}"
+    assert_edit_is_refused_at(tmp_path, old, new, marker, message)
 
 
 def test_top_level_must_be_a_mapping(tmp_path: Path) -> None:
@@ -398,10 +527,10 @@ def test_several_problems_report_the_first_and_count_the_rest(tmp_path: Path) ->
     ("old", "new", "marker", "message"),
     [
         (
-            f"preferred_partners: [{P.format(1)}]",
-            f"preferred_partners: [{P.format(9)}]",
+            f"preferred_partners: [{partner_id(1)}]",
+            f"preferred_partners: [{partner_id(9)}]",
             "preferred_partners",
-            f"businesses[0].preferred_partners[0]: '{P.format(9)}' is not the id of any of the partners",
+            f"businesses[0].preferred_partners[0]: '{partner_id(9)}' is not the id of any of the partners",
         ),
         (
             f"    business: {B1}\n    token",
@@ -411,16 +540,22 @@ def test_several_problems_report_the_first_and_count_the_rest(tmp_path: Path) ->
             "the businesses",
         ),
         (
-            f"    partner: {P.format(2)}",
-            f"    partner: {P.format(8)}",
-            f"partner: {P.format(8)}",
-            f"integrations[0].partner: '{P.format(8)}' is not the id of any of the partners",
+            f"    partner: {partner_id(2)}",
+            f"    partner: {partner_id(8)}",
+            f"partner: {partner_id(8)}",
+            f"integrations[0].partner: '{partner_id(8)}' is not the id of any of the partners",
         ),
         (
-            f"{{user: {U1}",
+            f"{{user: {ALICE}",
             "{user: a11ce000-0000-4000-8000-000000000009",
             "{user:",
             "links[0].user: 'a11ce000-0000-4000-8000-000000000009' is not the id of any of the users",
+        ),
+        (
+            f"partner: {partner_id(3)}}}",
+            f"partner: {partner_id(9)}}}",
+            "{user:",
+            f"links[0].partner: '{partner_id(9)}' is not the id of any of the partners",
         ),
         (
             "businesses:",
@@ -431,19 +566,16 @@ def test_several_problems_report_the_first_and_count_the_rest(tmp_path: Path) ->
     ],
 )
 def test_unknown_references(tmp_path: Path, old: str, new: str, marker: str, message: str) -> None:
-    assert old in BASE
-    text = BASE.replace(old, new, 1)
-    path = write(tmp_path, text)
-    assert str(load_error(path)) == f"{path}:{line_of(text, marker)}: {message}"
+    assert_edit_is_refused_at(tmp_path, old, new, marker, message)
 
 
 def test_duplicate_partner_id(tmp_path: Path) -> None:
-    text = BASE.replace(f"  - id: {P.format(3)}", f"  - id: {P.format(1)}")
+    text = BASE.replace(f"  - id: {partner_id(3)}", f"  - id: {partner_id(1)}")
     error = load_error(write(tmp_path, text))
-    first, second = line_of(text, f"- id: {P.format(1)}"), line_of(text, f"- id: {P.format(1)}", 2)
+    first, second = line_of(text, f"- id: {partner_id(1)}"), line_of(text, f"- id: {partner_id(1)}", 2)
     assert error.line == second
     assert error.message == (  # the link to the third partner now dangles: one more problem
-        f"partners[2].id: duplicate id '{P.format(1)}' (also at line {first})"
+        f"partners[2].id: duplicate id '{partner_id(1)}' (also at line {first})"
         " (and 1 more problem in this file)"
     )
 
@@ -454,7 +586,7 @@ def test_duplicate_token_and_integration(tmp_path: Path) -> None:
         f"    email: bob@example.com\n    business: {B1}\n    token: alice-token\npartners:"
     )
     integration2 = (
-        f"  - id: e0000000-0000-4000-8000-000000000002\n    business: {B1}\n    partner: {P.format(2)}\n"
+        f"  - id: e0000000-0000-4000-8000-000000000002\n    business: {B1}\n    partner: {partner_id(2)}\n"
     )
     text = BASE.replace("\npartners:", "\n" + user2, 1).replace("links:", integration2 + "links:")
     error = load_error(write(tmp_path, text))
@@ -465,7 +597,7 @@ def test_duplicate_token_and_integration(tmp_path: Path) -> None:
     )
     fixed = text.replace("token: alice-token\npartners", "token: bob-token\npartners")
     error = load_error(write(tmp_path, fixed))
-    assert error.line == line_of(fixed, f"partner: {P.format(2)}", 2)
+    assert error.line == line_of(fixed, f"partner: {partner_id(2)}", 2)
     assert error.message.startswith("integrations[1].partner: duplicate business and partner (also at line")
 
 
@@ -491,18 +623,27 @@ def test_unknown_name_lists_the_available_scenarios(scenarios_dir: Path) -> None
     )
 
 
-@pytest.mark.parametrize(
-    ("name", "problem"),
-    [
-        ("../alpha", "a scenario path must end in .yaml or .yml"),
-        ("../etc/passwd", "a scenario path must end in .yaml or .yml"),
-        ("/etc/passwd", "a scenario path must end in .yaml or .yml"),
-        ("..\\alpha", "a scenario path must end in .yaml or .yml"),
-        ("", "not a scenario name (letters, digits, '_', '-') nor a .yaml path"),
-        ("al pha", "not a scenario name (letters, digits, '_', '-') nor a .yaml path"),
-        ("alpha\x00", "not a scenario name (letters, digits, '_', '-') nor a .yaml path"),
-    ],
-)
+NOT_A_YAML_PATH = "a scenario path must end in .yaml or .yml"
+NOT_A_NAME = "not a scenario name (letters, digits, '_', '-') nor a .yaml path"
+BAD_NAMES = [
+    ("../alpha", NOT_A_YAML_PATH),
+    ("../etc/passwd", NOT_A_YAML_PATH),
+    ("alpha/../../etc/passwd", NOT_A_YAML_PATH),
+    ("....//....//etc/passwd", NOT_A_YAML_PATH),
+    ("/etc/passwd", NOT_A_YAML_PATH),
+    ("~/.ssh/id_rsa", NOT_A_YAML_PATH),
+    ("..\\alpha", NOT_A_YAML_PATH),
+    ("", NOT_A_NAME),
+    ("al pha", NOT_A_NAME),
+    ("alpha\x00", NOT_A_NAME),
+    ("..", NOT_A_NAME),
+    ("..%2f..%2fetc%2fpasswd", NOT_A_NAME),
+    ("$(touch pwned)", NOT_A_NAME),
+    ("{{7*7}}", NOT_A_NAME),
+]
+
+
+@pytest.mark.parametrize(("name", "problem"), BAD_NAMES, ids=[repr(n) for n, _ in BAD_NAMES])
 def test_bad_names_are_refused(scenarios_dir: Path, name: str, problem: str) -> None:
     with pytest.raises(ScenarioError) as info:
         load_scenario(name, scenarios_dir)
@@ -525,3 +666,39 @@ def test_names_only_mode_refuses_paths(scenarios_dir: Path, tmp_path: Path) -> N
 def test_missing_path(tmp_path: Path) -> None:
     path = tmp_path / "nope.yaml"
     assert str(load_error(path)) == f"{path}: no such file"
+
+
+@pytest.mark.parametrize("name", ["../../etc/passwd", "default/../../etc/passwd", "....//....//etc/passwd"])
+def test_create_app_refuses_a_traversing_scenario_listing_valid_names(name: str) -> None:
+    error = creation_error(name)
+    assert error.message == f"{NOT_A_YAML_PATH}; available scenarios: {', '.join(list_scenarios(BUNDLED))}"
+    assert error.line is None
+
+
+@pytest.mark.parametrize("name", ["../../etc/passwd\x00.yaml", "default\x00.yaml", "\x00.yml"])
+def test_scenario_path_with_a_nul_byte_is_a_scenario_error(name: str) -> None:
+    """Python's open() raises ValueError ("embedded null byte") on such a path: it must not escape."""
+    error = creation_error(name)
+    assert error.line is None
+    assert "null" in error.message.lower() or "nul" in error.message.lower(), error.message
+
+
+def test_traversal_to_a_yaml_that_is_not_a_scenario_is_refused_by_the_schema() -> None:
+    spec = SPEC_PATH.resolve()
+    assert str(creation_error(spec)).startswith(f"{spec}:1: openapi: unknown field 'openapi'; allowed: ")
+
+
+def test_template_strings_in_a_scenario_are_served_literally(tmp_path: Path) -> None:
+    """Data is data on the way out too: a partner named `{{7*7}}` is called `{{7*7}}`."""
+    marker = tmp_path / "pwned"
+    name = f"{{{{7*7}}}} ${{7*7}} $(touch {marker}) <script>alert(1)</script>"
+    assert f"{TILLTOP_NAME}\n" in DEFAULT_YAML
+    path = write(tmp_path, DEFAULT_YAML.replace(f"{TILLTOP_NAME}\n", f"    name: {json.dumps(name)}\n"))
+    with make_app(scenario=str(path)).test_client() as client:
+        response = send(client, "GET", f"{API}/{P02}")
+        assert response.status_code == 200
+        assert response.get_json()["data"]["attributes"]["name"] == name
+        assert "49" not in response.get_data(as_text=True)
+        found = send(client, "GET", f"{API}?business_uuid={B1}&search=%7B%7B7%2A7%7D%7D").get_json()["data"]
+        assert [p["id"] for p in found] == [P02]
+    assert not marker.exists()

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import SPEC_PATH
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
+from support import SPEC_OPERATIONS, SPEC_PATH
 
 DOCUMENT: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
 BASE_URI = "urn:partners-api:openapi"
@@ -23,15 +23,7 @@ BASE_URI = "urn:partners-api:openapi"
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 ERROR_STATUSES = ("400", "401", "500")
-OPERATIONS = {
-    ("GET", "/api/v1/partners", "listPartners", "200"),
-    ("GET", "/api/v1/partners/available", "listAvailablePartners", "200"),
-    ("GET", "/api/v1/partners/wholesalers", "listWholesalers", "200"),
-    ("GET", "/api/v1/partners/{id}", "getPartner", "200"),
-    ("POST", "/api/v1/partners/{id}/click_event", "createPartnerClickEvent", "201"),
-    ("PATCH", "/api/v1/partners/{id}/connect", "connectPartner", "200"),
-    ("DELETE", "/api/v1/partners/{id}/connect", "disconnectPartner", "204"),
-}
+OPERATIONS = set(SPEC_OPERATIONS)
 """(method, path, operationId, success status) of the seven operations of the notes."""
 SUCCESS_STATUS = {operation_id: status for _, _, operation_id, status in OPERATIONS}
 
@@ -221,6 +213,15 @@ def test_filter_parameters_are_the_ones_the_notes_list(operation_id: str) -> Non
             assert parameter["explode"] is name.endswith("[]"), name
 
 
+CANONICAL_UUID = {
+    "description": "A UUID in its canonical 8-4-4-4-12 form of ASCII hexadecimal digits.",
+    "type": "string",
+    "format": "uuid",
+    "pattern": "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+}
+"""README decision 31: `format: uuid` alone lets a non-ASCII digit through; the pattern does not."""
+
+
 @pytest.mark.parametrize("operation_id", sorted(SUCCESS_STATUS))
 def test_ids_in_paths_are_uuids(operation_id: str) -> None:
     """README decision: ids are UUID strings (the API docs say integer); a non-UUID id is a 400."""
@@ -231,19 +232,20 @@ def test_ids_in_paths_are_uuids(operation_id: str) -> None:
     for parameter in path_parameters:
         schema, _ = resolve(parameter["schema"], parameter["name"])
         assert parameter["required"] is True
-        assert schema == {"type": "string", "format": "uuid"}
+        assert parameter["schema"] == {"$ref": "#/components/schemas/Uuid"}
+        assert schema == CANONICAL_UUID
 
 
 def test_business_uuid_is_a_required_uuid_query_parameter_of_list_partners() -> None:
     """The docs print it as an integer path parameter; the path has no slot for it."""
     (business,) = [p for p in parameters("listPartners") if p["name"] == "business_uuid"]
     assert business["in"] == "query" and business["required"] is True
-    assert business["schema"] == {"type": "string", "format": "uuid"}
+    assert business["schema"] == {"$ref": "#/components/schemas/Uuid"}
 
 
 def test_resource_ids_in_responses_are_uuids() -> None:
     schemas = DOCUMENT["components"]["schemas"]
-    assert schemas["Uuid"] == {"type": "string", "format": "uuid"}
+    assert schemas["Uuid"] == CANONICAL_UUID
     for name in ("Partner", "User", "PartnerIntegration", "ResourceIdentifier"):
         assert schemas[name]["properties"]["id"] == {"$ref": "#/components/schemas/Uuid"}, name
     click_event = schemas["ClickEventDocument"]["properties"]["data"]["properties"]["id"]

@@ -17,18 +17,34 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import make_app
 from flask import Flask
 from flask.testing import FlaskClient
-from support import API, JSON, send
+from support import (
+    ALICE,
+    API,
+    AS_ALICE,
+    AS_BOB,
+    B1,
+    B2,
+    BOB,
+    INITIAL_LINKS,
+    JSON,
+    P01,
+    P02,
+    P03,
+    P04,
+    P05,
+    P07,
+    P08,
+    PARTNERS,
+    click_events,
+    links,
+    make_app,
+    post_click,
+    send,
+)
 from werkzeug.test import TestResponse
 
-B1 = "b0000000-0000-4000-8000-000000000001"  # The Golden Fork (Alice's business)
-B2 = "b0000000-0000-4000-8000-000000000002"  # Harbour & Vine (Bob's business)
-ALICE = "a11ce000-0000-4000-8000-000000000001"
-BOB = "b0b00000-0000-4000-8000-000000000002"
-AS_ALICE = {"Authorization": "Bearer alice-token"}
-AS_BOB = {"Authorization": "Bearer bob-token"}
 ALICE_RESOURCE = {
     "id": ALICE,
     "type": "users",
@@ -39,30 +55,11 @@ BOB_RESOURCE = {
     "type": "users",
     "attributes": {"first-name": "Bob", "last-name": "Okafor", "email": "bob@harbourandvine.example.com"},
 }
-
-PARTNERS = [f"c0000000-0000-4000-8000-0000000000{n:02d}" for n in range(1, 15)]
-P01, P02, P03, P04, P05, P06, P07, P08 = PARTNERS[:8]
-# P08 (Nordkaffe Roasters): an active, available wholesaler nobody is linked to, so it appears in
-# all three list operations.
-NO_SUCH_ID = "00000000-0000-4000-8000-000000000000"
-
-INITIAL_LINKS = {(ALICE, P02), (ALICE, P03), (BOB, P04)}
-CLICK = {"data": {"type": "partner_click_events", "attributes": {"event_type": "website"}}}
 ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 
 
 # --------------------------------------------------------------------------------------------------
 # helpers
-
-
-def click(
-    client: FlaskClient,
-    partner_id: str,
-    body: dict[str, Any] = CLICK,
-    headers: dict[str, str] | None = None,
-    content_type: str = JSON,
-) -> TestResponse:
-    return send(client, "POST", f"{API}/{partner_id}/click_event", json.dumps(body), content_type, headers)
 
 
 def connect(client: FlaskClient, partner_id: str, headers: dict[str, str] | None = None) -> TestResponse:
@@ -89,15 +86,11 @@ def linked(client: FlaskClient, partner_id: str, headers: dict[str, str] | None 
     return value
 
 
-def links(client: FlaskClient) -> set[tuple[str, str]]:
-    """All (user, partner) links, read through the API (`include=users` names each partner's users)."""
-    response = send(client, "GET", f"{API}?business_uuid={B1}&per_page=100&include=users")
-    assert response.status_code == 200, response.get_data(as_text=True)
-    return {
-        (user["id"], partner["id"])
-        for partner in response.get_json()["data"]
-        for user in partner["relationships"]["users"]["data"]
-    }
+def journal_count(client: FlaskClient, query: str = "") -> int:
+    response = send(client, "GET", f"/__admin/requests/count{query}")
+    assert response.status_code == 200
+    count: int = response.get_json()["count"]
+    return count
 
 
 def list_flags(client: FlaskClient, url: str, headers: dict[str, str] | None = None) -> dict[str, bool]:
@@ -116,27 +109,13 @@ LIST_URLS = [
 ]
 
 
-def click_events(client: FlaskClient) -> list[dict[str, Any]]:
-    response = send(client, "GET", "/__admin/click-events")
-    assert response.status_code == 200
-    events: list[dict[str, Any]] = response.get_json()["data"]
-    return events
-
-
-def journal_count(client: FlaskClient, query: str = "") -> int:
-    response = send(client, "GET", f"/__admin/requests/count{query}")
-    assert response.status_code == 200
-    count: int = response.get_json()["count"]
-    return count
-
-
 # --------------------------------------------------------------------------------------------------
 # POST click_event
 
 
 def test_click_event_answers_201_with_the_created_document(client: FlaskClient) -> None:
     before = datetime.now(UTC).replace(microsecond=0)
-    response = click(client, P01)
+    response = post_click(client, partner_id=P01)
     after = datetime.now(UTC)
     assert response.status_code == 201, response.get_data(as_text=True)
     assert response.mimetype == JSON
@@ -161,10 +140,12 @@ def test_click_event_answers_201_with_the_created_document(client: FlaskClient) 
 
 def test_click_event_is_stored(client: FlaskClient) -> None:
     assert click_events(client) == []
-    first = click(client, P01).get_json()["data"]
+    first = post_click(client, partner_id=P01).get_json()["data"]
     assert click_events(client) == [first]
-    second = click(
-        client, P02, {"data": {"type": "partner_click_events", "attributes": {"event_type": "video"}}}
+    second = post_click(
+        client,
+        {"data": {"type": "partner_click_events", "attributes": {"event_type": "video"}}},
+        partner_id=P02,
     )
     assert second.status_code == 201
     assert click_events(client) == [first, second.get_json()["data"]]
@@ -200,7 +181,7 @@ def test_click_event_accepts_each_relationship_form(
     data: dict[str, Any] = {"type": "partner_click_events", "attributes": {"event_type": "video"}}
     if RELATIONSHIP_FORMS[form] is not None:
         data["relationships"] = RELATIONSHIP_FORMS[form]
-    response = click(client, P07, {"data": data}, content_type=content_type)
+    response = post_click(client, {"data": data}, partner_id=P07, content_type=content_type)
     assert response.status_code == 201, response.get_data(as_text=True)
     created = response.get_json()["data"]
     assert created["relationships"]["partner"] == {"data": {"type": "partners", "id": P07}}
@@ -216,7 +197,7 @@ def test_click_event_accepts_each_relationship_form(
 def test_click_event_records_the_current_user(
     client: FlaskClient, headers: dict[str, str] | None, user: str
 ) -> None:
-    response = click(client, P04, headers=headers)
+    response = post_click(client, partner_id=P04, headers=headers)
     assert response.status_code == 201
     assert response.get_json()["data"]["relationships"]["user"] == {"data": {"type": "users", "id": user}}
     [stored] = click_events(client)
@@ -225,7 +206,7 @@ def test_click_event_records_the_current_user(
 
 def test_click_events_of_both_users_are_kept_apart(client: FlaskClient) -> None:
     for headers in (AS_ALICE, AS_BOB, AS_BOB, None):
-        assert click(client, P05, headers=headers).status_code == 201
+        assert post_click(client, partner_id=P05, headers=headers).status_code == 201
     users = [event["relationships"]["user"]["data"]["id"] for event in click_events(client)]
     assert users == [ALICE, BOB, BOB, ALICE]
     assert len({event["id"] for event in click_events(client)}) == 4
@@ -357,29 +338,6 @@ def test_each_users_links_are_independent(client: FlaskClient) -> None:
     assert links(client) == INITIAL_LINKS | {(BOB, P08)}
 
 
-@pytest.mark.parametrize("write", ["click", "connect", "disconnect"])
-@pytest.mark.parametrize("headers", [None, AS_BOB], ids=["alice", "bob"])
-def test_write_on_unknown_partner_is_404_and_changes_nothing(
-    client: FlaskClient, write: str, headers: dict[str, str] | None
-) -> None:
-    do = {"click": click, "connect": connect, "disconnect": disconnect}[write]
-    response = do(client, NO_SUCH_ID, headers=headers)
-    assert response.status_code == 404
-    assert response.get_json() == {
-        "errors": [
-            {
-                "status": "404",
-                "code": "partner_not_found",
-                "title": "Partner not found",
-                "detail": f"No partner has id {NO_SUCH_ID}",
-                "source": {"parameter": "id"},
-            }
-        ]
-    }
-    assert click_events(client) == []
-    assert links(client) == INITIAL_LINKS
-
-
 # --------------------------------------------------------------------------------------------------
 # /__admin/reset
 
@@ -389,8 +347,8 @@ def test_reset_restores_initial_links_and_clears_click_events(client: FlaskClien
     assert connect(client, P01, AS_BOB).status_code == 200
     assert disconnect(client, P02).status_code == 204
     assert disconnect(client, P04, AS_BOB).status_code == 204
-    assert click(client, P01).status_code == 201
-    assert click(client, P03, headers=AS_BOB).status_code == 201
+    assert post_click(client, partner_id=P01).status_code == 201
+    assert post_click(client, partner_id=P03, headers=AS_BOB).status_code == 201
     assert links(client) == {(ALICE, P03), (ALICE, P08), (BOB, P01)}
     assert len(click_events(client)) == 2
     assert journal_count(client) > 0
@@ -406,7 +364,7 @@ def test_reset_restores_initial_links_and_clears_click_events(client: FlaskClien
     assert linked(client, P04, AS_BOB) is True
     assert linked(client, P08) is False
     # The mock keeps working after a reset.
-    assert click(client, P01).status_code == 201
+    assert post_click(client, partner_id=P01).status_code == 201
     assert len(click_events(client)) == 1
 
 
@@ -430,8 +388,8 @@ def test_journal_lists_api_requests_but_not_admin_calls(client: FlaskClient) -> 
             API,
             f"business_uuid={B1}&per_page=2",
         ),
-        (click(client, P01), "POST", f"{API}/{P01}/click_event", ""),
-        (click(client, P01, {"data": {}}), "POST", f"{API}/{P01}/click_event", ""),
+        (post_click(client, partner_id=P01), "POST", f"{API}/{P01}/click_event", ""),
+        (post_click(client, {"data": {}}, partner_id=P01), "POST", f"{API}/{P01}/click_event", ""),
         (connect(client, P08), "PATCH", f"{API}/{P08}/connect", ""),
         (disconnect(client, P08), "DELETE", f"{API}/{P08}/connect", ""),
         (send(client, "GET", "/api/v1/nope"), "GET", "/api/v1/nope", ""),
@@ -463,7 +421,7 @@ def test_journal_lists_api_requests_but_not_admin_calls(client: FlaskClient) -> 
 def test_journal_count_of_posts_grows_with_each_post(client: FlaskClient) -> None:
     assert journal_count(client, "?method=POST") == 0
     for n in range(1, 4):
-        click(client, P01)
+        post_click(client, partner_id=P01)
         assert journal_count(client, "?method=POST") == n
     send(client, "GET", f"{API}/{P01}")
     assert journal_count(client, "?method=POST") == 3
@@ -502,7 +460,7 @@ def test_concurrent_writes_leave_a_consistent_state() -> None:
             for step in range(WRITES_PER_THREAD):
                 action = rng.choice(["connect", "disconnect", "click"])
                 if action == "click":
-                    response = click(client, partner, headers=headers)
+                    response = post_click(client, partner_id=partner, headers=headers)
                     if response.status_code == 201:
                         outcome["clicks"] += 1
                         data = response.get_json()["data"]

@@ -6,25 +6,15 @@ import json
 import uuid
 from typing import Any
 
-from conftest import make_app
 from flask import Flask
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from support import B1, P01, SPEC_OPERATIONS, make_app
 
 from mockserver import errors as e
 from mockserver.validation import validate_current_request
 
-OPERATIONS = [
-    ("GET", "/api/v1/partners"),
-    ("GET", "/api/v1/partners/available"),
-    ("GET", "/api/v1/partners/wholesalers"),
-    ("GET", "/api/v1/partners/{id}"),
-    ("POST", "/api/v1/partners/{id}/click_event"),
-    ("PATCH", "/api/v1/partners/{id}/connect"),
-    ("DELETE", "/api/v1/partners/{id}/connect"),
-]
-KNOWN_PARTNER = "c0000000-0000-4000-8000-000000000001"
-KNOWN_BUSINESS = "b0000000-0000-4000-8000-000000000001"
+OPERATIONS = [(method, path) for method, path, _, _ in SPEC_OPERATIONS]
 PARAMETER_NAMES = [
     "business_uuid", "include", "search", "page", "per_page",
     "filter[categories][]", "filter[categories]", "filter[excluded_categories][]",
@@ -38,14 +28,14 @@ TRICKY_VALUES = [
     "users", "partner_integrations", "users,partner_integrations", "users,", ",", "users,bogus",
     "pos", "pos,wholesaler", "wholesaler", "POS", "soft_drinks", "wine,beer", "GB", "gb", "GB,US",
     "available", "coming_soon", "available,coming_soon", "unavailable", "café", "🍕", "\u202eabc",
-    "x" * 300, KNOWN_BUSINESS, str(uuid.UUID(int=7)), "not-a-uuid", KNOWN_BUSINESS.upper(),
-    "GB\n", "pos\n", "{" + KNOWN_BUSINESS + "}", "urn:uuid:" + KNOWN_BUSINESS,
-    KNOWN_BUSINESS.replace("-", ""), "1.0", "100.0", "-0", "0x10", "1" * 25,
+    "x" * 300, B1, str(uuid.UUID(int=7)), "not-a-uuid", B1.upper(),
+    "GB\n", "pos\n", "{" + B1 + "}", "urn:uuid:" + B1,
+    B1.replace("-", ""), "1.0", "100.0", "-0", "0x10", "1" * 25,
 ]  # fmt: skip
 IDS = [
-    KNOWN_PARTNER, str(uuid.UUID(int=1, version=4)), "abc", "123", KNOWN_PARTNER.upper(), "%20", "a" * 40,
-    "{" + KNOWN_PARTNER + "}", "urn:uuid:" + KNOWN_PARTNER, KNOWN_PARTNER.replace("-", ""),
-    KNOWN_PARTNER + "\n",
+    P01, str(uuid.UUID(int=1, version=4)), "abc", "123", P01.upper(), "%20", "a" * 40,
+    "{" + P01 + "}", "urn:uuid:" + P01, P01.replace("-", ""),
+    P01 + "\n",
 ]  # fmt: skip
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=8),
@@ -66,9 +56,9 @@ def click_bodies(draw: st.DrawFn) -> Any:
         ),
     }
     if draw(st.booleans()):
-        partner_ids = [KNOWN_PARTNER] * 3 + [
-            "nope", str(uuid.UUID(int=3, version=4)), KNOWN_PARTNER.upper(),
-            "{" + KNOWN_PARTNER + "}", KNOWN_PARTNER.replace("-", ""),
+        partner_ids = [P01] * 3 + [
+            "nope", str(uuid.UUID(int=3, version=4)), P01.upper(),
+            "{" + P01 + "}", P01.replace("-", ""),
         ]  # fmt: skip
         partner_id = draw(st.sampled_from(partner_ids))
         form = draw(st.sampled_from(["jsonapi", "flat", "both", "bad"]))
@@ -125,7 +115,7 @@ COMPILED = make_app(scenario="default", validator="compiled")
 
 
 def _declared_query_parameters(method: str, template: str) -> list[str]:
-    entry = REFERENCE.extensions["mockserver.spec"].match_path(template.replace("{id}", KNOWN_PARTNER))
+    entry = REFERENCE.extensions["mockserver.spec"].match_path(template.replace("{id}", P01))
     return sorted(entry.operations[method].query_parameters)
 
 
@@ -138,8 +128,8 @@ def requests(draw: st.DrawFn) -> tuple[str, str, list[tuple[str, str]], bytes | 
     value = st.sampled_from(TRICKY_VALUES) | st.text(max_size=6)
     query = draw(st.lists(st.tuples(name, value), max_size=4, unique_by=lambda pair: pair[0]))
     if method == "GET" and template == "/api/v1/partners" and draw(st.integers(0, 9)) > 0:
-        query = [("business_uuid", KNOWN_BUSINESS), *[(k, v) for k, v in query if k != "business_uuid"]]
-    path = template.replace("{id}", draw(st.sampled_from([KNOWN_PARTNER] * 6 + IDS)))
+        query = [("business_uuid", B1), *[(k, v) for k, v in query if k != "business_uuid"]]
+    path = template.replace("{id}", draw(st.sampled_from([P01] * 6 + IDS)))
     content_type = draw(
         st.sampled_from(
             [None, "application/json", "application/vnd.api+json", "application/json; charset=utf-8",

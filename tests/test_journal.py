@@ -1,0 +1,111 @@
+"""mockserver.journal as a unit: a bounded log of recent requests, matched by method and path, filled by
+a WSGI middleware that journals every request but the /__admin ones. (The admin API that reads it is
+tested through HTTP in test_state.py.)"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import pytest
+from support import API, make_app, send
+from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+from mockserver.journal import Entry, Journal, JournalMiddleware
+
+
+def entry(method: str, path: str, status: int = 200, query: str = "") -> Entry:
+    return Entry(method, path, query, status, 1.5)
+
+
+def test_the_journal_keeps_the_newest_entries_up_to_its_size() -> None:
+    journal = Journal(3)
+    entries = [entry("GET", f"/p{n}") for n in range(5)]
+    for each in entries:
+        journal.record(each)
+    assert list(journal.matching()) == entries[2:]
+    journal.clear()
+    assert list(journal.matching()) == []
+
+
+def test_matching_by_method_and_path() -> None:
+    journal = Journal(10)
+    get_a, post_a, post_b, get_b = (
+        entry("GET", "/a"),
+        entry("POST", "/a"),
+        entry("POST", "/b"),
+        entry("GET", "/b"),
+    )
+    for each in (get_a, post_a, post_b, get_b):
+        journal.record(each)
+    assert list(journal.matching(method="POST")) == [post_a, post_b]
+    assert list(journal.matching(method="post")) == [post_a, post_b]  # the method is case-insensitive
+    assert list(journal.matching(path="/b")) == [post_b, get_b]
+    assert list(journal.matching(path="/b/")) == []  # the path is exact
+    assert list(journal.matching(method="GET", path="/a")) == [get_a]
+    assert list(journal.matching(method="PUT")) == []
+    assert list(journal.matching(method="", path="")) == [get_a, post_a, post_b, get_b]  # empty: no filter
+
+
+def test_an_entry_as_json() -> None:
+    assert entry("GET", "/a", 404, "x=1").to_json() == {
+        "method": "GET",
+        "path": "/a",
+        "query": "x=1",
+        "status": 404,
+        "duration_ms": 1.5,
+    }
+
+
+def answering(status: str) -> Any:
+    def wsgi_app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        start_response(status, [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    return wsgi_app
+
+
+def call(app: Any, method: str, path: str, query: str = "") -> str:
+    environ = EnvironBuilder(method=method, path=path, query_string=query).get_environ()
+    body, status, _ = run_wsgi_app(app, environ, buffered=True)
+    assert b"".join(body) == b"ok"
+    return status
+
+
+def test_the_middleware_journals_api_requests_but_not_admin_ones(caplog: pytest.LogCaptureFixture) -> None:
+    journal = Journal(10)
+    log = logging.getLogger("test_journal.access")
+    middleware = JournalMiddleware(answering("201 CREATED"), journal, log)
+    with caplog.at_level(logging.INFO, logger="test_journal.access"):
+        assert call(middleware, "POST", f"{API}/x/click_event", "a=1&b=2") == "201 CREATED"
+        assert call(middleware, "GET", "/__admin/requests") == "201 CREATED"
+        assert call(middleware, "DELETE", "/__admin") == "201 CREATED"
+        assert call(middleware, "GET", "/elsewhere") == "201 CREATED"
+    journaled = list(journal.matching())
+    assert [(e.method, e.path, e.query, e.status) for e in journaled] == [
+        ("POST", f"{API}/x/click_event", "a=1&b=2", 201),
+        ("GET", "/elsewhere", "", 201),
+    ]
+    assert all(e.duration_ms >= 0 for e in journaled)
+    # The access log has a line for every request, admin ones included.
+    lines = [record.getMessage() for record in caplog.records]
+    assert len(lines) == 4
+    assert f'"POST {API}/x/click_event?a=1&b=2" 201 ' in lines[0]
+    assert '"GET /__admin/requests" 201 ' in lines[1]
+
+
+def test_without_a_logger_the_middleware_only_journals(caplog: pytest.LogCaptureFixture) -> None:
+    journal = Journal(10)
+    with caplog.at_level(logging.DEBUG):
+        call(JournalMiddleware(answering("404 NOT FOUND"), journal, None), "GET", "/x")
+    assert [(e.path, e.status) for e in journal.matching()] == [("/x", 404)]
+    assert not [r for r in caplog.records if r.name.startswith("mockserver")]
+
+
+def test_an_app_journals_as_many_requests_as_its_settings_say() -> None:
+    with make_app(scenario="default", journal_size=2).test_client() as client:
+        for path in (f"{API}/available", f"{API}/wholesalers", "/nope", "/__admin/health"):
+            send(client, "GET", path)
+        requests = send(client, "GET", "/__admin/requests").get_json()["requests"]
+        assert [(r["path"], r["status"]) for r in requests] == [(f"{API}/wholesalers", 200), ("/nope", 404)]
