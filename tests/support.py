@@ -399,25 +399,29 @@ def partner_id(n: int) -> str:
     return f"c0000000-0000-4000-8000-{n:012d}"
 
 
+PARTNER_DEFAULTS: dict[str, Any] = {
+    "wholesaler_types": [],
+    "wholesaler_category": None,
+    "country_code": None,
+    "status": None,
+    "active": True,
+    "logo_url": None,
+    "website_url": None,
+    "website_supports_iframe": False,
+    "video_url": None,
+    "description": None,
+    "email": None,
+    "phone": None,
+    "book_meeting": None,
+    "display_credentials_prompt": False,
+}
+"""The defaults scenario.schema.json documents for optional partner fields (as JSON: lists)."""
+
+
 def make_partner(n: int, name: str, **fields: Any) -> Partner:
     """Partner number n (id `partner_id(n)`), named `name`; other fields as a scenario file defaults them."""
-    values: dict[str, Any] = {
-        "categories": (),
-        "wholesaler_types": (),
-        "wholesaler_category": None,
-        "country_code": None,
-        "status": None,
-        "active": True,
-        "logo_url": None,
-        "website_url": None,
-        "website_supports_iframe": False,
-        "video_url": None,
-        "description": None,
-        "email": None,
-        "phone": None,
-        "book_meeting": None,
-        "display_credentials_prompt": False,
-    }
+    values: dict[str, Any] = {"categories": ()}
+    values.update((key, tuple(v) if isinstance(v, list) else v) for key, v in PARTNER_DEFAULTS.items())
     values.update(fields)
     return Partner(id=partner_id(n), name=name, **values)
 

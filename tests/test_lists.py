@@ -14,7 +14,20 @@ import pytest
 import yaml
 from flask import Flask
 from flask.testing import FlaskClient
-from support import ALICE, API, B1, B2, BOB, P02, P04, P07, SCENARIOS_DIR, bearer, make_app
+from support import (
+    ALICE,
+    API,
+    B1,
+    B2,
+    BOB,
+    P02,
+    P04,
+    P07,
+    PARTNER_DEFAULTS,
+    SCENARIOS_DIR,
+    bearer,
+    make_app,
+)
 
 Json = dict[str, Any]
 Params = list[tuple[str, str]]
@@ -22,24 +35,6 @@ Keep = Callable[[Json], bool]
 
 AVAILABLE_PATH = f"{API}/available"
 WHOLESALERS_PATH = f"{API}/wholesalers"
-
-PARTNER_DEFAULTS: Json = {
-    "wholesaler_types": [],
-    "wholesaler_category": None,
-    "country_code": None,
-    "status": None,
-    "active": True,
-    "logo_url": None,
-    "website_url": None,
-    "website_supports_iframe": False,
-    "video_url": None,
-    "description": None,
-    "email": None,
-    "phone": None,
-    "book_meeting": None,
-    "display_credentials_prompt": False,
-}
-"""The defaults scenario.schema.json documents for optional partner fields."""
 
 
 def load_scenario_yaml(name: str) -> Json:
