@@ -7,11 +7,12 @@ memory of that process measured from outside (CPU time, not wall time: the machi
 from __future__ import annotations
 
 import copy
-import resource
+import json
 import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -22,23 +23,22 @@ MAX_RSS_MIB = 300
 ONE_MB = 1_000_000
 
 
-def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+MEASURE = """
+import json, resource, subprocess, sys
+result = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"code": result.returncode, "out": result.stdout, "err": result.stderr,
+                  "cpu": usage.ru_utime + usage.ru_stime, "rss_kib": usage.ru_maxrss}))
+"""
+"""Runs a command as its only child, so the figures are that command's alone."""
 
 
-def check(path: Path) -> tuple[subprocess.CompletedProcess[str], float, float]:
-    """Run `mockserver check`; its result, CPU seconds, and peak RSS in MiB (of the biggest child so far)."""
-    started = children_cpu()
-    result = subprocess.run(
-        [sys.executable, "-m", "mockserver", "check", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    elapsed = children_cpu() - started
-    peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return result, elapsed, peak_mib
+def check(path: Path) -> tuple[dict[str, Any], float, float]:
+    """Run `mockserver check`; what it printed and returned, its CPU seconds and peak RSS in MiB."""
+    command = [sys.executable, "-c", MEASURE, sys.executable, "-m", "mockserver", "check", str(path)]
+    measured = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
+    figures: dict[str, Any] = json.loads(measured.stdout)
+    return figures, figures["cpu"], figures["rss_kib"] / 1024
 
 
 def big_scenario() -> str:
@@ -73,8 +73,8 @@ def test_a_1_mb_scenario_loads_within_the_bounds(tmp_path: Path) -> None:
     path = tmp_path / "big.yaml"
     path.write_text(big_scenario(), encoding="utf-8")
     result, elapsed, peak = check(path)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("ok: 20")
+    assert result["code"] == 0, result["err"]
+    assert result["out"].startswith("ok: 20")
     assert elapsed < MAX_SECONDS, f"{elapsed:.2f} s"
     assert peak < MAX_RSS_MIB, f"{peak:.0f} MiB"
 
@@ -92,7 +92,7 @@ def test_an_alias_bomb_is_refused_within_the_bounds(tmp_path: Path, text: str, m
     path = tmp_path / "bomb.yaml"
     path.write_text(text, encoding="utf-8")
     result, elapsed, peak = check(path)
-    assert result.returncode == 1
-    assert message in result.stderr
+    assert result["code"] == 1
+    assert message in result["err"]
     assert elapsed < MAX_SECONDS, f"{elapsed:.2f} s"
     assert peak < MAX_RSS_MIB, f"{peak:.0f} MiB"
