@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from flask import Blueprint, Response, request
 
 from .documents import click_event_document, json_response
-from .journal import get_journal
+from .journal import Entry, get_journal
+from .sessions import get_sessions, session_id_of_request
 from .store import get_store
 
 bp = Blueprint("admin", __name__, url_prefix="/__admin")
@@ -18,9 +21,12 @@ def health() -> Response:
 
 @bp.post("/reset")
 def reset() -> Response:
-    """Back to the data set's initial state: links as loaded, no click events, empty journal."""
+    """Back to the data set's initial state: links as loaded, no click events, empty journal.
+
+    With X-Mock-Session, only that session's state and journal entries; other sessions are untouched.
+    """
     get_store().reset()
-    get_journal().clear()
+    get_journal().clear(session_id_of_request())
     return Response(status=204)
 
 
@@ -58,11 +64,25 @@ def click_events() -> Response:
 
 @bp.get("/requests")
 def requests() -> Response:
-    entries = get_journal().matching(request.args.get("method"), request.args.get("path"))
+    entries = _journal_entries()
     return json_response({"requests": [entry.to_json() for entry in entries]})
 
 
 @bp.get("/requests/count")
 def requests_count() -> Response:
-    entries = get_journal().matching(request.args.get("method"), request.args.get("path"))
-    return json_response({"count": sum(1 for _ in entries)})
+    return json_response({"count": sum(1 for _ in _journal_entries())})
+
+
+def _journal_entries() -> Iterator[Entry]:
+    """The journal's entries the query asks for; with X-Mock-Session, that session's only."""
+    args = request.args
+    return get_journal().matching(args.get("method"), args.get("path"), session_id_of_request())
+
+
+@bp.get("/sessions")
+def sessions() -> Response:
+    """The live sessions, least recently used first, and how many the TTL or the bound evicted."""
+    live = get_sessions()
+    return json_response(
+        {"sessions": live.ids(), "limit": live.max_sessions, "ttl": live.ttl, "evicted": live.evicted}
+    )

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import admin, api, cors, documents, errors, framing, journal, response_check, store, validation
+from . import (
+    admin,
+    api,
+    cors,
+    documents,
+    errors,
+    framing,
+    journal,
+    response_check,
+    sessions,
+    store,
+    validation,
+)
 from .datasets import load_dataset
 from .settings import Settings
 from .spec import Spec, load_spec
@@ -34,7 +46,10 @@ def create_app(settings: Settings | None = None, spec: Spec | None = None) -> Fl
     cors.init_app(app)
     framing.init_app(app)  # after cors: its checks go first
     store.init_app(app, data_store)
-    documents.init_app(app, data_store)
+    renderer = documents.init_app(app, data_store)
+    sessions.init_app(
+        app, sessions.Sessions(data_store, renderer, settings.session_ttl, settings.max_sessions)
+    )
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)
     return app

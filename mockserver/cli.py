@@ -107,6 +107,20 @@ def cli() -> None:
     show_default=True,
     help="Seconds a client may take to send a request's headers or body before a 408.",
 )
+@click.option(
+    "--session-ttl",
+    type=click.FloatRange(1),
+    default=DEFAULTS.session_ttl,
+    show_default=True,
+    help="Seconds an idle X-Mock-Session lives before a request naming it starts afresh.",
+)
+@click.option(
+    "--max-sessions",
+    type=click.IntRange(1),
+    default=DEFAULTS.max_sessions,
+    show_default=True,
+    help="Live sessions at most; past it the least recently used is evicted.",
+)
 @click.option("--quiet", is_flag=True, help="No per-request log lines.")
 def serve_command(quiet: bool, **options: Any) -> None:
     """Serve every operation of the spec on a production WSGI server until Ctrl-C or SIGTERM."""

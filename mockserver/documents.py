@@ -12,7 +12,7 @@ from flask import Flask, Response, current_app, g
 
 from .model import Business, Partner, PartnerIntegration, User
 from .queries import Page
-from .store import ClickEvent, Store
+from .store import SESSION_KEY, ClickEvent, Store
 
 API_PREFIX = "/api/v1/partners"
 MAX_RENDERED = 100_000
@@ -85,9 +85,10 @@ class Renderer:
     A piece rendered while a write lands is returned but not kept, so no stale piece survives.
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, templates: dict[str, Template] | None = None) -> None:
         self.store = store
-        self._templates: dict[str, Template] = {}
+        self._templates: dict[str, Template] = {} if templates is None else templates
+        """Partner templates depend on the data set only: renderers of forked stores share them."""
         self._pieces: tuple[int, dict[Hashable, Any]] = (store.version, {})
 
     def _cached(self, key: Hashable, render: Callable[[], Any]) -> Any:
@@ -102,6 +103,10 @@ class Renderer:
             if self.store.version == version and len(pieces) < MAX_RENDERED:
                 pieces[key] = piece
         return piece
+
+    def fork(self, store: Store) -> Renderer:
+        """A renderer for a forked store: its own cache of rendered pieces, the same templates."""
+        return Renderer(store, self._templates)
 
     def _template(self, partner: Partner) -> Template:
         template = self._templates.get(partner.id)
@@ -241,10 +246,16 @@ def click_event_document(event: ClickEvent) -> dict[str, Any]:
     }
 
 
-def init_app(app: Flask, store: Store) -> None:
-    app.extensions["mockserver.renderer"] = Renderer(store)
+def init_app(app: Flask, store: Store) -> Renderer:
+    renderer = app.extensions["mockserver.renderer"] = Renderer(store)
+    return renderer
 
 
 def get_renderer() -> Renderer:
-    renderer: Renderer = current_app.extensions["mockserver.renderer"]
-    return renderer
+    """The renderer of the current request's store (its session's, or the shared one)."""
+    session = g.get(SESSION_KEY)
+    if session is not None:
+        renderer: Renderer = session.renderer
+        return renderer
+    shared: Renderer = current_app.extensions["mockserver.renderer"]
+    return shared

@@ -27,6 +27,8 @@ class Entry:
     query: str
     status: int
     duration_ms: float
+    session: str | None = None
+    """The X-Mock-Session the request named, if any."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -41,14 +43,25 @@ class Journal:
         with self._lock:
             self._entries.append(entry)
 
-    def clear(self) -> None:
+    def clear(self, session: str | None = None) -> None:
+        """Forget every entry, or only a session's."""
         with self._lock:
+            if session is None:
+                self._entries.clear()
+                return
+            kept = [entry for entry in self._entries if entry.session != session]
             self._entries.clear()
+            self._entries.extend(kept)
 
-    def matching(self, method: str | None = None, path: str | None = None) -> Iterator[Entry]:
+    def matching(
+        self, method: str | None = None, path: str | None = None, session: str | None = None
+    ) -> Iterator[Entry]:
+        """Entries, oldest first; with a session, only that session's."""
         with self._lock:
             entries = list(self._entries)
         for entry in entries:
+            if session is not None and entry.session != session:
+                continue
             if method and entry.method != method.upper():
                 continue
             if path and entry.path != path:
@@ -87,8 +100,14 @@ class JournalMiddleware:
         path = environ.get("PATH_INFO", "")
         query = environ.get("QUERY_STRING", "")
         if not path.startswith("/__admin"):
+            session = environ.get("HTTP_X_MOCK_SESSION")
             entry = Entry(
-                method[:MAX_FIELD], path[:MAX_FIELD], query[:MAX_FIELD], status[0], round(elapsed, 3)
+                method[:MAX_FIELD],
+                path[:MAX_FIELD],
+                query[:MAX_FIELD],
+                status[0],
+                round(elapsed, 3),
+                session[:64] if session else None,
             )
             self.journal.record(entry)
         if self.log is not None:

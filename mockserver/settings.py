@@ -46,6 +46,10 @@ class Settings:
     """Click events kept (about 300 bytes each); past it the oldest are dropped and counted."""
     read_timeout: float = 10.0
     """Seconds a client may take to send a request's headers or body before it gets a 408."""
+    session_ttl: float = 600.0
+    """Seconds an idle session (X-Mock-Session) lives; then a request naming it starts afresh."""
+    max_sessions: int = 1000
+    """Live sessions at most; past it the least recently used one is evicted."""
     access_log: bool = False
     """Log one line per request (the CLI turns it on unless --quiet)."""
     server: str = "granian"

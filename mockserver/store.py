@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import sys
 import threading
@@ -10,7 +11,7 @@ from collections import deque
 from datetime import UTC, datetime
 from typing import NamedTuple
 
-from flask import Flask, current_app
+from flask import Flask, current_app, g
 
 from .index import PartnerIndex
 from .model import Business, DataSet, Partner, PartnerIntegration, User
@@ -51,6 +52,14 @@ class Store:
         self.default_user: User | None = self.users.get(default) if default else None
         self._lock = threading.Lock()
         self.reset()
+
+    def fork(self) -> Store:
+        """A store over the same data set and indexes (shared, never copied) with its own fresh state."""
+        forked = copy.copy(self)
+        forked._lock = threading.Lock()
+        forked.version = 0
+        forked.reset()
+        return forked
 
     def reset(self) -> None:
         """Back to the data set's initial links and no click events."""
@@ -134,6 +143,15 @@ def init_app(app: Flask, store: Store) -> None:
     app.extensions["mockserver.store"] = store
 
 
+SESSION_KEY = "mockserver_session"
+"""Where `sessions` puts the current request's session on `flask.g` (it has `.store`, `.renderer`)."""
+
+
 def get_store() -> Store:
-    store: Store = current_app.extensions["mockserver.store"]
-    return store
+    """The current request's store: its session's, or the shared one."""
+    session = g.get(SESSION_KEY)
+    if session is not None:
+        store: Store = session.store
+        return store
+    shared: Store = current_app.extensions["mockserver.store"]
+    return shared

@@ -55,6 +55,7 @@ def test_an_entry_as_json() -> None:
         "query": "x=1",
         "status": 404,
         "duration_ms": 1.5,
+        "session": None,
     }
 
 

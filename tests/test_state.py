@@ -404,7 +404,8 @@ def test_journal_lists_api_requests_but_not_admin_calls(client: FlaskClient) -> 
         {"method": m, "path": p, "query": q, "status": r.status_code} for r, m, p, q in calls
     ]
     for entry in entries:
-        assert set(entry) == {"method", "path", "query", "status", "duration_ms"}
+        assert set(entry) == {"method", "path", "query", "status", "duration_ms", "session"}
+        assert entry["session"] is None
         assert isinstance(entry["duration_ms"], (int, float)) and entry["duration_ms"] >= 0
 
     assert journal_count(client) == 6

@@ -1,0 +1,123 @@
+"""Per-test isolation: a request naming a session (`X-Mock-Session: <id>`) reads and changes only that
+session's state, forked lazily from the data set; requests without the header share the default.
+
+A session is a forked `Store` (links and click events of its own, over the shared data set and
+indexes) and a renderer with its own cache. Idle sessions expire after a TTL; past the bound, the
+least recently used is evicted. A request naming an expired or evicted session starts it afresh.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import Flask, current_app, g, request
+
+from .documents import Renderer
+from .errors import INVALID_SESSION, ApiError
+from .store import SESSION_KEY, Store
+
+HEADER = "X-Mock-Session"
+SESSION_ID = re.compile(r"[A-Za-z0-9._~-]{1,64}")
+
+
+@dataclass
+class Session:
+    id: str
+    store: Store
+    renderer: Renderer
+    last_used: float
+
+
+class Sessions:
+    """The live sessions, least recently used first; thread-safe."""
+
+    def __init__(
+        self,
+        store: Store,
+        renderer: Renderer,
+        ttl: float,
+        max_sessions: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.renderer = renderer
+        self.ttl = ttl
+        self.max_sessions = max_sessions
+        self.clock = clock
+        self._sessions: OrderedDict[str, Session] = OrderedDict()
+        self._lock = threading.Lock()
+        self.evicted = 0
+        """Sessions dropped for the bound or the TTL since start-up."""
+
+    def get(self, session_id: str) -> Session:
+        """The session with this id, created (forked from the data set) when it does not exist."""
+        now = self.clock()
+        with self._lock:
+            self._expire(now)
+            session = self._sessions.get(session_id)
+            if session is None:
+                store = self.store.fork()
+                session = Session(session_id, store, self.renderer.fork(store), now)
+                self._sessions[session_id] = session
+                while len(self._sessions) > self.max_sessions:
+                    self._sessions.popitem(last=False)
+                    self.evicted += 1
+            else:
+                session.last_used = now
+                self._sessions.move_to_end(session_id)
+            return session
+
+    def drop(self, session_id: str) -> bool:
+        """Forget a session; True when it existed."""
+        with self._lock:
+            return self._sessions.pop(session_id, None) is not None
+
+    def ids(self) -> list[str]:
+        with self._lock:
+            self._expire(self.clock())
+            return list(self._sessions)
+
+    def _expire(self, now: float) -> None:
+        """Drop sessions idle longer than the TTL (the oldest are first: stop at the first live one)."""
+        while self._sessions:
+            oldest = next(iter(self._sessions.values()))
+            if now - oldest.last_used <= self.ttl:
+                return
+            self._sessions.popitem(last=False)
+            self.evicted += 1
+
+
+def session_id_of_request() -> str | None:
+    """The validated session id the request names, or None; a malformed one is a 400."""
+    raw = request.headers.get(HEADER)
+    if raw is None:
+        return None
+    if not SESSION_ID.fullmatch(raw):
+        shown = raw if len(raw) <= 40 else raw[:40] + "…"
+        raise ApiError.of(
+            INVALID_SESSION,
+            f"{HEADER} must be 1 to 64 letters, digits or . _ ~ -, got {shown!r}",
+            ("header", HEADER),
+        )
+    return raw
+
+
+def get_sessions() -> Sessions:
+    sessions: Sessions = current_app.extensions["mockserver.sessions"]
+    return sessions
+
+
+def init_app(app: Flask, sessions: Sessions) -> None:
+    """Pick each request's session before its view runs (admin requests included)."""
+    app.extensions["mockserver.sessions"] = sessions
+
+    @app.before_request
+    def pick_session() -> None:
+        session_id = session_id_of_request()
+        if session_id is not None:
+            g.setdefault(SESSION_KEY, sessions.get(session_id))

@@ -1,0 +1,211 @@
+"""Per-test isolation with `X-Mock-Session`: each session reads and changes only its own links and
+click events, forked lazily from the data set; the default (no header) is one more such world."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from support import ALICE, API, AS_ALICE, AS_BOB, BOB, P01, P02, P04, P08, VALID_CLICK, make_app
+
+from mockserver.documents import Renderer
+from mockserver.sessions import Sessions
+from mockserver.store import Store
+
+PARTNERS = [P01, P02, P04, P08]
+
+
+def session(name: str, auth: dict[str, str] | None = None) -> dict[str, str]:
+    return {"X-Mock-Session": name, **(auth or AS_ALICE)}
+
+
+def linked(client: FlaskClient, partner: str, headers: dict[str, str]) -> tuple[bool, list[str]]:
+    """(the viewer's user-integration-requested flag, ids of users linked) as that session sees them."""
+    response = client.get(f"{API}/{partner}?include=users", headers=headers)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    data = response.get_json()["data"]
+    users = [ref["id"] for ref in data["relationships"]["users"]["data"]]
+    return data["attributes"]["user-integration-requested"], users
+
+
+def stored_events(client: FlaskClient, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    document: dict[str, Any] = client.get("/__admin/click-events", headers=headers or {}).get_json()
+    return document
+
+
+@pytest.fixture
+def app() -> Flask:
+    return make_app(scenario="default")
+
+
+@pytest.fixture
+def client(app: Flask) -> Iterator[FlaskClient]:
+    with app.test_client() as test_client:
+        yield test_client
+
+
+def test_a_link_made_in_one_session_shows_only_there(client: FlaskClient) -> None:
+    before = linked(client, P08, AS_ALICE)
+    assert before == (False, [])
+    assert client.patch(f"{API}/{P08}/connect", headers=session("a")).status_code == 200
+    assert linked(client, P08, session("a")) == (True, [ALICE])
+    assert linked(client, P08, session("b")) == before
+    assert linked(client, P08, AS_ALICE) == before  # the default session
+    assert linked(client, P08, session("a", AS_BOB)) == (False, [ALICE])
+
+
+def test_an_unlink_in_one_session_leaves_the_others_linked(client: FlaskClient) -> None:
+    """P02 starts linked to Alice (default scenario)."""
+    assert linked(client, P02, AS_ALICE)[0] is True
+    assert client.delete(f"{API}/{P02}/connect", headers=session("a")).status_code == 204
+    assert linked(client, P02, session("a"))[0] is False
+    assert linked(client, P02, session("b"))[0] is True
+    assert linked(client, P02, AS_ALICE)[0] is True
+
+
+def test_lists_show_each_session_its_own_flags(client: FlaskClient) -> None:
+    client.patch(f"{API}/{P08}/connect", headers=session("a"))
+    for headers, expected in ((session("a"), True), (session("b"), False), (AS_ALICE, False)):
+        page = client.get(f"{API}/available?per_page=100&include=users", headers=headers).get_json()
+        flags = {p["id"]: p["attributes"]["user-integration-requested"] for p in page["data"]}
+        if P08 in flags:
+            assert flags[P08] is expected
+        users = {i["id"] for i in page.get("included", []) if i["type"] == "users"}
+        assert (ALICE in users) == any(flags.values()), users
+
+
+def test_click_events_and_resets_are_per_session(client: FlaskClient) -> None:
+    for headers in (session("a"), session("a"), session("b")):
+        assert client.post(f"{API}/{P01}/click_event", json=VALID_CLICK, headers=headers).status_code == 201
+    assert stored_events(client, session("a"))["meta"]["stored"] == 2
+    assert stored_events(client, session("b"))["meta"]["stored"] == 1
+    assert stored_events(client)["meta"]["stored"] == 0
+    assert client.post("/__admin/reset", headers=session("a")).status_code == 204
+    assert stored_events(client, session("a"))["meta"]["stored"] == 0
+    assert stored_events(client, session("b"))["meta"]["stored"] == 1
+
+
+def test_the_journal_records_and_filters_by_session(client: FlaskClient) -> None:
+    client.get(f"{API}/{P01}", headers=session("a"))
+    client.get(f"{API}/{P02}", headers=session("b"))
+    client.get(f"{API}/{P04}")
+    every = client.get("/__admin/requests").get_json()["requests"]
+    assert [(e["path"], e["session"]) for e in every] == [
+        (f"{API}/{P01}", "a"),
+        (f"{API}/{P02}", "b"),
+        (f"{API}/{P04}", None),
+    ]
+    only_a = client.get("/__admin/requests", headers={"X-Mock-Session": "a"}).get_json()["requests"]
+    assert [e["path"] for e in only_a] == [f"{API}/{P01}"]
+    client.post("/__admin/reset", headers={"X-Mock-Session": "a"})
+    assert client.get("/__admin/requests/count").get_json() == {"count": 2}
+
+
+@pytest.mark.parametrize("bad", ["", "a" * 65, "a b", "ä", "a/b", "<script>"])
+def test_a_malformed_session_id_is_a_400_naming_the_header(client: FlaskClient, bad: str) -> None:
+    for method, path in (("GET", f"{API}/{P01}"), ("POST", "/__admin/reset")):
+        response = client.open(path, method=method, headers={"X-Mock-Session": bad})
+        assert response.status_code == 400, response.get_data(as_text=True)
+        (error,) = response.get_json()["errors"]
+        assert error["code"] == "invalid_session"
+        assert error["source"] == {"header": "X-Mock-Session"}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_idle_sessions_expire_and_come_back_fresh(app: Flask) -> None:
+    clock = Clock()
+    store: Store = app.extensions["mockserver.store"]
+    sessions = Sessions(store, Renderer(store), ttl=10, max_sessions=5, clock=clock)
+    first = sessions.get("a")
+    first.store.connect(BOB, P08)
+    clock.now = 9
+    assert sessions.get("a") is first  # used again: its idle time starts over
+    clock.now = 18
+    assert sessions.get("a") is first
+    clock.now = 28.5
+    fresh = sessions.get("a")
+    assert fresh is not first
+    assert fresh.store.linked_user_ids(P08) == frozenset()
+    assert sessions.evicted == 1
+
+
+def test_past_the_bound_the_least_recently_used_session_is_evicted(app: Flask) -> None:
+    clock = Clock()
+    store: Store = app.extensions["mockserver.store"]
+    sessions = Sessions(store, Renderer(store), ttl=1000, max_sessions=2, clock=clock)
+    a = sessions.get("a")
+    a.store.connect(BOB, P08)
+    sessions.get("b")
+    clock.now = 1
+    assert sessions.get("a") is a  # a is now the most recently used
+    sessions.get("c")  # evicts b
+    assert sessions.ids() == ["a", "c"]
+    assert sessions.evicted == 1
+    assert sessions.get("b").store.linked_user_ids(P08) == frozenset()
+    assert sessions.ids() == ["c", "b"]  # and a, least recently used, went
+
+
+def test_sessions_share_the_data_set_and_indexes(app: Flask) -> None:
+    store: Store = app.extensions["mockserver.store"]
+    forked = store.fork()
+    assert forked.index is store.index and forked.partners is store.partners
+    forked.connect(BOB, P08)
+    assert store.linked_user_ids(P08) == frozenset()
+
+
+def test_interleaved_writes_in_several_sessions_never_leak(app: Flask) -> None:
+    """Threads toggle links in their own session (switching threads often) while reading every flag."""
+    names = [f"s{i}" for i in range(4)]
+    errors: list[str] = []
+    rounds = 30
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+
+    def worker(index: int) -> None:
+        client = app.test_client()
+        mine = session(names[index])
+        own_partner = PARTNERS[index]
+        for step in range(rounds):
+            connect = step % 2 == 0
+            method = "PATCH" if connect else "DELETE"
+            status = client.open(f"{API}/{own_partner}/connect", method=method, headers=mine).status_code
+            if status not in (200, 204):
+                errors.append(f"{names[index]}: {method} answered {status}")
+            page = client.get(f"{API}/available?per_page=100&include=users", headers=mine).get_json()
+            for partner in page["data"]:
+                if partner["id"] in PARTNERS and partner["id"] != own_partner:
+                    expected = partner["id"] in INITIALLY_ALICE
+                    if partner["attributes"]["user-integration-requested"] is not expected:
+                        errors.append(f"{names[index]} sees another session's link on {partner['id']}")
+            flag, _ = linked(client, own_partner, mine)
+            if flag is not connect:
+                errors.append(f"{names[index]}: own link on {own_partner} is {flag}, expected {connect}")
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(names))]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(previous)
+    assert errors == []
+    default_client = app.test_client()
+    for partner in PARTNERS:
+        assert linked(default_client, partner, AS_ALICE)[0] is (partner in INITIALLY_ALICE)
+
+
+INITIALLY_ALICE = {P02}
+"""Of PARTNERS, those linked to Alice in the default scenario (P03 is too, but is not used here)."""
