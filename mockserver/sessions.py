@@ -22,6 +22,7 @@ from .errors import INVALID_SESSION, ApiError
 from .store import SESSION_KEY, Store
 
 HEADER = "X-Mock-Session"
+ENVIRON_KEY = "HTTP_X_MOCK_SESSION"
 SESSION_ID = re.compile(r"[A-Za-z0-9._~-]{1,64}")
 
 
@@ -94,7 +95,7 @@ class Sessions:
 
 def session_id_of_request() -> str | None:
     """The validated session id the request names, or None; a malformed one is a 400."""
-    raw = request.headers.get(HEADER)
+    raw: str | None = request.environ.get(ENVIRON_KEY)  # cheaper than request.headers on every request
     if raw is None:
         return None
     if not SESSION_ID.fullmatch(raw):
