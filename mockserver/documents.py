@@ -12,7 +12,7 @@ from flask import Flask, Response, current_app, g
 
 from .model import Business, Partner, PartnerIntegration, User
 from .queries import Page
-from .store import SESSION_KEY, ClickEvent, Store
+from .store import CURRENT_SESSION, ClickEvent, Store
 
 API_PREFIX = "/api/v1/partners"
 MAX_RENDERED = 100_000
@@ -253,7 +253,7 @@ def init_app(app: Flask, store: Store) -> Renderer:
 
 def get_renderer() -> Renderer:
     """The renderer of the current request's store (its session's, or the shared one)."""
-    session = g.get(SESSION_KEY)
+    session = CURRENT_SESSION.get()
     if session is not None:
         renderer: Renderer = session.renderer
         return renderer

@@ -15,11 +15,11 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, request
 
 from .documents import Renderer
 from .errors import INVALID_SESSION, ApiError
-from .store import SESSION_KEY, Store
+from .store import CURRENT_SESSION, Store
 
 HEADER = "X-Mock-Session"
 ENVIRON_KEY = "HTTP_X_MOCK_SESSION"
@@ -119,6 +119,7 @@ def init_app(app: Flask, sessions: Sessions) -> None:
 
     @app.before_request
     def pick_session() -> None:
+        CURRENT_SESSION.set(None)  # first: a malformed id below must not leave another request's
         session_id = session_id_of_request()
         if session_id is not None:
-            g.setdefault(SESSION_KEY, sessions.get(session_id))
+            CURRENT_SESSION.set(sessions.get(session_id))
