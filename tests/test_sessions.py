@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from support import ALICE, API, AS_ALICE, AS_BOB, BOB, P01, P02, P04, P08, VALID_CLICK, make_app
+from support import ALICE, API, AS_ALICE, AS_BOB, BOB, P01, P02, P04, P08, VALID_CLICK
 
 from mockserver.documents import Renderer
 from mockserver.sessions import Sessions
@@ -36,17 +35,6 @@ def linked(client: FlaskClient, partner: str, headers: dict[str, str]) -> tuple[
 def stored_events(client: FlaskClient, headers: dict[str, str] | None = None) -> dict[str, Any]:
     document: dict[str, Any] = client.get("/__admin/click-events", headers=headers or {}).get_json()
     return document
-
-
-@pytest.fixture
-def app() -> Flask:
-    return make_app(scenario="default")
-
-
-@pytest.fixture
-def client(app: Flask) -> Iterator[FlaskClient]:
-    with app.test_client() as test_client:
-        yield test_client
 
 
 def test_a_link_made_in_one_session_shows_only_there(client: FlaskClient) -> None:
