@@ -36,14 +36,15 @@ def check_body_arrived() -> None:
     problem = request.environ.get(BODY_PROBLEM)
     if not problem:
         return
-    received = request.environ.get(BODY_RECEIVED, 0)
     declared = request.content_length
     source = ("header", "Content-Length") if declared is not None else ("header", "Transfer-Encoding")
-    of = f"{received} of {declared} bytes" if declared is not None else f"{received} bytes, no last chunk"
+    framing = f"{declared} bytes announced" if declared is not None else "chunked"
+    received = request.environ.get(BODY_RECEIVED)
+    of = f"{received} of {framing}" if received is not None else framing
     if problem == "timeout":
         timeout = current_app.config["MOCKSERVER_SETTINGS"].read_timeout
         raise ApiError.of(
-            REQUEST_TIMEOUT, f"The request body did not arrive within {timeout:g} s ({of} received)", source
+            REQUEST_TIMEOUT, f"The request body did not arrive within {timeout:g} s ({of})", source
         )
     raise ApiError.of(INCOMPLETE_BODY, f"The connection ended before the whole body arrived ({of})", source)
 

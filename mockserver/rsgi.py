@@ -64,7 +64,8 @@ class WholeRequestFront:
             environ["wsgi.input"] = io.BytesIO(body)
             if problem:
                 environ[BODY_PROBLEM] = problem
-                environ[BODY_RECEIVED] = len(body)
+                if body:  # known only when the body came whole but short of its length
+                    environ[BODY_RECEIVED] = len(body)
                 close = True  # the connection is in an unknown state: do not reuse it
         status, response_headers, content = _call(self.wsgi_app, environ)
         if close:
@@ -76,33 +77,24 @@ class WholeRequestFront:
         """The body, and "" when it is whole, "timeout" or "incomplete" when it is not.
 
         A declared length over the limit is not read at all (the app answers 413 from the header).
-        A declared length is read in one call, which raises when the body ends early. A chunked body
-        is read chunk by chunk, to one byte past the limit at most (the app measures that for its
-        413); granian ends a chunked stream with one empty chunk, and a cut one with two.
+        Otherwise the body is read in one call, which raises when it ends early, whether framed by
+        its length or chunked (trailers included); iterating over the protocol would hide a cut
+        chunked body. A chunked body is therefore held whole before its size is known: bounded by
+        what a client can send within the read time-out. The app gets one byte past the limit at
+        most, which it measures for its 413.
         """
         if declared is not None and declared > self.max_body_bytes:
             return b"", ""
-        chunks: list[bytes] = []
         try:
             async with asyncio.timeout(self.read_timeout):
-                if declared is not None:
-                    body: bytes = await protocol()
-                    return body, "" if len(body) == declared else "incomplete"
-                received = 0
-                ended = False
-                async for chunk in protocol:
-                    if ended:
-                        return b"".join(chunks), "incomplete"
-                    ended = not chunk
-                    chunks.append(chunk)
-                    received += len(chunk)
-                    if received > self.max_body_bytes:
-                        break
+                body: bytes = await protocol()
         except TimeoutError:
-            return b"".join(chunks), "timeout"
+            return b"", "timeout"
         except PROTOCOL_ERRORS:
-            return b"".join(chunks), "incomplete"
-        return b"".join(chunks), ""
+            return b"", "incomplete"
+        if declared is not None and len(body) != declared:
+            return body, "incomplete"
+        return body[: self.max_body_bytes + 1], ""
 
 
 def _declared_length(headers: Any) -> int | None:

@@ -85,7 +85,7 @@ def create_front() -> WholeRequestFront:
 def serve_granian(settings: Settings, threads: int) -> None:
     """granian's RSGI interface with the whole-request front; it reads headers under the time-out."""
     from granian import Granian
-    from granian.constants import Interfaces
+    from granian.constants import HTTPModes, Interfaces
     from granian.http import HTTP1Settings
     from granian.log import LogLevels
 
@@ -97,6 +97,7 @@ def serve_granian(settings: Settings, threads: int) -> None:
         address=settings.host,
         port=settings.port,
         interface=Interfaces.RSGI,
+        http=HTTPModes.http1,  # an HTTP/2 body may come without a length; nothing here needs HTTP/2
         workers=1,
         runtime_threads=threads,
         http1_settings=HTTP1Settings(header_read_timeout=round(settings.read_timeout * 1000)),
