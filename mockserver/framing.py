@@ -18,8 +18,6 @@ from .spec import get_spec
 IDENTITY = ("", "identity")
 BODY_PROBLEM = "mockserver.body_problem"
 """Environ key a server front sets when a body did not arrive whole: "timeout" or "incomplete"."""
-BODY_RECEIVED = "mockserver.body_received"
-"""Environ key: how many body bytes had arrived when the front stopped reading."""
 
 
 def allowed_methods(path: str) -> list[str]:
@@ -39,14 +37,14 @@ def check_body_arrived() -> None:
     declared = request.content_length
     source = ("header", "Content-Length") if declared is not None else ("header", "Transfer-Encoding")
     framing = f"{declared} bytes announced" if declared is not None else "chunked"
-    received = request.environ.get(BODY_RECEIVED)
-    of = f"{received} of {framing}" if received is not None else framing
     if problem == "timeout":
         timeout = current_app.config["MOCKSERVER_SETTINGS"].read_timeout
         raise ApiError.of(
-            REQUEST_TIMEOUT, f"The request body did not arrive within {timeout:g} s ({of})", source
+            REQUEST_TIMEOUT, f"The request body did not arrive within {timeout:g} s ({framing})", source
         )
-    raise ApiError.of(INCOMPLETE_BODY, f"The connection ended before the whole body arrived ({of})", source)
+    raise ApiError.of(
+        INCOMPLETE_BODY, f"The connection ended before the whole body arrived ({framing})", source
+    )
 
 
 def check_method() -> None:

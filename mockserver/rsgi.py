@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from granian._granian import RSGIProtocolClosed, RSGIProtocolError
 
-from .framing import BODY_PROBLEM, BODY_RECEIVED
+from .framing import BODY_PROBLEM
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
@@ -64,8 +64,6 @@ class WholeRequestFront:
             environ["wsgi.input"] = io.BytesIO(body)
             if problem:
                 environ[BODY_PROBLEM] = problem
-                if body:  # known only when the body came whole but short of its length
-                    environ[BODY_RECEIVED] = len(body)
                 close = True  # the connection is in an unknown state: do not reuse it
         status, response_headers, content = _call(self.wsgi_app, environ)
         if close:
