@@ -6,6 +6,7 @@ from flask import Flask
 
 from . import (
     admin,
+    admin_access,
     api,
     cors,
     documents,
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None, spec: Spec | None = None) -> Fl
     if settings.validate_responses:
         response_check.init_app(app)
     cors.init_app(app)
+    admin_access.init_app(app, settings)  # after cors: a remote host's 403 goes first
     framing.init_app(app)  # after cors: its checks go first
     store.init_app(app, data_store)
     renderer = documents.init_app(app, data_store)

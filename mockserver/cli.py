@@ -24,6 +24,18 @@ class MockServerGroup(click.Group):
             ctx.exit(1)
 
 
+def origins(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    """Each `scheme://host[:port]`, `scheme://host:*` (any port) or `*`; commas separate them too
+    (MOCKSERVER_CORS_ORIGINS holds a comma-separated list)."""
+    found = []
+    for origin in (item.strip() for value in values for item in value.split(",") if item.strip()):
+        scheme, sep, rest = origin.partition("://")
+        if not (origin == "*" or (sep and scheme and rest and not any(c in rest for c in "/?#"))):
+            raise click.BadParameter(f"{origin!r} is not an origin: scheme://host[:port] (no path), or *")
+        found.append(origin)
+    return tuple(found)
+
+
 scenarios_dir_option = click.option(
     "--scenarios-dir",
     default=str(DEFAULTS.scenarios_dir),
@@ -120,6 +132,26 @@ def cli() -> None:
     default=DEFAULTS.max_sessions,
     show_default=True,
     help="Live sessions at most; past it the least recently used is evicted.",
+)
+@click.option(
+    "--admin-token",
+    envvar="MOCKSERVER_ADMIN_TOKEN",
+    show_envvar=True,
+    default=DEFAULTS.admin_token,
+    metavar="TEXT",
+    help="Bearer token that opens /__admin to other hosts (without it, loopback clients only).",
+)
+@click.option(
+    "--cors-origin",
+    "cors_origins",
+    multiple=True,
+    metavar="ORIGIN",
+    callback=origins,
+    envvar="MOCKSERVER_CORS_ORIGINS",
+    show_envvar=True,
+    default=DEFAULTS.cors_origins,
+    help="Origin browsers may call from (repeatable; * for any, host:* for any port); replaces the "
+    "loopback default, and opens /__admin to these origins.",
 )
 @click.option("--quiet", is_flag=True, help="No per-request log lines.")
 def serve_command(quiet: bool, **options: Any) -> None:

@@ -14,6 +14,7 @@ import time
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from .admin_access import is_loopback
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -46,12 +47,25 @@ def announce(app: Flask, started: float) -> None:
         else f"Faker data (seed {settings.seed}, {settings.partners} partners)"
     )
     lines = [f"mockserver: serving {source} on http://{settings.host}:{settings.port}"]
+    lines += admin_notice(settings)
     lines += [f"  business {b.id}  {b.name}" for b in store.dataset.businesses]
     for user in store.dataset.users:
         mark = " (default)" if store.default_user and user.id == store.default_user.id else ""
         lines.append(f"  user token {user.token}  {user.first_name} {user.last_name}{mark}")
     lines.append(f"  ready in {time.perf_counter() - started:.2f}s; Ctrl-C to stop")
     print("\n".join(lines), file=sys.stderr, flush=True)
+
+
+def admin_notice(settings: Settings) -> list[str]:
+    """Who may reach /__admin, when other hosts can reach the server; never the token itself."""
+    if settings.admin_token:
+        return ["  /__admin is open to other hosts with the bearer token of --admin-token"]
+    if is_loopback(settings.host):
+        return []
+    return [
+        f"  /__admin answers 403 to other hosts than this one ({settings.host} is not loopback); "
+        "set --admin-token to open it"
+    ]
 
 
 def _settle() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,11 @@ class Settings:
     """The WSGI server `serve` runs: "granian" or "waitress"."""
     threads: int | None = None
     """Python threads serving requests; None takes the server's own default."""
+    admin_token: str | None = field(default=None, repr=False)
+    """Bearer token that opens /__admin to other hosts than loopback; None keeps it loopback-only."""
+    cors_origins: tuple[str, ...] = ()
+    """Origins browsers may call from (`*`, or a `:*` port wildcard); () means loopback ones only,
+    and then /__admin answers no cross-origin request at all."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -79,14 +84,25 @@ class Settings:
         for item in fields(self):
             value = getattr(self, item.name)
             if value is not None:
-                env[ENV_PREFIX + item.name.upper()] = (
-                    str(value).lower() if isinstance(value, bool) else str(value)
-                )
+                env[ENV_PREFIX + item.name.upper()] = _env_value(value)
         return env
+
+
+def _env_value(value: object) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, tuple):
+        return ",".join(map(str, value))
+    return str(value)
 
 
 def _flag(raw: str) -> bool:
     return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _words(raw: str) -> tuple[str, ...]:
+    """A comma-separated list; blanks around items and empty items are dropped."""
+    return tuple(word.strip() for word in raw.split(",") if word.strip())
 
 
 _PARSERS: dict[str, Callable[[str], Any]] = {
@@ -97,6 +113,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "int | None": lambda raw: int(raw) if raw.strip() else None,
     "bool": _flag,
     "float": float,
+    "tuple[str, ...]": _words,
 }
 _EXPECTED = {"int": "an integer", "int | None": "an integer", "float": "a number"}
 _EXPECTED.update({kind: "a value" for kind in _PARSERS if kind not in _EXPECTED})

@@ -31,6 +31,7 @@ def other_than_default(name: str) -> Any:
         "int": default + 7 if isinstance(default, int) else 7,
         "int | None": 3,
         "float": default + 2.5 if isinstance(default, (int, float)) else 2.5,
+        "tuple[str, ...]": ("http://localhost:3000", "http://dev.example:*", "*"),
     }
     assert kind in values, f"{name}: a field of type {kind} this test does not know yet"
     return values[kind]
@@ -40,9 +41,16 @@ EVERYTHING_CHANGED = Settings(**{name: other_than_default(name) for name in FIEL
 
 
 def test_the_round_trip_covers_every_field() -> None:
-    assert {"journal_size", "threads", "server", "validate_responses", "access_log", "scenario"} <= set(
-        FIELDS
-    )
+    assert {
+        "journal_size",
+        "threads",
+        "server",
+        "validate_responses",
+        "access_log",
+        "scenario",
+        "admin_token",
+        "cors_origins",
+    } <= set(FIELDS)
     for name, field in FIELDS.items():
         assert getattr(EVERYTHING_CHANGED, name) != field.default, name
 
@@ -73,6 +81,19 @@ FLAGS += [("0", False), ("false", False), ("no", False), ("", False)]
 @pytest.mark.parametrize(("raw", "value"), FLAGS)
 def test_flags(raw: str, value: bool) -> None:
     assert Settings.from_env({"MOCKSERVER_VALIDATE_RESPONSES": raw}).validate_responses is value
+
+
+def test_the_admin_token_is_not_in_the_repr() -> None:
+    settings = Settings(admin_token="s3cret-token")
+    assert "s3cret-token" not in repr(settings) and "s3cret-token" not in str(settings)
+    assert Settings.from_env({"MOCKSERVER_ADMIN_TOKEN": "s3cret-token"}) == settings
+
+
+def test_origins_are_a_comma_separated_list() -> None:
+    env = {"MOCKSERVER_CORS_ORIGINS": " http://a.example:* ,, https://b.example ,"}
+    assert Settings.from_env(env).cors_origins == ("http://a.example:*", "https://b.example")
+    assert Settings.from_env({"MOCKSERVER_CORS_ORIGINS": ""}).cors_origins == ()
+    assert Settings(cors_origins=("*",)).to_env()["MOCKSERVER_CORS_ORIGINS"] == "*"
 
 
 def test_empty_optional_values_are_none() -> None:
