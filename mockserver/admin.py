@@ -1,15 +1,30 @@
-"""`/__admin`: inspect and reset the mock. Kept out of openapi.yaml so contract fuzzing never hits it."""
+"""`/__admin`: inspect, verify and steer the mock. Its contract is `admin-openapi.yaml` (served at
+`/__admin/openapi.yaml`); requests are validated against it before these views run, so they read
+typed values. Kept out of openapi.yaml: the public contract stays the API's own."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request
 
+from .datasets import faker_source
 from .documents import click_event_document, json_response
+from .errors import INVALID_BODY, INVALID_SCENARIO, ApiError
+from .fakedata import generate_dataset
 from .journal import Entry, get_journal
+from .model import DataSet
+from .request_patterns import Pattern
+from .scenarios import ScenarioError, load_scenario, load_scenario_text
 from .sessions import get_sessions, session_id_of_request
-from .store import get_store
+from .settings import Settings
+from .spec import ADMIN_SPEC_PATH
+from .store import current_session, get_store
+from .validation import valid_request
+
+MAX_SCENARIO_PARTNERS = 10_000
+"""Partners a scenario sent over the network (inline or Faker) may hold."""
 
 bp = Blueprint("admin", __name__, url_prefix="/__admin")
 
@@ -33,10 +48,12 @@ def reset() -> Response:
 @bp.get("/data")
 def data() -> Response:
     """What a client needs to start: business ids, users and their tokens, sizes."""
-    store = get_store()
+    session = current_session()
+    store = session.store
     default = store.default_user
     return json_response(
         {
+            "source": session.source,
             "businesses": [{"id": b.id, "name": b.name} for b in store.dataset.businesses],
             "users": [
                 {
@@ -64,8 +81,11 @@ def click_events() -> Response:
 
 @bp.get("/requests")
 def requests() -> Response:
-    entries = _journal_entries()
-    return json_response({"requests": [entry.to_json() for entry in entries]})
+    """The journal, oldest first; `meta.dropped` counts entries the bound pushed out (all sessions)."""
+    journal = get_journal()
+    entries = [entry.to_json() for entry in _journal_entries()]
+    meta = {"stored": len(entries), "dropped": journal.dropped, "limit": journal.size}
+    return json_response({"requests": entries, "meta": meta})
 
 
 @bp.get("/requests/count")
@@ -77,6 +97,86 @@ def _journal_entries() -> Iterator[Entry]:
     """The journal's entries the query asks for; with X-Mock-Session, that session's only."""
     args = request.args
     return get_journal().matching(args.get("method"), args.get("path"), session_id_of_request())
+
+
+@bp.post("/requests/find")
+def find_requests() -> Response:
+    """Entries matching a pattern; when none does, the nearest misses with what differs."""
+    pattern = Pattern.from_json(valid_request().body)
+    entries = get_journal().entries(session_id_of_request())
+    found = [entry.to_json() for entry in pattern.find(entries)]
+    near = [] if found else [miss.to_json() for miss in pattern.near_misses(entries)]
+    return json_response({"requests": found, "near_misses": near})
+
+
+@bp.post("/requests/count")
+def count_matching() -> Response:
+    pattern = Pattern.from_json(valid_request().body)
+    entries = get_journal().entries(session_id_of_request())
+    return json_response({"count": sum(1 for _ in pattern.find(entries))})
+
+
+@bp.get("/violations")
+def violations() -> Response:
+    """Requests refused as off-contract, oldest first: what a consumer's CI asserts is empty."""
+    entries = get_journal().entries(session_id_of_request())
+    return json_response({"violations": [entry.to_json() for entry in entries if entry.violation]})
+
+
+@bp.put("/scenario")
+def switch_scenario() -> Response:
+    """Serve another data set: the session's, or the default one. Nothing changes unless it loads."""
+    settings: Settings = current_app.config["MOCKSERVER_SETTINGS"]
+    body = valid_request().body
+    dataset, seed, source = _requested_dataset(body, settings)
+    session_id = session_id_of_request()
+    get_sessions().switch(session_id, dataset, seed, source)
+    return json_response(
+        {
+            "scenario": {
+                "source": source,
+                "partners": len(dataset.partners),
+                "businesses": len(dataset.businesses),
+                "users": len(dataset.users),
+                "session": session_id,
+            }
+        }
+    )
+
+
+def _requested_dataset(body: Any, settings: Settings) -> tuple[DataSet, int, str]:
+    """The data set a PUT /__admin/scenario asks for, loaded and checked; ApiError when it cannot be.
+
+    The admin contract already holds the body to exactly one of name, seed (and partners) or inline.
+    """
+    if isinstance(body, str):
+        return _inline(body, ""), settings.seed, "inline scenario"
+    if "name" in body:
+        name = body["name"]
+        try:
+            dataset = load_scenario(name, settings.scenarios_dir, allow_paths=False)
+        except ScenarioError as exc:
+            raise ApiError.of(INVALID_SCENARIO, str(exc), ("pointer", "/name")) from None
+        return dataset, settings.seed, f"scenario {name}"
+    if "inline" in body:
+        return _inline(body["inline"], "/inline"), settings.seed, "inline scenario"
+    seed, partners = body["seed"], body.get("partners", settings.partners)
+    if partners > MAX_SCENARIO_PARTNERS:  # the server's own --partners may be larger
+        detail = f"partners must be at most {MAX_SCENARIO_PARTNERS}, got {partners}"
+        raise ApiError.of(INVALID_BODY, detail, ("pointer", "/partners"))
+    return generate_dataset(seed, partners), seed, faker_source(seed, partners)
+
+
+def _inline(text: str, pointer: str) -> DataSet:
+    try:
+        return load_scenario_text(text, "<inline>", max_partners=MAX_SCENARIO_PARTNERS)
+    except ScenarioError as exc:
+        raise ApiError.of(INVALID_SCENARIO, str(exc), ("pointer", pointer)) from None
+
+
+@bp.get("/openapi.yaml")
+def openapi_document() -> Response:
+    return Response(ADMIN_SPEC_PATH.read_bytes(), mimetype="application/yaml")
 
 
 @bp.get("/sessions")

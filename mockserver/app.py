@@ -9,7 +9,6 @@ from . import (
     admin_access,
     api,
     cors,
-    documents,
     errors,
     framing,
     journal,
@@ -18,9 +17,9 @@ from . import (
     store,
     validation,
 )
-from .datasets import load_dataset
+from .datasets import describe_dataset, load_dataset
 from .settings import Settings
-from .spec import Spec, load_spec
+from .spec import Spec, admin_spec, load_spec
 
 
 def create_app(settings: Settings | None = None, spec: Spec | None = None) -> Flask:
@@ -41,16 +40,17 @@ def create_app(settings: Settings | None = None, spec: Spec | None = None) -> Fl
 
     errors.init_app(app)
     journal.init_app(app, journal.Journal(settings.journal_size), access_log=settings.access_log)
-    validation.init_app(app, spec, validator=settings.validator)
+    validation.init_app(app, spec, validator=settings.validator, admin_spec=admin_spec())
     if settings.validate_responses:
         response_check.init_app(app)
     cors.init_app(app)
     admin_access.init_app(app, settings)  # after cors: a remote host's 403 goes first
     framing.init_app(app)  # after cors: its checks go first
-    store.init_app(app, data_store)
-    renderer = documents.init_app(app, data_store)
     sessions.init_app(
-        app, sessions.Sessions(data_store, renderer, settings.session_ttl, settings.max_sessions)
+        app,
+        sessions.Sessions(
+            data_store, settings.session_ttl, settings.max_sessions, source=describe_dataset(settings)
+        ),
     )
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)

@@ -12,3 +12,14 @@ def load_dataset(settings: Settings) -> DataSet:
     if settings.scenario is not None:
         return load_scenario(settings.scenario, settings.scenarios_dir)
     return generate_dataset(settings.seed, settings.partners)
+
+
+def describe_dataset(settings: Settings) -> str:
+    """The data set the settings ask for, in words."""
+    if settings.scenario is not None:
+        return f"scenario {settings.scenario}"
+    return faker_source(settings.seed, settings.partners)
+
+
+def faker_source(seed: int, partners: int) -> str:
+    return f"Faker data (seed {seed}, {partners} partners)"

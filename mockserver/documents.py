@@ -8,11 +8,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 import orjson
-from flask import Flask, Response, current_app, g
+from flask import Response, g
 
 from .model import Business, Partner, PartnerIntegration, User
 from .queries import Page
-from .store import CURRENT_SESSION, ClickEvent, Store
+from .store import ClickEvent, Store, current_session
 
 API_PREFIX = "/api/v1/partners"
 MAX_RENDERED = 100_000
@@ -246,16 +246,7 @@ def click_event_document(event: ClickEvent) -> dict[str, Any]:
     }
 
 
-def init_app(app: Flask, store: Store) -> Renderer:
-    renderer = app.extensions["mockserver.renderer"] = Renderer(store)
-    return renderer
-
-
 def get_renderer() -> Renderer:
-    """The renderer of the current request's store (its session's, or the shared one)."""
-    session = CURRENT_SESSION.get()
-    if session is not None:
-        renderer: Renderer = session.renderer
-        return renderer
-    shared: Renderer = current_app.extensions["mockserver.renderer"]
-    return shared
+    """The renderer of the current request's store (its session's, or the default one)."""
+    renderer: Renderer = current_session().renderer
+    return renderer

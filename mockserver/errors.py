@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, has_request_context, request
 from werkzeug.exceptions import HTTPException
 
 
@@ -40,6 +40,27 @@ MISSING_BODY = ErrorKind(422, "missing_body", "Missing request body")
 INVALID_BODY = ErrorKind(422, "invalid_body", "Invalid request body")
 INTERNAL_ERROR = ErrorKind(500, "internal_error", "Internal server error")
 RESPONSE_VALIDATION_FAILED = ErrorKind(500, "response_validation_failed", "Response breaks the spec")
+INVALID_SCENARIO = ErrorKind(400, "invalid_scenario", "Invalid scenario")
+
+CONTRACT_KINDS = frozenset(
+    {
+        INVALID_PARAMETER,
+        MISSING_PARAMETER,
+        UNKNOWN_PARAMETER,
+        DUPLICATE_PARAMETER,
+        MALFORMED_BODY,
+        PATH_NOT_FOUND,
+        METHOD_NOT_ALLOWED,
+        UNSUPPORTED_MEDIA_TYPE,
+        MISSING_BODY,
+        INVALID_BODY,
+    }
+)
+"""Errors that mean the request breaks the contract (the spec), as opposed to asking for data the set
+lacks (a 404 of an unknown id, a 401 of an unknown token) or failing in transit (408, 413, incomplete
+body): the journal lists these requests as violations."""
+ERROR_ENVIRON_KEY = "mockserver.error"
+"""Environ key where `render_error` leaves the error it rendered, for the journal."""
 
 _SOURCE_KEYS = ("pointer", "parameter", "header")
 MAX_ITEMS = 20
@@ -100,6 +121,8 @@ class ApiError(Exception):
 
 def render_error(error: ApiError) -> Response:
     """The single place an error becomes an HTTP response."""
+    if has_request_context():
+        request.environ[ERROR_ENVIRON_KEY] = error
     response = Response(error_document(error), status=error.status, mimetype="application/json")
     for name, value in error.headers.items():
         response.headers[name] = value

@@ -13,6 +13,7 @@ from .errors import (
     UNSUPPORTED_MEDIA_TYPE,
     ApiError,
 )
+from .journal import BODY_ENVIRON_KEY
 from .spec import get_spec
 
 IDENTITY = ("", "identity")
@@ -90,6 +91,7 @@ def read_body() -> bytes:
             ("header", "Content-Length"),
         )
     raw = request.get_data(cache=True)
+    request.environ[BODY_ENVIRON_KEY] = raw  # for the journal
     if size is not None and len(raw) < size:
         raise ApiError.of(
             INCOMPLETE_BODY,

@@ -1,4 +1,10 @@
-"""A bounded log of recent requests, recorded at one choke point (around the WSGI app)."""
+"""A bounded log of recent requests, recorded at one choke point (around the WSGI app).
+
+Each entry keeps what a contract test asks about afterwards: when, which session, the request line,
+headers (`Authorization` cut to its scheme), the body (bounded, marked when cut), the answer's
+status and time, the operation the request matched and the errors it got. The capture on the request
+path is a few attribute reads and one tuple; everything is turned into JSON only when read.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +13,29 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app
+
+from .errors import CONTRACT_KINDS, ERROR_ENVIRON_KEY, MAX_ITEMS, ErrorItem
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 
 MAX_FIELD = 2048
-"""Characters kept of a journaled method, path or query: the journal's memory stays bounded."""
+"""Characters kept of a journaled method, path, query or header value: the journal's memory stays bounded."""
+MAX_HEADERS = 64
+"""Headers kept per entry."""
+MAX_BODY = 4096
+"""Bytes kept of a request body; a longer one is cut and marked `body_truncated`."""
+BODY_ENVIRON_KEY = "mockserver.body"
+"""Environ key where `framing.read_body` leaves the body it read."""
+OPERATION_ENVIRON_KEY = "mockserver.operation_id"
+"""Environ key where validation leaves the id of the operation a request matched."""
+_HEADER_NAMES = {"CONTENT_TYPE": "Content-Type", "CONTENT_LENGTH": "Content-Length"}
 
 
 @dataclass(frozen=True)
@@ -29,18 +47,60 @@ class Entry:
     duration_ms: float
     session: str | None = None
     """The X-Mock-Session the request named, if any."""
+    time: float = 0.0
+    """When the request arrived (seconds since the epoch)."""
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes | None = None
+    body_truncated: bool = False
+    operation_id: str | None = None
+    errors: tuple[ErrorItem, ...] = ()
+
+    @property
+    def violation(self) -> bool:
+        """The mock refused the request as off-contract (not, say, a 404 of an id the data lacks)."""
+        return any(item.kind in CONTRACT_KINDS for item in self.errors)
+
+    def header_map(self) -> dict[str, str]:
+        return dict(self.headers)
+
+    def body_text(self) -> str | None:
+        return None if self.body is None else self.body.decode("utf-8", errors="replace")
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {
+            "time": _timestamp(self.time),
+            "session": self.session,
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "headers": self.header_map(),
+            "body": self.body_text(),
+            "body_truncated": self.body_truncated,
+            "status": self.status,
+            "duration_ms": self.duration_ms,
+            "operation_id": self.operation_id,
+            "errors": [item.to_json() for item in self.errors],
+            "violation": self.violation,
+        }
+
+
+def _timestamp(seconds: float) -> str:
+    moment = datetime.fromtimestamp(seconds, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 class Journal:
     def __init__(self, size: int) -> None:
+        self.size = size
         self._entries: deque[Entry] = deque(maxlen=size)
         self._lock = threading.Lock()
+        self.dropped = 0
+        """Entries pushed out by the bound since start-up (over every session)."""
 
     def record(self, entry: Entry) -> None:
         with self._lock:
+            if len(self._entries) == self.size:
+                self.dropped += 1
             self._entries.append(entry)
 
     def clear(self, session: str | None = None) -> None:
@@ -53,15 +113,19 @@ class Journal:
             self._entries.clear()
             self._entries.extend(kept)
 
+    def entries(self, session: str | None = None) -> list[Entry]:
+        """Entries, oldest first; with a session, only that session's."""
+        with self._lock:
+            entries = list(self._entries)
+        if session is None:
+            return entries
+        return [entry for entry in entries if entry.session == session]
+
     def matching(
         self, method: str | None = None, path: str | None = None, session: str | None = None
     ) -> Iterator[Entry]:
         """Entries, oldest first; with a session, only that session's."""
-        with self._lock:
-            entries = list(self._entries)
-        for entry in entries:
-            if session is not None and entry.session != session:
-                continue
+        for entry in self.entries(session):
             if method and entry.method != method.upper():
                 continue
             if path and entry.path != path:
@@ -72,6 +136,25 @@ class Journal:
 def get_journal() -> Journal:
     journal: Journal = current_app.extensions["mockserver.journal"]
     return journal
+
+
+def request_headers(environ: WSGIEnvironment) -> tuple[tuple[str, str], ...]:
+    """The request's headers as sent (names in their usual case), bounded; `Authorization` keeps its
+    scheme only, so no credential is ever stored."""
+    headers = []
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            name = key[5:].replace("_", "-").title()
+        elif key in _HEADER_NAMES:
+            name = _HEADER_NAMES[key]
+        else:
+            continue
+        if name == "Authorization":
+            value = value.strip().partition(" ")[0]
+        headers.append((name[:MAX_FIELD], str(value)[:MAX_FIELD]))
+        if len(headers) == MAX_HEADERS:
+            break
+    return tuple(headers)
 
 
 class JournalMiddleware:
@@ -87,6 +170,7 @@ class JournalMiddleware:
         self.log = log
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        arrived = time.time()
         started = time.perf_counter()
         status = [0]
 
@@ -101,6 +185,8 @@ class JournalMiddleware:
         query = environ.get("QUERY_STRING", "")
         if not path.startswith("/__admin"):
             session = environ.get("HTTP_X_MOCK_SESSION")
+            raw_body: bytes | None = environ.get(BODY_ENVIRON_KEY)
+            error = environ.get(ERROR_ENVIRON_KEY)
             entry = Entry(
                 method[:MAX_FIELD],
                 path[:MAX_FIELD],
@@ -108,6 +194,12 @@ class JournalMiddleware:
                 status[0],
                 round(elapsed, 3),
                 session[:64] if session else None,
+                arrived,
+                request_headers(environ),
+                None if raw_body is None else raw_body[:MAX_BODY],
+                raw_body is not None and len(raw_body) > MAX_BODY,
+                environ.get(OPERATION_ENVIRON_KEY),
+                error.items[:MAX_ITEMS] if error is not None else (),
             )
             self.journal.record(entry)
         if self.log is not None:

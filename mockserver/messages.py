@@ -69,7 +69,24 @@ def describe_schema_error(error: Any) -> str:
         return f"must have at least {expected} item(s), got {len(got)}"
     if keyword == "maxItems":
         return f"must have at most {expected} item(s), got {len(got)}"
+    if keyword == "oneOf" and _alternative_keys(expected):
+        keys = _alternative_keys(expected)
+        present = [key for key in keys if isinstance(got, dict) and key in got]
+        return f"must have exactly one of {', '.join(keys)}, got {', '.join(present) or 'none'}"
+    if keyword == "dependentRequired":
+        needs = {key: value for key, value in expected.items() if isinstance(got, dict) and key in got}
+        return "; ".join(f"must have {', '.join(value)} with {key}" for key, value in needs.items())
     return str(error.message)
+
+
+def _alternative_keys(alternatives: Any) -> list[str]:
+    """The keys of a `oneOf` whose every branch only requires one key (exactly one of these keys)."""
+    keys = []
+    for branch in alternatives if isinstance(alternatives, list) else []:
+        if not (isinstance(branch, dict) and set(branch) == {"required"} and len(branch["required"]) == 1):
+            return []
+        keys.append(branch["required"][0])
+    return keys
 
 
 def missing_keys(error: Any) -> list[str]:

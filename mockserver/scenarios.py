@@ -89,6 +89,19 @@ def load_scenario(name_or_path: str | Path, scenarios_dir: Path, *, allow_paths:
     return _build(data)
 
 
+def load_scenario_text(text: str, label: str = "<inline>", max_partners: int | None = None) -> DataSet:
+    """Load a scenario sent as text (YAML, or JSON, which YAML reads too), checked exactly like a file;
+    errors name `label` as the file. `max_partners` bounds what a client may make the server build."""
+    path = Path(label)
+    data, lines = parse_yaml(text, path)
+    partners = data.get("partners") if isinstance(data, dict) else None
+    if max_partners is not None and isinstance(partners, list) and len(partners) > max_partners:
+        message = f"partners: {len(partners)} given, at most {max_partners} accepted here; use Faker data"
+        raise ScenarioError(path, lines.get(("partners",)), message)
+    _raise_first(path, lines, _schema_problems(data) or _reference_problems(data, lines))
+    return _build(data)
+
+
 def _available(scenarios_dir: Path) -> str:
     """The "available scenarios: ..." tail of a name error."""
     names = list_scenarios(scenarios_dir)

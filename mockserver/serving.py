@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from .admin_access import is_loopback
 from .settings import Settings
+from .store import current_session
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -40,7 +41,7 @@ def configure_logging(access_log: bool) -> None:
 def announce(app: Flask, started: float) -> None:
     """Print where the server listens and what it serves (business ids and user tokens)."""
     settings: Settings = app.config["MOCKSERVER_SETTINGS"]
-    store = app.extensions["mockserver.store"]
+    store = current_session(app).store
     source = (
         f"scenario {settings.scenario}"
         if settings.scenario

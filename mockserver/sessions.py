@@ -4,6 +4,11 @@ session's state, forked lazily from the data set; requests without the header sh
 A session is a forked `Store` (links and click events of its own, over the shared data set and
 indexes) and a renderer with its own cache. Idle sessions expire after a TTL; past the bound, the
 least recently used is evicted. A request naming an expired or evicted session starts it afresh.
+
+A data set can be switched at run time (`PUT /__admin/scenario`): for one session, which then gets a
+store of its own over that data set, or for the default, which every session created afterwards
+forks from. A switch swaps one object: a request in flight keeps the store and renderer it started
+with, and never sees half of each.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from flask import Flask, current_app, request
 
 from .documents import Renderer
 from .errors import INVALID_SESSION, ApiError
+from .model import DataSet
 from .store import CURRENT_SESSION, Store
 
 HEADER = "X-Mock-Session"
@@ -32,6 +38,8 @@ class Session:
     store: Store
     renderer: Renderer
     last_used: float
+    source: str = ""
+    """What its data set is: "scenario default", "Faker data (seed 1, 100 partners)", "inline scenario"."""
 
 
 class Sessions:
@@ -40,13 +48,13 @@ class Sessions:
     def __init__(
         self,
         store: Store,
-        renderer: Renderer,
         ttl: float,
         max_sessions: int,
         clock: Callable[[], float] = time.monotonic,
+        source: str = "",
     ) -> None:
-        self.store = store
-        self.renderer = renderer
+        self.default = Session("", store, Renderer(store), 0.0, source)
+        """What requests without the header use, and what new sessions fork from."""
         self.ttl = ttl
         self.max_sessions = max_sessions
         self.clock = clock
@@ -62,16 +70,36 @@ class Sessions:
             self._expire(now)
             session = self._sessions.get(session_id)
             if session is None:
-                store = self.store.fork()
-                session = Session(session_id, store, self.renderer.fork(store), now)
-                self._sessions[session_id] = session
-                while len(self._sessions) > self.max_sessions:
-                    self._sessions.popitem(last=False)
-                    self.evicted += 1
+                default = self.default
+                store = default.store.fork()
+                session = Session(session_id, store, default.renderer.fork(store), now, default.source)
+                self._add(session)
             else:
                 session.last_used = now
                 self._sessions.move_to_end(session_id)
             return session
+
+    def switch(self, session_id: str | None, dataset: DataSet, seed: int, source: str) -> Session:
+        """Serve another data set: to one session (created if need be), or by default (None).
+
+        The new store starts as the data set was loaded; live sessions keep the data set they have.
+        """
+        store = Store(dataset, seed, self.default.store.max_click_events)
+        with self._lock:
+            session = Session(session_id or "", store, Renderer(store), self.clock(), source)
+            if session_id is None:
+                self.default = session
+            else:
+                self._sessions.pop(session_id, None)
+                self._add(session)
+            return session
+
+    def _add(self, session: Session) -> None:
+        """Add a session as the most recently used one; evict past the bound. Call under the lock."""
+        self._sessions[session.id] = session
+        while len(self._sessions) > self.max_sessions:
+            self._sessions.popitem(last=False)
+            self.evicted += 1
 
     def drop(self, session_id: str) -> bool:
         """Forget a session; True when it existed."""
@@ -119,7 +147,7 @@ def init_app(app: Flask, sessions: Sessions) -> None:
 
     @app.before_request
     def pick_session() -> None:
-        CURRENT_SESSION.set(None)  # first: a malformed id below must not leave another request's
+        CURRENT_SESSION.set(sessions.default)  # first: a malformed id below must not leave another's
         session_id = session_id_of_request()
         if session_id is not None:
             CURRENT_SESSION.set(sessions.get(session_id))

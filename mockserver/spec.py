@@ -6,6 +6,7 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -187,6 +188,15 @@ def load_spec(path: Path) -> Spec:
     return Spec(
         path=path, openapi=openapi, document=document, resolved=resolved, paths=_index_operations(resolved)
     )
+
+
+ADMIN_SPEC_PATH = Path(__file__).with_name("admin-openapi.yaml")
+
+
+@lru_cache(maxsize=1)
+def admin_spec() -> Spec:
+    """The admin API's own document (packaged with the code), loaded once per process."""
+    return load_spec(ADMIN_SPEC_PATH)
 
 
 def get_spec() -> Spec:

@@ -140,21 +140,23 @@ class Store:
             return event
 
 
-def init_app(app: Flask, store: Store) -> None:
-    app.extensions["mockserver.store"] = store
-
-
 CURRENT_SESSION: ContextVar[Any] = ContextVar("mockserver_session", default=None)
 """The current request's session (it has `.store` and `.renderer`), set by `sessions` at the start of
-every request; None without `X-Mock-Session`. A context variable, as Flask keeps its own request
-state: reading it costs far less than a lookup through `flask.g` on the plain request path."""
+every request: the one `X-Mock-Session` names, or the default. A context variable, as Flask keeps its
+own request state: reading it costs far less than a lookup through `flask.g` on the plain request
+path, and one read gives a store and its renderer that belong together even while the data set is
+switched."""
+
+
+def current_session(app: Flask | None = None) -> Any:
+    """The current request's session; outside a request, the app's default one."""
+    session = CURRENT_SESSION.get()
+    if session is None:
+        session = (app or current_app).extensions["mockserver.sessions"].default
+    return session
 
 
 def get_store() -> Store:
-    """The current request's store: its session's, or the shared one."""
-    session = CURRENT_SESSION.get()
-    if session is not None:
-        store: Store = session.store
-        return store
-    shared: Store = current_app.extensions["mockserver.store"]
-    return shared
+    """The current request's store: its session's, or the default one."""
+    store: Store = current_session().store
+    return store

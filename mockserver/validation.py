@@ -37,6 +37,7 @@ from .errors import (
     ErrorItem,
 )
 from .framing import check_body_encoding, read_body
+from .journal import OPERATION_ENVIRON_KEY
 from .jsonbody import DuplicateKeyError, loads_strict
 from .messages import (
     cast_message,
@@ -207,12 +208,20 @@ def _body_error(error: RequestBodyValidationError) -> ApiError:
     return ApiError.of(INVALID_BODY, "The body is invalid", ("pointer", ""))
 
 
-def unmarshal(entry: PathEntry, operation: Operation, parsed_body: Any = UNPARSED) -> Unmarshalled:
+def unmarshal(
+    entry: PathEntry,
+    operation: Operation,
+    parsed_body: Any = UNPARSED,
+    spec: Spec | None = None,
+    compiled: dict[tuple[str, str], CompiledOperation] | None = None,
+) -> Unmarshalled:
     """Parameters and body of the current request, typed, with openapi-core's errors.
 
-    The compiled validators answer when the app has them; openapi-core itself otherwise.
+    The compiled validators answer when the app has them; openapi-core itself otherwise. `spec` and
+    `compiled` default to the app's.
     """
-    compiled = compiled_operations(current_app)
+    if spec is None:
+        spec, compiled = get_spec(), compiled_operations(current_app)
     if compiled is not None:
         return compiled[(entry.template, operation.method)].unmarshal(
             entry.path_values(request.path),
@@ -221,7 +230,7 @@ def unmarshal(entry: PathEntry, operation: Operation, parsed_body: Any = UNPARSE
             request.content_type,
             parsed_body,
         )
-    result = get_spec().openapi.unmarshal_request(RequestAsMethod(request, operation.method.lower()))
+    result = spec.openapi.unmarshal_request(RequestAsMethod(request, operation.method.lower()))
     return Unmarshalled(
         errors=list(result.errors),
         path=dict(result.parameters.path),
@@ -245,15 +254,21 @@ def request_error(errors: list[Exception]) -> ApiError | None:
     return ApiError(*dict.fromkeys(parameter_items)) if parameter_items else None
 
 
-def validate_current_request() -> ValidRequest:
-    """Match the route, then check parameters and body against the spec; raise ApiError on any problem."""
-    spec = get_spec()
+def validate_current_request(spec: Spec | None = None) -> ValidRequest:
+    """Match the route, then check parameters and body against the spec; raise ApiError on any problem.
+
+    `spec` is another document than the app's (the admin API's), checked with compiled validators.
+    """
+    compiled = None if spec is None else spec.derived("compiled", compile_spec)
+    spec = spec or get_spec()
     entry = spec.match_path(request.path)
     if entry is None:
         raise ApiError.of(PATH_NOT_FOUND, f"No operation is served at {request.path}")
     method = "GET" if request.method == "HEAD" else request.method
     operation = entry.operations.get(method)
-    if operation is None:
+    if operation is not None:
+        request.environ[OPERATION_ENVIRON_KEY] = operation.operation_id  # for the journal
+    else:
         allowed = ", ".join(entry.allowed_methods)
         raise ApiError.of(
             METHOD_NOT_ALLOWED,
@@ -264,7 +279,11 @@ def validate_current_request() -> ValidRequest:
     if problems:
         raise ApiError(*problems)
     parsed_body = _parse_json_body() if operation.has_body else UNPARSED
-    result = unmarshal(entry, operation, parsed_body)
+    result = (
+        unmarshal(entry, operation, parsed_body)
+        if compiled is None
+        else unmarshal(entry, operation, parsed_body, spec, compiled)
+    )
     error = request_error(result.errors)
     if error is not None:
         raise error
@@ -277,8 +296,9 @@ def compiled_operations(app: Flask) -> dict[tuple[str, str], CompiledOperation] 
     return compiled
 
 
-def init_app(app: Flask, spec: Spec, validator: str) -> None:
-    """Validate every public request before its view."""
+def init_app(app: Flask, spec: Spec, validator: str, admin_spec: Spec) -> None:
+    """Validate every request before its view: the public API's against `spec`, /__admin's against
+    `admin_spec`."""
     app.extensions["mockserver.spec"] = spec
     if validator == "compiled":
         app.extensions["mockserver.compiled"] = spec.derived("compiled", compile_spec)
@@ -288,5 +308,6 @@ def init_app(app: Flask, spec: Spec, validator: str) -> None:
     @app.before_request
     def validate() -> None:
         if request.path.startswith("/__admin"):
+            g.valid_request = validate_current_request(admin_spec)
             return
         g.valid_request = validate_current_request()

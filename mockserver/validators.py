@@ -149,7 +149,7 @@ class CompiledBody:
         value = parsed
         if value is UNPARSED:
             try:
-                value = json.loads(raw)
+                value = json.loads(raw) if mimetype.endswith("json") else raw.decode("utf-8")
             except ValueError:
                 error = RequestBodyValidationError()
                 raise error from MediaTypeDeserializeError(mimetype, raw)

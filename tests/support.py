@@ -24,7 +24,7 @@ from werkzeug.test import EnvironBuilder, TestResponse
 from mockserver import Settings, create_app
 from mockserver.live import Reply
 from mockserver.model import Business, DataSet, Partner, PartnerIntegration, User
-from mockserver.spec import load_spec
+from mockserver.spec import ADMIN_SPEC_PATH, admin_spec, load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC_PATH = ROOT / "openapi.yaml"
@@ -34,6 +34,8 @@ SPEC = load_spec(SPEC_PATH)
 """Loaded and validated once per test process; every app the tests build shares it (it is immutable)."""
 _REFERENCE = OpenAPI.from_file_path(str(SPEC_PATH))
 """openapi-core on the same document: the reference the responses are checked against."""
+_ADMIN_REFERENCE = OpenAPI.from_file_path(str(ADMIN_SPEC_PATH))
+"""openapi-core on the admin API's document: every /__admin answer of a checking client must fit it."""
 
 # --------------------------------------------------------------------------------------------------
 # the default scenario (scenarios/default.yaml)
@@ -152,6 +154,9 @@ class _RequestForResponseCheck(WerkzeugOpenAPIRequest):
 
 def _is_spec_operation(request: Any, response: Any) -> bool:
     """True when the request reached one of the spec's operations (not an unknown path or method)."""
+    if request.path.startswith("/__admin/"):
+        entry = admin_spec().match_path(request.path)
+        return entry is not None and request.method in entry.operations
     if request.method == "OPTIONS" or not request.path.startswith(API):
         return False
     if response.status_code in (404, 405) and response.is_json:
@@ -164,8 +169,10 @@ def spec_violations(request: Any, response: Any) -> list[str]:
 
     openapi-core's response validator: the same checks `unmarshal_response` makes, without building
     the unmarshalled objects (which costs ten times as much as the check on a page of partners).
+    /__admin answers are checked against the admin API's document.
     """
-    errors = _REFERENCE.response_validator.iter_errors(
+    reference = _ADMIN_REFERENCE if request.path.startswith("/__admin") else _REFERENCE
+    errors = reference.response_validator.iter_errors(
         _RequestForResponseCheck(request), WerkzeugOpenAPIResponse(response)
     )
     return [str(error.__cause__ or error) for error in errors]

@@ -50,12 +50,19 @@ def test_matching_by_method_and_path() -> None:
 
 def test_an_entry_as_json() -> None:
     assert entry("GET", "/a", 404, "x=1").to_json() == {
+        "time": "1970-01-01T00:00:00.000Z",
+        "session": None,
         "method": "GET",
         "path": "/a",
         "query": "x=1",
+        "headers": {},
+        "body": None,
+        "body_truncated": False,
         "status": 404,
         "duration_ms": 1.5,
-        "session": None,
+        "operation_id": None,
+        "errors": [],
+        "violation": False,
     }
 
 

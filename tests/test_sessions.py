@@ -12,9 +12,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from support import ALICE, API, AS_ALICE, AS_BOB, BOB, P01, P02, P04, P08, VALID_CLICK
 
-from mockserver.documents import Renderer
 from mockserver.sessions import Sessions
-from mockserver.store import Store
+from mockserver.store import Store, current_session
 
 PARTNERS = [P01, P02, P04, P08]
 
@@ -114,8 +113,8 @@ class Clock:
 
 def test_idle_sessions_expire_and_come_back_fresh(app: Flask) -> None:
     clock = Clock()
-    store: Store = app.extensions["mockserver.store"]
-    sessions = Sessions(store, Renderer(store), ttl=10, max_sessions=5, clock=clock)
+    store: Store = current_session(app).store
+    sessions = Sessions(store, ttl=10, max_sessions=5, clock=clock)
     first = sessions.get("a")
     first.store.connect(BOB, P08)
     clock.now = 9
@@ -131,8 +130,8 @@ def test_idle_sessions_expire_and_come_back_fresh(app: Flask) -> None:
 
 def test_past_the_bound_the_least_recently_used_session_is_evicted(app: Flask) -> None:
     clock = Clock()
-    store: Store = app.extensions["mockserver.store"]
-    sessions = Sessions(store, Renderer(store), ttl=1000, max_sessions=2, clock=clock)
+    store: Store = current_session(app).store
+    sessions = Sessions(store, ttl=1000, max_sessions=2, clock=clock)
     a = sessions.get("a")
     a.store.connect(BOB, P08)
     sessions.get("b")
@@ -146,7 +145,7 @@ def test_past_the_bound_the_least_recently_used_session_is_evicted(app: Flask) -
 
 
 def test_sessions_share_the_data_set_and_indexes(app: Flask) -> None:
-    store: Store = app.extensions["mockserver.store"]
+    store: Store = current_session(app).store
     forked = store.fork()
     assert forked.index is store.index and forked.partners is store.partners
     forked.connect(BOB, P08)

@@ -403,10 +403,30 @@ def test_journal_lists_api_requests_but_not_admin_calls(client: FlaskClient) -> 
     assert [{k: e[k] for k in ("method", "path", "query", "status")} for e in entries] == [
         {"method": m, "path": p, "query": q, "status": r.status_code} for r, m, p, q in calls
     ]
+    assert [e["operation_id"] for e in entries] == [
+        "listPartners",
+        "createPartnerClickEvent",
+        "createPartnerClickEvent",
+        "connectPartner",
+        "disconnectPartner",
+        None,
+    ]
+    # The refused body and the unknown path break the contract; their error documents are kept.
+    assert [e["violation"] for e in entries] == [False, False, True, False, False, True]
+    assert [[item["code"] for item in e["errors"]] for e in entries] == [
+        [],
+        [],
+        ["invalid_body", "invalid_body"],  # /data/type and /data/relationships are missing
+        [],
+        [],
+        ["not_found"],
+    ]
+    assert json.loads(entries[1]["body"])["data"]["type"] == "partner_click_events"
+    assert entries[0]["body"] is None
     for entry in entries:
-        assert set(entry) == {"method", "path", "query", "status", "duration_ms", "session"}
-        assert entry["session"] is None
+        assert entry["session"] is None and entry["body_truncated"] is False
         assert isinstance(entry["duration_ms"], (int, float)) and entry["duration_ms"] >= 0
+        assert entry["time"].endswith("Z") and entry["headers"]["Host"] == "localhost"
 
     assert journal_count(client) == 6
     assert journal_count(client, "?method=POST") == 2

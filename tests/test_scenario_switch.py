@@ -1,0 +1,227 @@
+"""`PUT /__admin/scenario`: another data set without a restart, by name, inline or Faker seed; per
+session or for everyone; checked like at start-up, bounded, and never half-applied."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from support import ALICE, API, AS_BOB, BOB, P01, P08, SCENARIOS_DIR, links, make_app, post_click, send
+
+from mockserver.admin import MAX_SCENARIO_PARTNERS
+from mockserver.scenario_file import MAX_ALIASES
+
+ONE = {"X-Mock-Session": "switch-one"}
+TWO = {"X-Mock-Session": "switch-two"}
+BUSINESS = "b0000000-0000-4000-8000-000000000099"
+USER = "a0000000-0000-4000-8000-000000000099"
+EMPTY_YAML = (SCENARIOS_DIR / "empty.yaml").read_text(encoding="utf-8")
+
+
+def switch(client: FlaskClient, body: Any, headers: dict[str, str] | None = None) -> Any:
+    if isinstance(body, str):
+        return client.put(
+            "/__admin/scenario", data=body, content_type="application/yaml", headers=headers or {}
+        )
+    return client.put("/__admin/scenario", json=body, headers=headers or {})
+
+
+def data(client: FlaskClient, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    response = client.get("/__admin/data", headers=headers or {})
+    assert response.status_code == 200
+    document: dict[str, Any] = response.get_json()
+    return document
+
+
+def total(client: FlaskClient, headers: dict[str, str] | None = None) -> int:
+    response = client.get(f"{API}/available", headers=headers or {})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    count: int = response.get_json()["meta"]["total-count"]
+    return count
+
+
+def test_a_session_switches_alone(client: FlaskClient) -> None:
+    before = total(client)
+    response = switch(client, {"name": "empty"}, ONE)
+    assert response.status_code == 200
+    assert response.get_json() == {
+        "scenario": {
+            "source": "scenario empty",
+            "partners": 0,
+            "businesses": 1,
+            "users": 1,
+            "session": "switch-one",
+        }
+    }
+    assert total(client, ONE) == 0
+    assert data(client, ONE)["source"] == "scenario empty"
+    assert total(client) == before and total(client, TWO) == before
+    assert data(client)["source"] == "scenario default"
+
+
+def test_a_global_switch_serves_everyone_and_later_sessions_but_live_sessions_keep_theirs(
+    client: FlaskClient,
+) -> None:
+    before = total(client, ONE)  # ONE is live before the switch
+    assert switch(client, {"seed": 7, "partners": 12}).status_code == 200
+    assert data(client)["partners"] == 12
+    assert data(client)["source"] == "Faker data (seed 7, 12 partners)"
+    assert data(client, TWO)["partners"] == 12  # created after the switch: forks the new data
+    assert total(client, ONE) == before
+
+
+def test_faker_data_is_the_same_for_the_same_seed(client: FlaskClient) -> None:
+    assert switch(client, {"seed": 3, "partners": 20}, ONE).status_code == 200
+    assert switch(client, {"seed": 3, "partners": 20}, TWO).status_code == 200
+    first = client.get(f"{API}/wholesalers?per_page=100", headers=ONE).get_json()["data"]
+    second = client.get(f"{API}/wholesalers?per_page=100", headers=TWO).get_json()["data"]
+    assert first == second
+    assert switch(client, {"seed": 4, "partners": 20}, TWO).status_code == 200
+    assert client.get(f"{API}/wholesalers?per_page=100", headers=TWO).get_json()["data"] != first
+
+
+def test_inline_yaml_body_and_inline_json_text(client: FlaskClient) -> None:
+    assert switch(client, EMPTY_YAML, ONE).get_json()["scenario"]["source"] == "inline scenario"
+    assert total(client, ONE) == 0
+    scenario = {
+        "businesses": [{"id": BUSINESS, "name": "Only"}],
+        "users": [
+            {
+                "id": USER,
+                "first_name": "A",
+                "last_name": "B",
+                "email": "a@b.example",
+                "business": BUSINESS,
+                "token": "t",
+            }
+        ],
+        "partners": [
+            {"id": "c0000000-0000-4000-8000-000000000099", "name": "Solo", "categories": ["pos"]},
+        ],
+    }
+    response = switch(client, {"inline": json.dumps(scenario)}, TWO)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["scenario"]["partners"] == 1
+    listed = client.get(f"{API}?business_uuid={BUSINESS}", headers={**TWO, "Authorization": "Bearer t"})
+    assert [p["attributes"]["name"] for p in listed.get_json()["data"]] == ["Solo"]
+
+
+def test_reset_goes_back_to_the_switched_data_as_loaded(client: FlaskClient) -> None:
+    assert switch(client, {"name": "default"}, ONE).status_code == 200
+    assert send(client, "PATCH", f"{API}/{P08}/connect", headers={**ONE, **AS_BOB}).status_code == 200
+    assert client.post("/__admin/reset", headers=ONE).status_code == 204
+    assert data(client, ONE)["source"] == "scenario default"
+    partner = client.get(f"{API}/{P08}?include=users", headers=ONE).get_json()
+    assert partner["data"]["relationships"]["users"]["data"] == []
+
+
+BAD_STATUS = EMPTY_YAML.replace(
+    "partners: []",
+    "partners:\n  - id: c0000000-0000-4000-8000-000000000099\n"
+    "    name: X\n    categories: [pos]\n    status: nope\n",
+)
+BAD_LINE = BAD_STATUS.splitlines().index("    status: nope") + 1
+
+
+@pytest.mark.parametrize(
+    ("body", "pointer", "detail"),
+    [
+        (
+            {"name": "nope"},
+            "/name",
+            "unknown scenario 'nope'; available scenarios: default, edge-cases, empty",
+        ),
+        (BAD_STATUS, "", f"<inline>:{BAD_LINE}: partners[0].status: 'nope' is not one of"),
+        ({"inline": BAD_STATUS}, "/inline", f"<inline>:{BAD_LINE}: partners[0].status: 'nope' is not one of"),
+        ({"inline": "a: 1\nb: [1, 2\nc: 3\n"}, "/inline", "<inline>:3: invalid YAML"),
+        (
+            {"inline": "!!python/object:os.system {}"},
+            "/inline",
+            "the tag !!python/object:os.system is not allowed",
+        ),
+    ],
+    ids=["unknown-name", "raw-yaml", "inline-yaml", "broken-yaml", "unsafe-tag"],
+)
+def test_a_bad_scenario_is_refused_with_its_line_and_changes_nothing(
+    client: FlaskClient, body: Any, pointer: str, detail: str
+) -> None:
+    assert post_click(client, partner_id=P01).status_code == 201
+    assert send(client, "PATCH", f"{API}/{P08}/connect", headers=AS_BOB).status_code == 200
+    before = (links(client), client.get("/__admin/click-events").get_json()["data"], data(client))
+    for headers in ({}, ONE):
+        response = switch(client, body, headers)
+        assert response.status_code == 400, response.get_data(as_text=True)
+        (error,) = response.get_json()["errors"]
+        assert error["code"] == "invalid_scenario"
+        assert detail in error["detail"]
+        assert error["source"] == {"pointer": pointer}
+    assert (links(client), client.get("/__admin/click-events").get_json()["data"], data(client)) == before
+    assert (BOB, P08) in before[0] and (ALICE, P01) not in before[0]
+
+
+def test_a_billion_laughs_document_is_refused_before_it_is_expanded(client: FlaskClient) -> None:
+    lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"a{n}: &a{n} [{','.join([f'*a{n - 1}'] * 9)}]" for n in range(1, 10)]
+    response = switch(client, "\n".join(lines) + "\n", ONE)
+    assert response.status_code == 400
+    assert response.get_json()["errors"][0][
+        "detail"
+    ] == f"<inline>: more than {MAX_ALIASES} YAML aliases" or (
+        "YAML nodes once aliases are expanded" in response.get_json()["errors"][0]["detail"]
+    )
+    few_aliases = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    few_aliases += [
+        f"a{n}: &a{n} [*a{n - 1},*a{n - 1},*a{n - 1},*a{n - 1},*a{n - 1},*a{n - 1}]" for n in range(1, 9)
+    ]
+    response = switch(client, "\n".join(few_aliases) + "\n", ONE)
+    assert response.status_code == 400
+    assert "YAML nodes once aliases are expanded" in response.get_json()["errors"][0]["detail"]
+
+
+def test_the_partner_count_is_bounded(client: FlaskClient) -> None:
+    many = [
+        {"id": f"p-{n}", "name": f"P{n}", "categories": ["pos"]} for n in range(MAX_SCENARIO_PARTNERS + 1)
+    ]
+    scenario = {"businesses": [], "users": [], "partners": many}
+    response = switch(client, {"inline": json.dumps(scenario, separators=(",", ":"))}, ONE)
+    assert response.status_code == 400, response.get_data(as_text=True)[:500]
+    assert f"at most {MAX_SCENARIO_PARTNERS} accepted" in response.get_json()["errors"][0]["detail"]
+    response = switch(client, {"seed": 1, "partners": MAX_SCENARIO_PARTNERS + 1}, ONE)
+    assert response.status_code == 422
+    assert response.get_json()["errors"][0]["source"] == {"pointer": "/partners"}
+
+
+def test_the_size_is_bounded_like_every_body() -> None:
+    app: Flask = make_app(scenario="default", max_body_bytes=1000)
+    response = switch(app.test_client(), EMPTY_YAML + "#" * 1000)
+    assert response.status_code == 413
+
+
+@pytest.mark.parametrize(
+    ("body", "pointer"),
+    [
+        ({"name": "../../etc/passwd"}, "/name"),
+        ({"name": "default", "seed": 1}, ""),
+        ({}, ""),
+        ({"seed": "one"}, "/seed"),
+        ({"partners": 3}, ""),
+    ],
+    ids=["path-as-name", "two-kinds", "empty", "bad-seed", "partners-alone"],
+)
+def test_a_malformed_request_is_refused_by_the_admin_contract(
+    client: FlaskClient, body: Any, pointer: str
+) -> None:
+    response = switch(client, body)
+    assert response.status_code == 422, response.get_data(as_text=True)
+    (error,) = response.get_json()["errors"]
+    assert error["code"] == "invalid_body" and error["source"] == {"pointer": pointer}
+    assert data(client)["source"] == "scenario default"
+
+
+def test_another_media_type_is_a_415(client: FlaskClient) -> None:
+    response = client.put("/__admin/scenario", data="name: empty", content_type="text/plain")
+    assert response.status_code == 415
+    assert response.get_json()["errors"][0]["source"] == {"header": "Content-Type"}

@@ -1,0 +1,189 @@
+"""Verifying what a client sent: the journal's entries, `POST /__admin/requests/find` and `/count` with
+patterns, the near-miss ranking when nothing matches, and `/__admin/violations`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from support import API, AS_BOB, JSON, P01, P08, VALID_CLICK, make_app, post_click, send
+
+from mockserver.journal import MAX_BODY
+
+SESSION = {"X-Mock-Session": "verify-1"}
+
+
+def find(client: FlaskClient, scope: dict[str, str] | None = None, **pattern: Any) -> dict[str, Any]:
+    """The answer to a pattern; `scope` is the request's own headers (a session), `headers=` a criterion."""
+    response = client.post("/__admin/requests/find", json=pattern, headers=scope or {})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    document: dict[str, Any] = response.get_json()
+    return document
+
+
+def count(client: FlaskClient, scope: dict[str, str] | None = None, **pattern: Any) -> int:
+    response = client.post("/__admin/requests/count", json=pattern, headers=scope or {})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    value: int = response.get_json()["count"]
+    return value
+
+
+@pytest.fixture
+def traffic(client: FlaskClient) -> FlaskClient:
+    """A few requests of a client under test: two lists, a click, a connect as Bob, an off-contract list."""
+    assert client.get(f"{API}/available?page=1&per_page=5&filter[categories][]=pos").status_code == 200
+    assert client.get(f"{API}/available?page=2&per_page=5").status_code == 200
+    assert post_click(client, partner_id=P01).status_code == 201
+    assert send(client, "PATCH", f"{API}/{P08}/connect", headers=AS_BOB).status_code == 200
+    assert client.get(f"{API}/available?per_page=abc").status_code == 400
+    return client
+
+
+def test_find_by_method_path_and_query_subset(traffic: FlaskClient) -> None:
+    found = find(traffic, method="GET", path=f"{API}/available", query={"page": "2"})
+    assert [entry["query"] for entry in found["requests"]] == ["page=2&per_page=5"]
+    assert found["near_misses"] == []
+    assert count(traffic, method="get", path=f"{API}/available") == 3  # the method is case-insensitive
+    # A list value must be every value of the parameter, in order.
+    assert count(traffic, query={"filter[categories][]": ["pos"]}) == 1
+    assert count(traffic, query={"filter[categories][]": ["pos", "crm"]}) == 0
+
+
+def test_find_by_operation_id_status_and_path_pattern(traffic: FlaskClient) -> None:
+    assert count(traffic, operation_id="listAvailablePartners") == 3
+    assert count(traffic, operation_id="listAvailablePartners", status=400) == 1
+    assert count(traffic, path_pattern=r"/api/v1/partners/[0-9a-f-]{36}/(connect|click_event)") == 2
+    assert count(traffic, path_pattern=r"/api/v1/partners/[0-9a-f-]{36}") == 0  # the whole path matches
+
+
+def test_find_by_headers_names_are_case_insensitive_and_tokens_are_never_stored(traffic: FlaskClient) -> None:
+    assert count(traffic, method="PATCH", headers={"authorization": "Bearer"}) == 1
+    assert count(traffic, headers={"Authorization": "Bearer bob-token"}) == 0
+    entry = find(traffic, method="PATCH")["requests"][0]
+    assert entry["headers"]["Authorization"] == "Bearer"
+    assert "bob-token" not in json.dumps(traffic.get("/__admin/requests").get_json())
+
+
+def test_find_by_json_body_subset(traffic: FlaskClient) -> None:
+    assert count(traffic, body={"data": {"type": "partner_click_events"}}) == 1
+    assert count(traffic, body={"data": {"attributes": {"event_type": "website"}}}) == 1
+    assert count(traffic, body={"data": {"attributes": {"event_type": "phone"}}}) == 0
+    assert count(traffic, body={"data": {"type": "partner_click_events", "id": "x"}}) == 0  # every key
+
+
+def test_the_near_misses_rank_the_closest_first_and_say_what_differs(traffic: FlaskClient) -> None:
+    found = find(traffic, method="GET", path=f"{API}/available", query={"page": "3", "per_page": "5"})
+    assert found["requests"] == []
+    misses = found["near_misses"]
+    assert 1 <= len(misses) <= 5
+    distances = [miss["distance"] for miss in misses]
+    assert distances == sorted(distances)
+    # The nearest: same path, per_page right, only page differs (1/2 of the query) -> distance 1/6.
+    nearest = misses[0]
+    assert nearest["request"]["query"] in ("page=1&per_page=5&filter[categories][]=pos", "page=2&per_page=5")
+    assert nearest["distance"] == pytest.approx(1 / 6, abs=1e-3)
+    assert [d["field"] for d in nearest["differences"]] == ["query.page"]
+    assert nearest["differences"][0]["expected"] == "3"
+    # The POST to another path comes after every GET of the same path.
+    by_query = {miss["request"]["query"]: miss for miss in misses}
+    assert "per_page=abc" in by_query
+    methods = [miss["request"]["method"] for miss in misses]
+    assert methods.index("POST") > methods.index("GET") if "POST" in methods else True
+
+
+def test_a_typo_in_the_path_is_nearer_than_another_operation(traffic: FlaskClient) -> None:
+    misses = find(traffic, method="GET", path=f"{API}/availble")["near_misses"]
+    assert misses[0]["request"]["path"] == f"{API}/available"
+    assert misses[0]["differences"] == [
+        {"field": "path", "expected": f"{API}/availble", "actual": f"{API}/available"}
+    ]
+    assert misses[0]["distance"] < 0.1
+    last = misses[-1]
+    assert last["request"]["path"] != f"{API}/available"
+
+
+def test_body_differences_are_named_by_json_pointer(traffic: FlaskClient) -> None:
+    misses = find(traffic, method="POST", body={"data": {"attributes": {"event_type": "phone"}}})[
+        "near_misses"
+    ]
+    assert misses[0]["differences"] == [
+        {"field": "body/data/attributes/event_type", "expected": "phone", "actual": "website"}
+    ]
+    assert misses[0]["distance"] == pytest.approx(0.5)
+
+
+def test_a_bad_pattern_is_a_json_api_error_naming_the_field(client: FlaskClient) -> None:
+    response = client.post("/__admin/requests/find", json={"method": 1})
+    assert response.status_code == 422
+    assert response.get_json()["errors"][0]["source"] == {"pointer": "/method"}
+    response = client.post("/__admin/requests/find", json={"nmae": "x"})
+    assert response.status_code == 422
+    assert response.get_json()["errors"][0]["source"] == {"pointer": "/nmae"}
+    response = client.post("/__admin/requests/count", json={"path_pattern": "(unclosed"})
+    assert response.status_code == 422
+    assert response.get_json()["errors"][0]["source"] == {"pointer": "/path_pattern"}
+    response = client.post("/__admin/requests/find", data="{", content_type=JSON)
+    assert response.status_code == 400 and response.get_json()["errors"][0]["code"] == "malformed_body"
+
+
+def test_find_and_violations_see_only_the_session_named(client: FlaskClient) -> None:
+    assert client.get(f"{API}/available?per_page=abc").status_code == 400
+    assert client.get(f"{API}/available?page=1", headers=SESSION).status_code == 200
+    assert client.get(f"{API}/available?nope=1", headers=SESSION).status_code == 200  # unknown: allowed
+    assert count(client, SESSION) == 2
+    assert count(client) == 3  # without the header: every entry
+    assert client.get("/__admin/violations", headers=SESSION).get_json() == {"violations": []}
+    violations = client.get("/__admin/violations").get_json()["violations"]
+    assert [v["query"] for v in violations] == ["per_page=abc"]
+
+
+def test_violations_list_off_contract_requests_but_not_missing_data(client: FlaskClient) -> None:
+    unknown_id = "00000000-0000-4000-8000-000000000000"
+    assert client.get(f"{API}/{unknown_id}").status_code == 404  # data the set lacks: no violation
+    assert client.get(f"{API}/available", headers={"Authorization": "Bearer nobody"}).status_code == 401
+    assert post_click(client, {"data": {"type": "clicks"}}).status_code == 422
+    assert send(client, "PUT", f"{API}/{P01}").status_code == 405
+    assert send(client, "GET", "/api/v1/nope").status_code == 404
+    assert post_click(client, VALID_CLICK, content_type="text/plain").status_code == 415
+    assert client.get(f"{API}?page=0&page=1").status_code == 400
+    violations = client.get("/__admin/violations").get_json()["violations"]
+    assert [(v["method"], v["status"]) for v in violations] == [
+        ("POST", 422),
+        ("PUT", 405),
+        ("GET", 404),
+        ("POST", 415),
+        ("GET", 400),
+    ]
+    codes = [[error["code"] for error in v["errors"]] for v in violations]
+    assert codes[1:] == [
+        ["method_not_allowed"],
+        ["not_found"],
+        ["unsupported_media_type"],
+        ["duplicate_parameter"],
+    ]
+    assert all(v["violation"] for v in violations)
+    assert violations[0]["errors"][0]["source"]["pointer"].startswith("/data")
+
+
+def test_a_long_body_is_cut_and_marked(client: FlaskClient) -> None:
+    padded = json.dumps(VALID_CLICK).encode() + b" " * (MAX_BODY + 100)
+    assert post_click(client, padded).status_code == 201
+    entry = client.get("/__admin/requests").get_json()["requests"][-1]
+    assert entry["body_truncated"] is True
+    assert len(entry["body"].encode()) == MAX_BODY
+    # A body pattern cannot judge a cut body: it is a miss that says why.
+    misses = find(client, body={"data": {"type": "partner_click_events"}})["near_misses"]
+    assert misses[0]["differences"][0]["actual"] == "(body cut: over the journal's limit)"
+
+
+def test_the_journal_bound_drops_the_oldest_and_counts_them() -> None:
+    app: Flask = make_app(scenario="default", journal_size=3)
+    client = app.test_client()
+    for page in range(1, 6):
+        assert client.get(f"{API}/available?page={page}").status_code == 200
+    document = client.get("/__admin/requests").get_json()
+    assert [entry["query"] for entry in document["requests"]] == ["page=3", "page=4", "page=5"]
+    assert document["meta"] == {"stored": 3, "dropped": 2, "limit": 3}
