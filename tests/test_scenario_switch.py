@@ -4,6 +4,8 @@ session or for everyone; checked like at start-up, bounded, and never half-appli
 from __future__ import annotations
 
 import json
+import sys
+import threading
 from typing import Any
 
 import pytest
@@ -225,3 +227,48 @@ def test_another_media_type_is_a_415(client: FlaskClient) -> None:
     response = client.put("/__admin/scenario", data="name: empty", content_type="text/plain")
     assert response.status_code == 415
     assert response.get_json()["errors"][0]["source"] == {"header": "Content-Type"}
+
+
+def test_requests_in_flight_see_one_data_set_whole_while_the_default_switches_back_and_forth(
+    app: Flask,
+) -> None:
+    """Readers list every partner with users included while another thread switches the default data set
+    between two scenarios: each page is wholly one data set or the other (its count, its items, the
+    users it includes), never a 500 and never a mix."""
+    sizes = {"default": 14, "edge-cases": 33}
+    errors: list[str] = []
+    done = threading.Event()
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+
+    def reader() -> None:
+        client = app.test_client()
+        while not done.is_set():
+            response = client.get(f"{API}/available?per_page=100&include=users")
+            if response.status_code != 200:
+                errors.append(f"{response.status_code}: {response.get_data(as_text=True)[:200]}")
+                continue
+            page = response.get_json()
+            total, listed = page["meta"]["total-count"], len(page["data"])
+            if listed != total or total not in (10, 24):  # what the default user may see of each set
+                errors.append(f"a page of {listed} items says {total}")
+
+    def switcher() -> None:
+        client = app.test_client()
+        for n in range(20):
+            name = ("edge-cases", "default")[n % 2]
+            if client.put("/__admin/scenario", json={"name": name}).status_code != 200:
+                errors.append(f"switching to {name} failed")
+        done.set()
+
+    threads = [threading.Thread(target=reader) for _ in range(2)] + [threading.Thread(target=switcher)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    finally:
+        done.set()
+        sys.setswitchinterval(previous)
+    assert errors == []
+    assert data(app.test_client())["partners"] == sizes["default"]
