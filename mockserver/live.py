@@ -1,8 +1,9 @@
 """A server as a child process on a free port: started, polled until ready, stopped, its output kept.
 
 `ServerProcess` runs any command (the mock, or a peer the benchmark compares it with); `LiveServer`
-is `python -m mockserver serve` with an HTTP client for it. Tests, the benchmark, the fuzz campaign
-and consumers' pytest suites share them. Nothing here imports Flask.
+is `python -m mockserver serve` with an HTTP client for it; `MockEndpoint.from_url` is the same client
+for a mock that is already running. Tests, the benchmark, the fuzz campaign and consumers' pytest
+suites (`mockserver.pytest_plugin`) share them. Nothing here imports Flask.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 READY_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
@@ -73,7 +75,99 @@ class Reply:
         return self.body[:limit].decode("utf-8", errors="replace")
 
 
-class ServerProcess:
+class Endpoint:
+    """An HTTP server at host:port, and a client for it (http.client, a connection per request)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
+
+    @property
+    def base(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 address
+        return f"http://{host}:{self.port}"
+
+    def connection(self, timeout: float = 10.0) -> http.client.HTTPConnection:
+        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | str | Iterable[bytes] | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float = 10.0,
+        connection: http.client.HTTPConnection | None = None,
+        encode_chunked: bool = False,
+    ) -> Reply:
+        """One request over http.client (a new connection unless one is given)."""
+        conn = connection or self.connection(timeout)
+        try:
+            conn.request(method, path, body=body, headers=headers or {}, encode_chunked=encode_chunked)
+            response = conn.getresponse()
+            data = response.read()
+            headers_read = {k.lower(): v for k, v in response.getheaders()}
+            return Reply(response.status, headers_read, data, response.version)
+        finally:
+            if connection is None:
+                conn.close()
+
+    def raw(
+        self, payload: bytes, responses: int = 1, timeout: float = 10.0, max_bytes: int = 8 * 1024 * 1024
+    ) -> bytes:
+        """Send raw bytes on a fresh socket; what the server answers, once `responses` full responses
+        have arrived or the server closed the connection (bounded by `timeout` and `max_bytes`)."""
+        with socket.create_connection((self.host, self.port), timeout=timeout) as sock:
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                sock.sendall(payload)  # the server may answer and close before reading everything
+            return read_responses(sock, responses, timeout, max_bytes)
+
+
+class MockEndpoint(Endpoint):
+    """The mock at host:port: its health check and admin reads on top of the plain client."""
+
+    admin_token: str | None = None
+    """Sent as a bearer token on `/__admin` requests: a mock on another host asks for its
+    `--admin-token` (loopback clients need none)."""
+
+    @classmethod
+    def from_url(cls, url: str, admin_token: str | None = None) -> MockEndpoint:
+        """A mock already running at `http://host:port` (no path); ValueError for anything else."""
+        parts = urlsplit(url.strip())
+        if parts.scheme != "http" or not parts.hostname or parts.path not in ("", "/"):
+            raise ValueError(f"expected a URL like http://127.0.0.1:4010, got {url!r}")
+        if parts.query or parts.fragment or parts.username:
+            raise ValueError(f"expected a URL like http://127.0.0.1:4010, got {url!r}")
+        endpoint = cls(parts.hostname, parts.port or 80)
+        endpoint.admin_token = admin_token or None
+        return endpoint
+
+    def admin(
+        self,
+        method: str,
+        path: str,
+        body: bytes | str | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float = 10.0,
+    ) -> Reply:
+        """One `/__admin` request, with the admin token when there is one."""
+        sent = dict(headers or {})
+        if self.admin_token:
+            sent["Authorization"] = f"Bearer {self.admin_token}"
+        return self.request(method, path, body, sent, timeout)
+
+    def is_healthy(self) -> bool:
+        reply = self.admin("GET", "/__admin/health", timeout=2.0)
+        return reply.status == 200 and reply.json() == {"status": "ok"}
+
+    def get_json(self, path: str, timeout: float = 10.0) -> Any:
+        reply = self.admin("GET", path, timeout=timeout)
+        if reply.status != 200:
+            raise RuntimeError(f"GET {path} answered {reply.status}: {reply.text()}")
+        return reply.json()
+
+
+class ServerProcess(Endpoint):
     """A command running in its own session, with its output in a log file.
 
     Only that session is ever signalled: SIGTERM to the process, then SIGKILL to whatever of its
@@ -90,9 +184,8 @@ class ServerProcess:
         env: dict[str, str] | None = None,
         host: str = LOCALHOST,
     ) -> None:
+        super().__init__(host, port)
         self.argv = list(argv)
-        self.port = port
-        self.host = host
         self._log_dir: tempfile.TemporaryDirectory[str] | None = None
         if log is None:
             self._log_dir = tempfile.TemporaryDirectory(prefix="mockserver-live-")
@@ -110,10 +203,6 @@ class ServerProcess:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-
-    @property
-    def base(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
     def wait_ready(self, is_ready: Callable[[], bool], timeout: float = READY_TIMEOUT) -> float:
         """Poll `is_ready` until it returns True; the seconds since spawn. Raises ServerNotReady."""
@@ -163,43 +252,6 @@ class ServerProcess:
     def tail(self, lines: int = 30) -> str:
         return "\n".join(self.output().splitlines()[-lines:])
 
-    # --- clients ---------------------------------------------------------------------------------
-
-    def connection(self, timeout: float = 10.0) -> http.client.HTTPConnection:
-        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: bytes | str | Iterable[bytes] | None = None,
-        headers: dict[str, str] | None = None,
-        timeout: float = 10.0,
-        connection: http.client.HTTPConnection | None = None,
-        encode_chunked: bool = False,
-    ) -> Reply:
-        """One request over http.client (a new connection unless one is given)."""
-        conn = connection or self.connection(timeout)
-        try:
-            conn.request(method, path, body=body, headers=headers or {}, encode_chunked=encode_chunked)
-            response = conn.getresponse()
-            data = response.read()
-            headers_read = {k.lower(): v for k, v in response.getheaders()}
-            return Reply(response.status, headers_read, data, response.version)
-        finally:
-            if connection is None:
-                conn.close()
-
-    def raw(
-        self, payload: bytes, responses: int = 1, timeout: float = 10.0, max_bytes: int = 8 * 1024 * 1024
-    ) -> bytes:
-        """Send raw bytes on a fresh socket; what the server answers, once `responses` full responses
-        have arrived or the server closed the connection (bounded by `timeout` and `max_bytes`)."""
-        with socket.create_connection((self.host, self.port), timeout=timeout) as sock:
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                sock.sendall(payload)  # the server may answer and close before reading everything
-            return read_responses(sock, responses, timeout, max_bytes)
-
 
 def read_responses(sock: socket.socket, responses: int, timeout: float, max_bytes: int) -> bytes:
     """Bytes from `sock` until `responses` complete responses arrived, the peer closed, or time ran out."""
@@ -218,7 +270,7 @@ def read_responses(sock: socket.socket, responses: int, timeout: float, max_byte
     return bytes(received)
 
 
-class LiveServer(ServerProcess):
+class LiveServer(ServerProcess, MockEndpoint):
     """`python -m mockserver serve --port <free> --quiet <args>`, ready once `/__admin/health` answers."""
 
     @classmethod
@@ -242,16 +294,6 @@ class LiveServer(ServerProcess):
             server.stop()
             raise
         return server
-
-    def is_healthy(self) -> bool:
-        reply = self.request("GET", "/__admin/health", timeout=2.0)
-        return reply.status == 200 and reply.json() == {"status": "ok"}
-
-    def get_json(self, path: str, timeout: float = 10.0) -> Any:
-        reply = self.request("GET", path, timeout=timeout)
-        if reply.status != 200:
-            raise RuntimeError(f"GET {path} answered {reply.status}: {reply.text()}")
-        return reply.json()
 
 
 def complete_responses(raw: bytes) -> int:
