@@ -120,6 +120,20 @@ def cli() -> None:
     help="Seconds a client may take to send a request's headers or body before a 408.",
 )
 @click.option(
+    "--max-body-bytes",
+    type=click.IntRange(1),
+    default=DEFAULTS.max_body_bytes,
+    show_default=True,
+    help="Request bodies above this size are refused with 413 (inline scenarios included).",
+)
+@click.option(
+    "--journal-size",
+    type=click.IntRange(1),
+    default=DEFAULTS.journal_size,
+    show_default=True,
+    help="Requests the journal (/__admin/requests) keeps; past it the oldest are dropped and counted.",
+)
+@click.option(
     "--session-ttl",
     type=click.FloatRange(1),
     default=DEFAULTS.session_ttl,

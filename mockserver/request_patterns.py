@@ -1,9 +1,11 @@
 """Request patterns for `/__admin/requests/find` and `/count`: what a journaled request must look like,
 and, when none does, how far each one is from it (WireMock's near-miss report).
 
-Every criterion scores 0 (met) to 1 (missed entirely); an entry's distance is their mean, so a request
-with the right path and one wrong query value ranks before one to another path. A path that misses
-scores by its similarity, so a typo (`/partners/availble`) is nearer than another operation.
+Every criterion scores 0 (met) to 1 (missed entirely); an entry's distance is their weighted mean.
+What names the endpoint (method, path, path pattern, operation id) weighs twice what describes the
+call (status, query, headers, body), so a request to the right path with a wrong query value ranks
+before one to another path with the right query. A path that misses scores by its similarity, steeply
+(1 - ratio**4): a typo (`/partners/availble`) is near, another operation of the same prefix is far.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from .journal import Entry
 
 NEAR_MISSES = 5
 """Closest entries listed when nothing matches."""
+ENDPOINT_WEIGHT = 2.0
+"""Weight of the criteria that name the endpoint, against 1 for those that describe the call."""
 
 
 @dataclass(frozen=True)
@@ -87,45 +91,46 @@ class Pattern:
         )
 
     def compare(self, entry: Entry) -> Comparison:
-        scores: list[float] = []
+        scores: list[tuple[float, float]] = []
+        """(score, weight) per criterion given."""
         differences: list[Difference] = []
 
-        def exact(name: str, expected: Any, actual: Any) -> None:
+        def exact(name: str, expected: Any, actual: Any, weight: float = 1.0) -> None:
             if expected is None:
                 return
             missed = expected != actual
-            scores.append(float(missed))
+            scores.append((float(missed), weight))
             if missed:
                 differences.append(Difference(name, expected, actual))
 
-        exact("method", self.method, entry.method)
-        if self.path is not None:
-            similarity = (
-                1.0 if self.path == entry.path else SequenceMatcher(None, self.path, entry.path).ratio()
-            )
-            scores.append(1.0 - similarity)
-            if similarity < 1.0:
-                differences.append(Difference("path", self.path, entry.path))
+        exact("method", self.method, entry.method, ENDPOINT_WEIGHT)
+        if self.path is not None and self.path != entry.path:
+            similarity = SequenceMatcher(None, self.path, entry.path).ratio()
+            scores.append((1.0 - similarity**4, ENDPOINT_WEIGHT))
+            differences.append(Difference("path", self.path, entry.path))
+        elif self.path is not None:
+            scores.append((0.0, ENDPOINT_WEIGHT))
         if self.path_pattern is not None:
             missed = self.path_pattern.fullmatch(entry.path) is None
-            scores.append(float(missed))
+            scores.append((float(missed), ENDPOINT_WEIGHT))
             if missed:
                 differences.append(Difference("path_pattern", self.path_pattern.pattern, entry.path))
-        exact("operation_id", self.operation_id, entry.operation_id)
+        exact("operation_id", self.operation_id, entry.operation_id, ENDPOINT_WEIGHT)
         exact("status", self.status, entry.status)
         if self.query:
             found = _query_differences(self.query, parse_qs(entry.query, keep_blank_values=True))
-            scores.append(len(found) / len(self.query))
+            scores.append((len(found) / len(self.query), 1.0))
             differences += found
         if self.headers:
             found = _header_differences(self.headers, entry.header_map())
-            scores.append(len(found) / len(self.headers))
+            scores.append((len(found) / len(self.headers), 1.0))
             differences += found
         if self.has_body:
             found, leaves = _body_differences(self.body, entry)
-            scores.append(len(found) / max(leaves, 1))
+            scores.append((len(found) / max(leaves, 1), 1.0))
             differences += found
-        distance = sum(scores) / len(scores) if scores else 0.0
+        weights = sum(weight for _, weight in scores)
+        distance = sum(score * weight for score, weight in scores) / weights if scores else 0.0
         return Comparison(entry, distance, tuple(differences))
 
     def matches(self, entry: Entry) -> bool:

@@ -165,3 +165,18 @@ def test_serve_refuses_a_bad_scenario_file_and_does_not_start(bad_scenario: Path
     assert "serving" not in result.stderr
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         assert sock.connect_ex(("127.0.0.1", port)) != 0, "nothing listens on the port"
+
+
+def test_serve_bounds_the_journal_and_bodies_as_told() -> None:
+    server = LiveServer.start("--scenario", "default", "--journal-size", "2", "--max-body-bytes", "100")
+    try:
+        for page in (1, 2, 3):
+            assert server.request("GET", f"/api/v1/partners/available?page={page}").status == 200
+        journal = server.get_json("/__admin/requests")
+        assert [entry["query"] for entry in journal["requests"]] == ["page=2", "page=3"]
+        assert journal["meta"] == {"stored": 2, "dropped": 1, "limit": 2}
+        body = b'{"name": "' + b"x" * 120 + b'"}'
+        reply = server.request("PUT", "/__admin/scenario", body, {"Content-Type": "application/json"})
+        assert reply.status == 413, reply.text()
+    finally:
+        server.stop()

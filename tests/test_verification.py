@@ -81,10 +81,11 @@ def test_the_near_misses_rank_the_closest_first_and_say_what_differs(traffic: Fl
     assert 1 <= len(misses) <= 5
     distances = [miss["distance"] for miss in misses]
     assert distances == sorted(distances)
-    # The nearest: same path, per_page right, only page differs (1/2 of the query) -> distance 1/6.
+    # The nearest: same method and path (weight 2 each), per_page right, page wrong (half the query,
+    # weight 1) -> distance 0.5 / 5.
     nearest = misses[0]
     assert nearest["request"]["query"] in ("page=1&per_page=5&filter[categories][]=pos", "page=2&per_page=5")
-    assert nearest["distance"] == pytest.approx(1 / 6, abs=1e-3)
+    assert nearest["distance"] == pytest.approx(0.1, abs=1e-3)
     assert [d["field"] for d in nearest["differences"]] == ["query.page"]
     assert nearest["differences"][0]["expected"] == "3"
     # The POST to another path comes after every GET of the same path.
@@ -112,7 +113,9 @@ def test_body_differences_are_named_by_json_pointer(traffic: FlaskClient) -> Non
     assert misses[0]["differences"] == [
         {"field": "body/data/attributes/event_type", "expected": "phone", "actual": "website"}
     ]
-    assert misses[0]["distance"] == pytest.approx(0.5)
+    assert misses[0]["distance"] == pytest.approx(
+        1 / 3, abs=1e-3
+    )  # method met (weight 2), body missed (weight 1)
 
 
 def test_a_bad_pattern_is_a_json_api_error_naming_the_field(client: FlaskClient) -> None:
@@ -187,3 +190,19 @@ def test_the_journal_bound_drops_the_oldest_and_counts_them() -> None:
     document = client.get("/__admin/requests").get_json()
     assert [entry["query"] for entry in document["requests"]] == ["page=3", "page=4", "page=5"]
     assert document["meta"] == {"stored": 3, "dropped": 2, "limit": 3}
+
+
+def test_the_right_path_with_a_wrong_query_is_nearer_than_another_path_with_the_right_query(
+    client: FlaskClient,
+) -> None:
+    assert client.get(f"{API}/wholesalers?per_page=10").status_code == 200
+    assert client.get(f"{API}/available?per_page=5").status_code == 200
+    assert client.get(f"{API}/wholesalers?per_page=10").status_code == 200
+    misses = find(client, method="GET", path=f"{API}/available", query={"per_page": "10"})["near_misses"]
+    assert [miss["request"]["path"] for miss in misses] == [
+        f"{API}/available",
+        f"{API}/wholesalers",
+        f"{API}/wholesalers",
+    ]
+    assert misses[0]["differences"] == [{"field": "query.per_page", "expected": "10", "actual": "5"}]
+    assert misses[0]["distance"] < misses[1]["distance"]
