@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import socket
+from functools import lru_cache
+from urllib.parse import urlsplit
 
 from flask import Flask, request
 
@@ -43,6 +46,7 @@ def check_admin_access(token: str | None) -> None:
         return
     address = request.environ.get("REMOTE_ADDR", "")
     if is_loopback(address):
+        _check_host(token)
         return
     authorization = request.headers.get("Authorization")
     named = ("header", "Authorization") if authorization is not None else None
@@ -67,6 +71,46 @@ def check_admin_access(token: str | None) -> None:
             "--admin-token (or MOCKSERVER_ADMIN_TOKEN)",
             named,
         )
+
+
+def _check_host(token: str | None) -> None:
+    """A loopback request must name a loopback host, unless it carries the admin token.
+
+    DNS rebinding: a web page on `http://evil.example:4010`, once that name resolves to 127.0.0.1,
+    sends its requests from loopback with `Host: evil.example:4010`, and the browser treats the mock as
+    that page's own origin. Refusing every other host name closes that door.
+    """
+    host = _host_name(request.host)
+    if host is None or is_loopback(host) or host in _own_names() or (token and _bearer_is(token)):
+        return
+    raise ApiError.of(
+        ADMIN_FORBIDDEN,
+        f"{ADMIN_PREFIX} answers requests to this machine's names only (localhost, 127.0.0.1, [::1]), "
+        f"not {request.host[:60]!r}; to reach it under another name, {TOKEN_HINT} and send it "
+        "as a bearer token",
+        ("header", "Host"),
+    )
+
+
+def _host_name(host_header: str) -> str | None:
+    """The host name of a Host header, lower case, without port or brackets; None when there is none."""
+    if not host_header:
+        return None
+    try:
+        return urlsplit("//" + host_header).hostname or ""
+    except ValueError:
+        return ""  # not a host name at all: refused
+
+
+@lru_cache(maxsize=1)
+def _own_names() -> frozenset[str]:
+    """This machine's own names (a page elsewhere cannot make a browser send them as its Host)."""
+    return frozenset(name.lower() for name in (socket.gethostname(), socket.getfqdn()) if name)
+
+
+def _bearer_is(token: str) -> bool:
+    sent = _bearer(request.headers.get("Authorization", ""))
+    return sent is not None and hmac.compare_digest(sent.encode(), token.encode())
 
 
 def init_app(app: Flask, settings: Settings) -> None:

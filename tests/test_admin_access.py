@@ -253,3 +253,42 @@ def test_a_token_from_the_environment_opens_admin_and_is_not_printed() -> None:
         server.stop()
     assert "/__admin is open to other hosts with the bearer token of --admin-token" in output
     assert TOKEN not in output
+
+
+# DNS rebinding: a page on another name that resolves to 127.0.0.1 calls from loopback, as its own origin.
+
+REBINDING_HOSTS = [
+    "evil.example",
+    "evil.example:4010",
+    "127.0.0.1.evil.example:4010",
+    "localhost.evil.example",
+]
+LOOPBACK_HOSTS = ["localhost", "LOCALHOST:4010", "127.0.0.1:4010", "127.9.9.9", "[::1]:4010", "[::1]"]
+
+
+@pytest.mark.parametrize("host", REBINDING_HOSTS)
+def test_a_loopback_request_to_another_host_name_is_refused_and_changes_nothing(
+    app: Flask, client: FlaskClient, host: str
+) -> None:
+    assert send(client, "PATCH", f"{API}/{P01}/connect", headers=AS_ALICE).status_code == 200
+    for origin in ({}, {"Origin": f"http://{host}"}):  # same-origin to the browser: still refused
+        response = from_address(app, "127.0.0.1", "POST", "/__admin/reset", Host=host, **origin)
+        assert response.status_code == 403, response.get_data(as_text=True)
+        (error,) = response.get_json()["errors"]
+        assert error["code"] == "admin_forbidden" and error["source"] == {"header": "Host"}
+    assert (ALICE, P01) in links(client)
+
+
+@pytest.mark.parametrize("host", LOOPBACK_HOSTS + [socket.gethostname()])
+def test_a_loopback_request_to_a_name_of_this_machine_passes(open_app: Flask, host: str) -> None:
+    assert from_address(open_app, "127.0.0.1", Host=host).status_code == 200
+
+
+def test_the_admin_token_opens_admin_under_any_name(token_app: Flask) -> None:
+    authorized = {"Authorization": f"Bearer {TOKEN}"}
+    assert from_address(token_app, "127.0.0.1", Host="mock.internal", **authorized).status_code == 200
+    assert from_address(token_app, "127.0.0.1", Host="mock.internal").status_code == 403
+
+
+def test_the_api_answers_any_host_name(open_app: Flask) -> None:
+    assert from_address(open_app, "127.0.0.1", path=f"{API}/{P01}", Host="evil.example").status_code == 200

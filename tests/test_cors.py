@@ -312,7 +312,7 @@ def test_admin_refuses_every_cross_origin_request(
         {"Origin": SAME_ORIGIN},
         {"Origin": "https://localhost"},
         {"Origin": "http://127.0.0.1:4010", "Host": "127.0.0.1:4010"},
-        {"Origin": "http://mock.internal:8080", "Host": "mock.internal:8080"},
+        {"Origin": "http://[::1]:4010", "Host": "[::1]:4010"},  # another name: see test_admin_access
         {},
     ],
 )
