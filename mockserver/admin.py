@@ -81,10 +81,12 @@ def click_events() -> Response:
 
 @bp.get("/requests")
 def requests() -> Response:
-    """The journal, oldest first; `meta.dropped` counts entries the bound pushed out (all sessions)."""
+    """The journal, oldest first; `meta.dropped` counts entries the bound pushed out: the session's
+    since its reset with X-Mock-Session, all since start-up without."""
     journal = get_journal()
     entries = [entry.to_json() for entry in _journal_entries()]
-    meta = {"stored": len(entries), "dropped": journal.dropped, "limit": journal.size}
+    dropped = journal.dropped_for(session_id_of_request())
+    meta = {"stored": len(entries), "dropped": dropped, "limit": journal.size}
     return json_response({"requests": entries, "meta": meta})
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 MAX_FIELD = 2048
 """Characters kept of a journaled method, path, query or header value: the journal's memory stays bounded."""
+MAX_COUNTED_SESSIONS = 10_000
+"""Sessions whose dropped entries are counted one by one (the oldest counts are forgotten first)."""
 MAX_HEADERS = 64
 """Headers kept per entry."""
 MAX_BODY = 4096
@@ -96,19 +98,35 @@ class Journal:
         self._lock = threading.Lock()
         self.dropped = 0
         """Entries pushed out by the bound since start-up (over every session)."""
+        self._dropped_by_session: OrderedDict[str, int] = OrderedDict()
+        """The same, per session, for the most recent MAX_COUNTED_SESSIONS sessions that lost some."""
 
     def record(self, entry: Entry) -> None:
         with self._lock:
             if len(self._entries) == self.size:
                 self.dropped += 1
+                session = self._entries[0].session
+                if session is not None:
+                    counts = self._dropped_by_session
+                    counts[session] = counts.pop(session, 0) + 1
+                    if len(counts) > MAX_COUNTED_SESSIONS:
+                        counts.popitem(last=False)
             self._entries.append(entry)
+
+    def dropped_for(self, session: str | None) -> int:
+        """Entries the bound pushed out: of one session since its last reset, or of all since start-up."""
+        if session is None:
+            return self.dropped
+        return self._dropped_by_session.get(session, 0)
 
     def clear(self, session: str | None = None) -> None:
         """Forget every entry, or only a session's."""
         with self._lock:
             if session is None:
                 self._entries.clear()
+                self._dropped_by_session.clear()
                 return
+            self._dropped_by_session.pop(session, None)
             kept = [entry for entry in self._entries if entry.session != session]
             self._entries.clear()
             self._entries.extend(kept)

@@ -206,3 +206,22 @@ def test_the_right_path_with_a_wrong_query_is_nearer_than_another_path_with_the_
     ]
     assert misses[0]["differences"] == [{"field": "query.per_page", "expected": "10", "actual": "5"}]
     assert misses[0]["distance"] < misses[1]["distance"]
+
+
+def test_a_session_is_told_how_many_of_its_entries_the_bound_dropped() -> None:
+    app: Flask = make_app(scenario="default", journal_size=3)
+    client = app.test_client()
+    mine, other = {"X-Mock-Session": "mine"}, {"X-Mock-Session": "other"}
+    for page in (1, 2):
+        assert client.get(f"{API}/available?page={page}", headers=mine).status_code == 200
+    for page in (1, 2, 3):
+        assert client.get(f"{API}/available?page={page}", headers=other).status_code == 200
+    assert client.get("/__admin/requests", headers=mine).get_json()["meta"] == {
+        "stored": 0,
+        "dropped": 2,
+        "limit": 3,
+    }
+    assert client.get("/__admin/requests", headers=other).get_json()["meta"]["dropped"] == 0
+    assert client.post("/__admin/reset", headers=mine).status_code == 204
+    assert client.get("/__admin/requests", headers=mine).get_json()["meta"]["dropped"] == 0
+    assert client.get("/__admin/requests").get_json()["meta"]["dropped"] == 2  # since start-up
