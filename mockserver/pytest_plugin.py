@@ -153,12 +153,19 @@ class MockSession:
         if (times is None and matched) or len(matched) == times:
             return matched
         wanted = _wanted(times, pattern)
+        dropped = self._admin("GET", "/__admin/requests")["meta"]["dropped"]
+        lost = (
+            f"\n({dropped} older request(s) of this session were dropped by the journal's bound; "
+            "start the mock with a larger --journal-size)"
+            if dropped
+            else ""
+        )
         if matched:
             lines = [f"expected {wanted}, got {len(matched)}:"]
             lines += [f"  {_request_line(entry)}" for entry in matched]
-            raise AssertionError("\n".join(lines))
+            raise AssertionError("\n".join(lines) + lost)
         total = self.count()
-        if total == 0:
+        if total == 0 and not dropped:
             raise AssertionError(
                 f"expected {wanted}, but no request reached the mock in session {self.session} "
                 "(does the client send mockserver.headers?)"
@@ -169,7 +176,7 @@ class MockSession:
         for near in found["near_misses"]:
             lines.append(f"  {_request_line(near['request'])}")
             lines += [f"      {_difference(d)}" for d in near["differences"]]
-        raise AssertionError("\n".join(lines))
+        raise AssertionError("\n".join(lines) + lost)
 
     def assert_no_violations(self) -> None:
         """Assert every request of the session kept to the contract; a failure lists the others with

@@ -413,3 +413,20 @@ def test_url_for(shared: LiveServer) -> None:
     handle = MockSession(MockEndpoint.from_url(shared.base + "/"), "x")
     assert handle.url_for("/api/v1/partners") == shared.base + "/api/v1/partners"
     assert handle.url_for("api/v1/partners") == shared.base + "/api/v1/partners"
+
+
+def test_a_failure_says_when_the_journal_dropped_requests_of_the_session(run: Run) -> None:
+    result = run(
+        """
+        def test_first_page_asked(mockserver):
+            for page in (1, 2, 3):
+                call(mockserver, "GET", f"/api/v1/partners/available?page={page}")
+            mockserver.assert_called("GET", "/api/v1/partners/available", query={"page": "1"})
+        """,
+        "--mockserver-arg=--scenario default --journal-size 2",
+        url=None,
+    )
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "query.page: expected '1', got '2'" in out
+    assert "(1 older request(s) of this session were dropped by the journal's bound" in out
