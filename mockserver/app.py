@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Flask
 
 from . import (
@@ -12,18 +14,21 @@ from . import (
     errors,
     framing,
     journal,
+    proxy,
     response_check,
     sessions,
     store,
     validation,
 )
 from .datasets import describe_dataset, load_dataset
+from .recording import Recorder
 from .settings import Settings
 from .spec import Spec, admin_spec, load_spec
 
 
 def create_app(settings: Settings | None = None, spec: Spec | None = None) -> Flask:
-    """Build a server for one data set; raises a MockServerError (SpecError, ScenarioError) on bad input.
+    """Build a server for one data set (or, with `settings.upstream`, a proxy that checks a real server's
+    traffic); raises a MockServerError (SpecError, ScenarioError, UpstreamError) on bad input.
 
     `spec` is the already loaded `settings.spec_path`, for callers that build many apps (tests).
     """
@@ -40,7 +45,13 @@ def create_app(settings: Settings | None = None, spec: Spec | None = None) -> Fl
 
     errors.init_app(app)
     journal.init_app(app, journal.Journal(settings.journal_size), access_log=settings.access_log)
-    validation.init_app(app, spec, validator=settings.validator, admin_spec=admin_spec())
+    validation.init_app(
+        app,
+        spec,
+        validator=settings.validator,
+        admin_spec=admin_spec(),
+        forward_invalid=settings.upstream is not None,
+    )
     if settings.validate_responses:
         response_check.init_app(app)
     cors.init_app(app)
@@ -52,6 +63,11 @@ def create_app(settings: Settings | None = None, spec: Spec | None = None) -> Fl
             data_store, settings.session_ttl, settings.max_sessions, source=describe_dataset(settings)
         ),
     )
-    app.register_blueprint(api.bp)
+    if settings.upstream is None:
+        app.register_blueprint(api.bp)
+    else:
+        upstream = proxy.Upstream.parse(settings.upstream, settings.upstream_timeout)
+        recorder = Recorder(Path(settings.record), settings.upstream) if settings.record else None
+        proxy.init_app(app, upstream, strict=settings.strict, recorder=recorder)
     app.register_blueprint(admin.bp)
     return app

@@ -1,7 +1,8 @@
-"""Command line: `mockserver serve` and `mockserver check`. The only place errors become exit codes."""
+"""Command line: `mockserver serve`, `proxy` and `check`. The only place errors become exit codes."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,19 +47,96 @@ scenarios_dir_option = click.option(
 
 
 @click.group(cls=MockServerGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="mockserver", prog_name="mockserver")
 def cli() -> None:
     """A mock and contract-testing server for the Partners API."""
 
 
+SERVER_OPTIONS = [
+    click.option("--host", default=DEFAULTS.host, show_default=True, help="Interface to listen on."),
+    click.option(
+        "--port",
+        default=DEFAULTS.port,
+        show_default=True,
+        type=click.IntRange(0, 65535),
+        help="Port to listen on.",
+    ),
+    click.option(
+        "--spec",
+        "spec_path",
+        default=str(DEFAULTS.spec_path),
+        show_default=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="OpenAPI document.",
+    ),
+    click.option(
+        "--server",
+        type=click.Choice(SERVERS),
+        default=DEFAULTS.server,
+        show_default=True,
+        help="WSGI server: granian (fastest, measured) or waitress (pure Python).",
+    ),
+    click.option(
+        "--threads",
+        type=click.IntRange(1),
+        default=DEFAULTS.threads,
+        help="Python threads (default: granian 1, waitress 8).",
+    ),
+    click.option(
+        "--read-timeout",
+        type=click.FloatRange(0.1, 3600),
+        default=DEFAULTS.read_timeout,
+        show_default=True,
+        help="Seconds a client may take to send a request's headers or body before a 408.",
+    ),
+    click.option(
+        "--max-body-bytes",
+        type=click.IntRange(1),
+        default=DEFAULTS.max_body_bytes,
+        show_default=True,
+        help="Request bodies above this size are refused with 413 (inline scenarios included).",
+    ),
+    click.option(
+        "--journal-size",
+        type=click.IntRange(1),
+        default=DEFAULTS.journal_size,
+        show_default=True,
+        help="Requests the journal (/__admin/requests) keeps; past it the oldest are dropped and counted.",
+    ),
+    click.option(
+        "--admin-token",
+        envvar="MOCKSERVER_ADMIN_TOKEN",
+        show_envvar=True,
+        default=DEFAULTS.admin_token,
+        metavar="TEXT",
+        help="Bearer token that opens /__admin to other hosts (without it, loopback clients only).",
+    ),
+    click.option(
+        "--cors-origin",
+        "cors_origins",
+        multiple=True,
+        metavar="ORIGIN",
+        callback=origins,
+        envvar="MOCKSERVER_CORS_ORIGINS",
+        show_envvar=True,
+        default=DEFAULTS.cors_origins,
+        help="Origin browsers may call from (repeatable; * for any, host:* for any port); replaces the "
+        "loopback default, and opens /__admin to these origins.",
+    ),
+    click.option("--quiet", is_flag=True, help="No per-request log lines."),
+]
+"""Options of every command that runs a server (`serve`, `proxy`)."""
+
+
+def server_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Apply SERVER_OPTIONS, in order, to a command."""
+    for option in reversed(SERVER_OPTIONS):
+        command = option(command)
+    return command
+
+
 @cli.command("serve", short_help="Run the mock server.")
-@click.option("--host", default=DEFAULTS.host, show_default=True, help="Interface to listen on.")
-@click.option(
-    "--port",
-    default=DEFAULTS.port,
-    show_default=True,
-    type=click.IntRange(0, 65535),
-    help="Port to listen on.",
-)
+@server_options
 @click.option(
     "--seed", default=DEFAULTS.seed, show_default=True, type=int, help="Seed of the Faker data set."
 )
@@ -70,33 +148,12 @@ def cli() -> None:
     default=DEFAULTS.scenario,
     help="Serve a scenario (name in scenarios/ or a YAML path) instead of Faker data.",
 )
-@click.option(
-    "--spec",
-    "spec_path",
-    default=str(DEFAULTS.spec_path),
-    show_default=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="OpenAPI document.",
-)
 @scenarios_dir_option
 @click.option(
     "--validate-responses/--no-validate-responses",
     default=DEFAULTS.validate_responses,
     show_default=True,
     help="Check every response against the spec; a violation answers 500.",
-)
-@click.option(
-    "--server",
-    type=click.Choice(SERVERS),
-    default=DEFAULTS.server,
-    show_default=True,
-    help="WSGI server: granian (fastest, measured) or waitress (pure Python).",
-)
-@click.option(
-    "--threads",
-    type=click.IntRange(1),
-    default=DEFAULTS.threads,
-    help="Python threads (default: granian 1, waitress 8).",
 )
 @click.option(
     "--validator",
@@ -113,27 +170,6 @@ def cli() -> None:
     help="Click events kept; past it the oldest are dropped (and counted in /__admin/click-events).",
 )
 @click.option(
-    "--read-timeout",
-    type=click.FloatRange(0.1, 3600),
-    default=DEFAULTS.read_timeout,
-    show_default=True,
-    help="Seconds a client may take to send a request's headers or body before a 408.",
-)
-@click.option(
-    "--max-body-bytes",
-    type=click.IntRange(1),
-    default=DEFAULTS.max_body_bytes,
-    show_default=True,
-    help="Request bodies above this size are refused with 413 (inline scenarios included).",
-)
-@click.option(
-    "--journal-size",
-    type=click.IntRange(1),
-    default=DEFAULTS.journal_size,
-    show_default=True,
-    help="Requests the journal (/__admin/requests) keeps; past it the oldest are dropped and counted.",
-)
-@click.option(
     "--session-ttl",
     type=click.FloatRange(1),
     default=DEFAULTS.session_ttl,
@@ -147,27 +183,6 @@ def cli() -> None:
     show_default=True,
     help="Live sessions at most; past it the least recently used is evicted.",
 )
-@click.option(
-    "--admin-token",
-    envvar="MOCKSERVER_ADMIN_TOKEN",
-    show_envvar=True,
-    default=DEFAULTS.admin_token,
-    metavar="TEXT",
-    help="Bearer token that opens /__admin to other hosts (without it, loopback clients only).",
-)
-@click.option(
-    "--cors-origin",
-    "cors_origins",
-    multiple=True,
-    metavar="ORIGIN",
-    callback=origins,
-    envvar="MOCKSERVER_CORS_ORIGINS",
-    show_envvar=True,
-    default=DEFAULTS.cors_origins,
-    help="Origin browsers may call from (repeatable; * for any, host:* for any port); replaces the "
-    "loopback default, and opens /__admin to these origins.",
-)
-@click.option("--quiet", is_flag=True, help="No per-request log lines.")
 def serve_command(quiet: bool, **options: Any) -> None:
     """Serve every operation of the spec on a production WSGI server until Ctrl-C or SIGTERM."""
     from .scenarios import load_scenario
@@ -178,6 +193,43 @@ def serve_command(quiet: bool, **options: Any) -> None:
     load_spec(settings.spec_path)  # a bad spec or scenario is reported here, before any server starts
     if settings.scenario is not None:
         load_scenario(settings.scenario, settings.scenarios_dir)
+    try:
+        serve(settings)
+    finally:
+        click.echo("mockserver: stopped", err=True)
+
+
+@cli.command("proxy", short_help="Forward to a real server, checking its traffic against the spec.")
+@click.option("--upstream", required=True, metavar="URL", help="The server to forward every API request to.")
+@click.option(
+    "--upstream-timeout",
+    type=click.FloatRange(0.1, 3600),
+    default=DEFAULTS.upstream_timeout,
+    show_default=True,
+    help="Seconds to wait for the upstream to connect or send; then a 504.",
+)
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Answer 4xx to an off-contract request (not forwarded) and 502 to an off-contract answer.",
+)
+@click.option(
+    "--record",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the partners (businesses, users, links) the answers reveal to this scenario file.",
+)
+@server_options
+def proxy_command(quiet: bool, **options: Any) -> None:
+    """Forward every API request to --upstream; check requests and answers against the spec; list the
+    violations at /__admin/violations and in an X-Contract-Violations header."""
+    from .proxy import Upstream
+    from .serving import serve
+    from .spec import load_spec
+
+    settings = Settings(access_log=not quiet, **options)
+    load_spec(settings.spec_path)
+    Upstream.parse(settings.upstream or "", settings.upstream_timeout)  # a bad URL is reported here
     try:
         serve(settings)
     finally:

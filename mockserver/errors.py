@@ -41,6 +41,9 @@ INVALID_BODY = ErrorKind(422, "invalid_body", "Invalid request body")
 INTERNAL_ERROR = ErrorKind(500, "internal_error", "Internal server error")
 RESPONSE_VALIDATION_FAILED = ErrorKind(500, "response_validation_failed", "Response breaks the spec")
 INVALID_SCENARIO = ErrorKind(400, "invalid_scenario", "Invalid scenario")
+UPSTREAM_UNAVAILABLE = ErrorKind(502, "upstream_unavailable", "Upstream unavailable")
+UPSTREAM_VIOLATION = ErrorKind(502, "upstream_violation", "Upstream response breaks the spec")
+UPSTREAM_TIMEOUT = ErrorKind(504, "upstream_timeout", "Upstream timed out")
 
 CONTRACT_KINDS = frozenset(
     {
@@ -54,11 +57,13 @@ CONTRACT_KINDS = frozenset(
         UNSUPPORTED_MEDIA_TYPE,
         MISSING_BODY,
         INVALID_BODY,
+        UPSTREAM_VIOLATION,
     }
 )
 """Errors that mean the request breaks the contract (the spec), as opposed to asking for data the set
 lacks (a 404 of an unknown id, a 401 of an unknown token) or failing in transit (408, 413, incomplete
-body): the journal lists these requests as violations."""
+body): the journal lists these requests as violations. Under `mockserver proxy`, UPSTREAM_VIOLATION
+marks the other side: the upstream's answer broke the spec."""
 ERROR_ENVIRON_KEY = "mockserver.error"
 """Environ key where `render_error` leaves the error it rendered, for the journal."""
 

@@ -282,11 +282,13 @@ class LiveServer(ServerProcess, MockEndpoint):
         cwd: Path | None = None,
         env: dict[str, str] | None = None,
         command: Sequence[str] | None = None,
+        subcommand: str = "serve",
     ) -> LiveServer:
-        """Start, wait until it answers; `command` replaces `python -m mockserver` (an installed script)."""
+        """Start, wait until it answers; `command` replaces `python -m mockserver` (an installed script),
+        `subcommand` replaces `serve` (`proxy`)."""
         port = free_port()
         base_command = list(command) if command else [sys.executable, "-m", "mockserver"]
-        argv = [*base_command, "serve", "--port", str(port), "--quiet", *args]
+        argv = [*base_command, subcommand, "--port", str(port), "--quiet", *args]
         server = cls(argv, port, log, cwd=cwd, env=env)
         try:
             server.wait_ready(server.is_healthy, ready_timeout)

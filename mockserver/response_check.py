@@ -8,19 +8,20 @@ from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
 
 from .errors import RESPONSE_VALIDATION_FAILED, ApiError, render_error
 from .messages import json_pointer
-from .spec import get_spec
+from .spec import Operation, get_spec
 from .validation import RequestAsMethod, compiled_operations, schema_errors, valid_request
 from .validators import UNPARSED
 
 
-def response_violation(response: Response) -> str | None:
-    """Why the response breaks the spec, or None when it conforms.
+def response_violation(response: Response, operation: Operation | None = None) -> str | None:
+    """Why the response (to the current request, of `operation`: the validated one by default) breaks
+    the spec, or None when it conforms.
 
     The compiled checks clear a conforming response in microseconds; anything they cannot clear is
     judged, and worded, by openapi-core.
     """
     compiled = compiled_operations(current_app)
-    operation = valid_request().operation
+    operation = operation or valid_request().operation
     if compiled is not None:
         responses = compiled[(operation.path_template, operation.method)].responses
         document = g.get("response_document", UNPARSED)

@@ -47,6 +47,17 @@ def announce(app: Flask, started: float) -> None:
         if settings.scenario
         else f"Faker data (seed {settings.seed}, {settings.partners} partners)"
     )
+    if settings.upstream is not None:
+        mode = "strict, " if settings.strict else ""
+        recording = f"; recording to {settings.record}" if settings.record else ""
+        lines = [
+            f"mockserver: proxying to {settings.upstream} ({mode}checked against {settings.spec_path.name}) "
+            f"on http://{settings.host}:{settings.port}{recording}",
+            *admin_notice(settings),
+            f"  ready in {time.perf_counter() - started:.2f}s; Ctrl-C to stop",
+        ]
+        print("\n".join(lines), file=sys.stderr, flush=True)
+        return
     lines = [f"mockserver: serving {source} on http://{settings.host}:{settings.port}"]
     lines += admin_notice(settings)
     lines += [f"  business {b.id}  {b.name}" for b in store.dataset.businesses]

@@ -50,6 +50,14 @@ class Settings:
     """Seconds an idle session (X-Mock-Session) lives; then a request naming it starts afresh."""
     max_sessions: int = 1000
     """Live sessions at most; past it the least recently used one is evicted."""
+    upstream: str | None = None
+    """`mockserver proxy`: the server every API request is forwarded to; None serves the mock's data."""
+    upstream_timeout: float = 30.0
+    """Seconds the proxy waits for the upstream to connect or to send the next bytes; then a 504."""
+    strict: bool = False
+    """The proxy answers 4xx to an off-contract request (not forwarded) and 502 to an off-contract answer."""
+    record: str | None = None
+    """The proxy writes the partners its answers reveal to this scenario file."""
     access_log: bool = False
     """Log one line per request (the CLI turns it on unless --quiet)."""
     server: str = "granian"

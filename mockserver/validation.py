@@ -296,9 +296,10 @@ def compiled_operations(app: Flask) -> dict[tuple[str, str], CompiledOperation] 
     return compiled
 
 
-def init_app(app: Flask, spec: Spec, validator: str, admin_spec: Spec) -> None:
+def init_app(app: Flask, spec: Spec, validator: str, admin_spec: Spec, forward_invalid: bool = False) -> None:
     """Validate every request before its view: the public API's against `spec`, /__admin's against
-    `admin_spec`."""
+    `admin_spec`. With `forward_invalid` (the proxy), an API request's error is kept on `g` as
+    `request_error` for the view, which forwards the request all the same."""
     app.extensions["mockserver.spec"] = spec
     if validator == "compiled":
         app.extensions["mockserver.compiled"] = spec.derived("compiled", compile_spec)
@@ -309,5 +310,11 @@ def init_app(app: Flask, spec: Spec, validator: str, admin_spec: Spec) -> None:
     def validate() -> None:
         if request.path.startswith("/__admin"):
             g.valid_request = validate_current_request(admin_spec)
+            return
+        if forward_invalid:
+            try:
+                g.valid_request = validate_current_request()
+            except ApiError as error:
+                g.request_error = error
             return
         g.valid_request = validate_current_request()
