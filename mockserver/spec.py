@@ -178,7 +178,8 @@ def load_spec(path: Path, validate: bool = True) -> Spec:
     from openapi_core import Config, OpenAPI
 
     document = read_spec_document(path)
-    config = None if validate else Config(spec_validator_cls=None)
+    # openapi-core documents spec_validator_cls=None as the way to skip validation; its hint omits None.
+    config = None if validate else Config(spec_validator_cls=None)  # type: ignore[arg-type]
     try:
         openapi = OpenAPI.from_dict(document, base_uri=path.resolve().as_uri(), config=config)
     except ValidationError as exc:
