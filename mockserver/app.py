@@ -14,6 +14,7 @@ from . import (
     errors,
     framing,
     journal,
+    preferences,
     proxy,
     response_check,
     sessions,
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None, spec: Spec | None = None) -> Fl
     data_store = store.Store(load_dataset(settings), settings.seed, settings.max_click_events)
 
     errors.init_app(app)
+    preferences.init_app_inner(app)  # before the journal: it shows the query as sent
     journal.init_app(app, journal.Journal(settings.journal_size), access_log=settings.access_log)
     validation.init_app(
         app,
@@ -64,6 +66,7 @@ def create_app(settings: Settings | None = None, spec: Spec | None = None) -> Fl
         ),
     )
     if settings.upstream is None:
+        preferences.init_app(app)  # after validation and sessions: it reads both
         app.register_blueprint(api.bp)
     else:
         upstream = proxy.Upstream.parse(settings.upstream, settings.upstream_timeout)

@@ -110,7 +110,7 @@ def _allow_origin(policy: OriginPolicy, response: Response) -> Response:
     admin = request.path.startswith(ADMIN_PREFIX)
     if origin is not None and policy.allows(origin, request.host.lower(), admin):
         response.headers["Access-Control-Allow-Origin"] = origin
-    response.headers["Vary"] = "Origin"
+    response.vary.add("Origin")
     return response
 
 

@@ -19,6 +19,10 @@ from .spec import get_spec
 IDENTITY = ("", "identity")
 BODY_PROBLEM = "mockserver.body_problem"
 """Environ key a server front sets when a body did not arrive whole: "timeout" or "incomplete"."""
+DELAY_KEY = "mockserver.delay"
+"""Environ key: seconds to wait before the answer goes out (a forced delay)."""
+FRONT_DELAYS_KEY = "mockserver.front_delays"
+"""Environ key a server front sets when it waits DELAY_KEY itself (the RSGI front, on its event loop)."""
 
 
 def allowed_methods(path: str) -> list[str]:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from granian._granian import RSGIProtocolClosed, RSGIProtocolError
 
-from .framing import BODY_PROBLEM
+from .framing import BODY_PROBLEM, DELAY_KEY, FRONT_DELAYS_KEY
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
@@ -37,6 +37,7 @@ _BASE_ENVIRON: dict[str, Any] = {
     "wsgi.multiprocess": False,
     "wsgi.run_once": False,
     "wsgi.input_terminated": True,
+    FRONT_DELAYS_KEY: True,
 }
 
 
@@ -66,6 +67,9 @@ class WholeRequestFront:
                 environ[BODY_PROBLEM] = problem
                 close = True  # the connection is in an unknown state: do not reuse it
         status, response_headers, content = _call(self.wsgi_app, environ)
+        delay = environ.get(DELAY_KEY)
+        if delay:  # a forced delay holds a coroutine, not the event loop
+            await asyncio.sleep(delay)
         if close:
             response_headers.append(("connection", "close"))
         with contextlib.suppress(*PROTOCOL_ERRORS):  # the client left: nothing to tell it

@@ -1,0 +1,256 @@
+"""Forcing a response per request: `Prefer: code=404, example=unknownPartner, dynamic=true, delay=300`
+(RFC 7240; the names Prism uses where they overlap), or the same as query parameters (`__code=404`,
+`__example=…`, `__dynamic=true`, `__delay=300`) for clients that cannot set headers.
+
+The query parameters are taken out of the query string before anything reads it (validation, paging
+links), so they never meet the contract; the journal still shows the query as sent. A forced response
+still obeys the spec: a status the operation declares, its named example or a body generated from
+that response's schema. An impossible preference (an undeclared status, an unknown example) is a 400
+that lists the valid choices. The answer says what it applied in `Preference-Applied`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode
+
+import orjson
+from flask import Flask, Response, current_app, g, request
+
+from .errors import INVALID_PREFERENCE, ApiError
+from .framing import DELAY_KEY, FRONT_DELAYS_KEY
+from .generate import generate
+from .spec import Operation, get_spec
+from .validation import valid_request
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+QUERY_NAMES = {"__code": "code", "__example": "example", "__dynamic": "dynamic", "__delay": "delay"}
+QUERY_KEY = "mockserver.query_preferences"
+"""Environ key: the preferences taken out of the query string, as (name, value, parameter) triples."""
+MAX_DELAY_MS = 60_000
+SUPPORTED = ("code", "example", "dynamic", "delay")
+
+
+@dataclass(frozen=True)
+class Preference:
+    name: str
+    value: str
+    source: tuple[str, str]
+    """Where it came from, as an error `source`: ("header", "Prefer") or ("parameter", "__code")."""
+
+
+class ControlParameters:
+    """WSGI middleware: takes `__code`-style parameters out of the query string for the app's time.
+
+    Costs one substring test on a query without them.
+    """
+
+    def __init__(self, wsgi_app: WSGIApplication) -> None:
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        query: str = environ.get("QUERY_STRING", "")
+        if "__" not in query:
+            return self.wsgi_app(environ, start_response)
+        pairs = parse_qsl(query, keep_blank_values=True)
+        taken = [(QUERY_NAMES[k], v, k) for k, v in pairs if k in QUERY_NAMES]
+        if not taken:
+            return self.wsgi_app(environ, start_response)
+        environ[QUERY_KEY] = taken
+        environ["QUERY_STRING"] = urlencode([(k, v) for k, v in pairs if k not in QUERY_NAMES], safe="[],")
+        try:
+            return self.wsgi_app(environ, start_response)
+        finally:
+            environ["QUERY_STRING"] = query  # the journal shows the query as sent
+
+
+def _preferences() -> list[Preference]:
+    """The request's preferences we know, from the Prefer header(s) and the query; others are ignored
+    (RFC 7240: a server ignores preferences it does not support)."""
+    found: list[Preference] = []
+    header = request.headers.get("Prefer", "")
+    for item in header.split(","):
+        token, _, params = item.partition(";")
+        name, _, value = token.strip().partition("=")
+        if name.strip().lower() in SUPPORTED:
+            found.append(Preference(name.strip().lower(), value.strip().strip('"'), ("header", "Prefer")))
+    for name, value, parameter in request.environ.get(QUERY_KEY, ()):
+        found.append(Preference(name, value, ("parameter", parameter)))
+    return found
+
+
+def _invalid(preference: Preference, detail: str) -> ApiError:
+    return ApiError.of(INVALID_PREFERENCE, detail, preference.source)
+
+
+def _responses(operation: Operation) -> dict[str, Any]:
+    responses: dict[str, Any] = get_spec().resolved["paths"][operation.path_template][
+        operation.method.lower()
+    ]["responses"]
+    return responses
+
+
+def _examples(response: dict[str, Any]) -> dict[str, Any]:
+    media = response.get("content", {}).get("application/json", {})
+    return {name: example.get("value") for name, example in media.get("examples", {}).items()}
+
+
+@dataclass
+class Forced:
+    """What the preferences ask for, checked against the operation."""
+
+    status: int | None = None
+    example: str | None = None
+    dynamic: bool = False
+    delay: float = 0.0
+    applied: tuple[str, ...] = ()
+
+
+def _checked(preferences: list[Preference], operation: Operation) -> Forced:
+    responses = _responses(operation)
+    declared = sorted(code for code in responses if code.isdigit())
+    forced = Forced()
+    applied = []
+    for preference in preferences:
+        if preference.name == "code":
+            if preference.value not in declared:
+                raise _invalid(
+                    preference,
+                    f"code={preference.value[:20]} is not a status {operation.operation_id} declares; "
+                    f"choose one of {', '.join(declared)}",
+                )
+            forced.status = int(preference.value)
+        elif preference.name == "dynamic":
+            if preference.value.lower() not in ("true", "false"):
+                raise _invalid(preference, f"dynamic must be true or false, got {preference.value[:20]!r}")
+            forced.dynamic = preference.value.lower() == "true"
+        elif preference.name == "delay":
+            if not preference.value.isdigit() or int(preference.value) > MAX_DELAY_MS:
+                detail = f"delay must be a whole number of milliseconds, 0 to {MAX_DELAY_MS}"
+                raise _invalid(preference, f"{detail}, got {preference.value[:20]!r}")
+            forced.delay = int(preference.value) / 1000
+        else:
+            forced.example = preference.value
+        applied.append(f"{preference.name}={preference.value}")
+    if forced.example is not None:
+        example_source = next(p for p in preferences if p.name == "example")
+        forced.status = _status_of_example(
+            forced.example, forced.status, responses, operation, example_source
+        )
+    forced.applied = tuple(applied)
+    return forced
+
+
+def _status_of_example(
+    name: str, status: int | None, responses: dict[str, Any], operation: Operation, source: Preference
+) -> int:
+    """The status whose response holds the named example (the forced status's, when one is forced)."""
+    holders = {int(code): _examples(response) for code, response in responses.items() if code.isdigit()}
+    for code, examples in holders.items():
+        if name in examples and status in (None, code):
+            return code
+    choices = sorted({n for code, examples in holders.items() if status in (None, code) for n in examples})
+    where = f"for status {status} of {operation.operation_id}" if status else f"for {operation.operation_id}"
+    listed = ", ".join(choices) if choices else "none"
+    raise _invalid(source, f"example={name[:60]} is not a named example {where}; choose one of: {listed}")
+
+
+def _seed(status: int) -> str:
+    settings = current_app.config["MOCKSERVER_SETTINGS"]
+    key = f"{settings.seed}:{request.method}:{request.full_path}:{status}"
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def forced_response(forced: Forced, operation: Operation) -> Response | None:
+    """The response the preferences force, or None when the view should answer (a delay alone, or the
+    operation's own success status without an example or dynamic body)."""
+    responses = _responses(operation)
+    success = min(int(code) for code in responses if code.isdigit() and code.startswith("2"))
+    status = forced.status if forced.status is not None else success
+    if forced.example is None and not forced.dynamic and status == success:
+        return None
+    response_spec = responses[str(status)]
+    body: Any = None
+    examples = _examples(response_spec)
+    if forced.example is not None:
+        body = examples[forced.example]
+    elif not forced.dynamic and examples:
+        body = next(iter(examples.values()))
+    elif "application/json" in response_spec.get("content", {}):
+        body = generate(response_spec["content"]["application/json"]["schema"], _seed(status))
+        if isinstance(body, dict) and isinstance(body.get("errors"), list):
+            for item in body["errors"]:
+                if isinstance(item, dict):
+                    item["status"] = str(status)  # the error objects agree with the status line
+    response = Response(
+        b"" if body is None else orjson.dumps(body),
+        status=status,
+        mimetype="application/json" if body is not None else None,
+    )
+    if body is None:
+        del response.headers["Content-Type"]
+    g.response_document = body if body is not None else None
+    for name, header in response_spec.get("headers", {}).items():
+        if name.lower() == "www-authenticate":
+            response.headers[name] = 'Bearer realm="mockserver"'
+        elif header.get("required"):
+            response.headers[name] = str(generate(header.get("schema", {"type": "string"}), _seed(status)))
+    return response
+
+
+def apply_preferences() -> Response | None:
+    """A before-request hook (after validation and the session): answer, delay, or let the view run."""
+    if "HTTP_PREFER" not in request.environ and QUERY_KEY not in request.environ:
+        return None
+    if request.path.startswith("/__admin") or "valid_request" not in g:
+        return None
+    preferences = _preferences()
+    if not preferences:
+        return None
+    operation = valid_request().operation
+    forced = _checked(preferences, operation)
+    g.preference_applied = ", ".join(forced.applied)
+    if forced.delay:
+        request.environ[DELAY_KEY] = forced.delay
+    return forced_response(forced, operation)
+
+
+def _preference_applied(response: Response) -> Response:
+    applied = g.get("preference_applied")
+    if applied:
+        response.headers["Preference-Applied"] = applied
+        response.vary.add("Prefer")
+    return response
+
+
+class Delay:
+    """WSGI middleware: waits what DELAY_KEY says before the answer goes out, unless the server front
+    waits itself (the RSGI front does, on its event loop, so that a delay holds no thread)."""
+
+    def __init__(self, wsgi_app: WSGIApplication) -> None:
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        body = self.wsgi_app(environ, start_response)
+        delay = environ.get(DELAY_KEY)
+        if delay and not environ.get(FRONT_DELAYS_KEY):
+            time.sleep(delay)
+        return body
+
+
+def init_app_inner(app: Flask) -> None:
+    """Before the journal wraps the app: the control parameters leave the query for the app's time."""
+    app.wsgi_app = ControlParameters(app.wsgi_app)  # type: ignore[method-assign]
+
+
+def init_app(app: Flask) -> None:
+    """After validation and sessions are registered; the delay outside everything else."""
+    app.before_request(apply_preferences)
+    app.after_request(_preference_applied)
+    app.wsgi_app = Delay(app.wsgi_app)  # type: ignore[method-assign]
