@@ -250,5 +250,101 @@ def check_command(scenario: str, scenarios_dir: Path) -> None:
     )
 
 
+@cli.command("fuzz", short_help="Fuzz the mock, or any server of the spec, with schemathesis.")
+@click.option(
+    "--url",
+    default=None,
+    metavar="URL",
+    help="Fuzz the server at this URL (the real API, staging, a proxy); without it, start the mock.",
+)
+@click.option(
+    "--token",
+    envvar="MOCKSERVER_FUZZ_TOKEN",
+    show_envvar=True,
+    default=None,
+    metavar="TEXT",
+    help="Sent as `Authorization: Bearer TEXT` on every request.",
+)
+@click.option(
+    "--business-id",
+    "business_ids",
+    multiple=True,
+    metavar="UUID",
+    help="A business of the server's data, for listPartners (repeatable; default: the mock's).",
+)
+@click.option(
+    "--partner-id",
+    "partner_ids",
+    multiple=True,
+    metavar="UUID",
+    help="A partner of the server's data, for the /partners/{id} paths (repeatable; default: listed).",
+)
+@click.option(
+    "--examples", "-n", type=click.IntRange(1), default=25, show_default=True, help="st --max-examples."
+)
+@click.option("--seed", type=int, default=42, show_default=True, help="schemathesis seed.")
+@click.option("--workers", "-w", type=click.IntRange(1), default=1, show_default=True, help="st --workers.")
+@click.option(
+    "--phases",
+    default="examples,coverage,fuzzing,stateful",
+    show_default=True,
+    help="Comma-separated st phases.",
+)
+@click.option(
+    "--business-mode",
+    type=click.Choice(["fixed", "mixed"]),
+    default="fixed",
+    show_default=True,
+    help="listPartners' business_uuid: always the first business, or a business half of the time and "
+    "generated values otherwise (the coverage phase then only gets 404s).",
+)
+@click.option(
+    "--spec",
+    default=str(DEFAULTS.spec_path),
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="OpenAPI document the server claims to implement.",
+)
+@click.option(
+    "--report-dir",
+    default="reports",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the logs, the run's schemathesis.toml and report.json go.",
+)
+@click.option(
+    "--junit",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="JUnit XML report path (default: REPORT_DIR/junit.xml).",
+)
+@click.option("--scenario", default=None, help="The started mock serves this scenario instead of Faker data.")
+@click.option("--partners", type=click.IntRange(0), default=None, help="The started mock's Faker partners.")
+@click.option("--data-seed", type=int, default=None, help="The started mock's Faker seed.")
+@click.option("--quiet", "-q", is_flag=True, help="Do not stream st's output; summary only.")
+@click.argument("st_args", nargs=-1, type=click.UNPROCESSED, metavar="[-- ST_RUN_ARGS]...")
+@click.pass_context
+def fuzz_command(ctx: click.Context, /, **options: Any) -> None:
+    """Run schemathesis against the mock or --url: every check, all phases, both modes, a fixed seed.
+
+    Exits 0 only when every selected operation was tested, cases were generated and nothing failed.
+    """
+    try:
+        import schemathesis  # noqa: F401  (st runs as a child process; this checks it is installed)
+    except ImportError:
+        click.echo("error: mockserver fuzz needs schemathesis: pip install 'mockserver[fuzz]'", err=True)
+        ctx.exit(1)
+    from .fuzzing.campaign import run_campaign
+    from .fuzzing.options import campaign_options
+
+    try:
+        result = run_campaign(campaign_options(**options))
+    except KeyboardInterrupt:
+        click.echo("fuzz: interrupted", err=True)
+        ctx.exit(130)
+    click.echo(result.text)
+    ctx.exit(result.exit_code)
+
+
 def main() -> None:
     cli(prog_name="mockserver")

@@ -1,56 +1,58 @@
-"""scripts/fuzz.py: a bounded live campaign (server process + `st run` over HTTP), and its parser.
+"""`mockserver fuzz`: a bounded live campaign against the started mock, and the campaign's parts.
 
 The campaign test is the CI gate for the live run: any schemathesis failure or error, an operation
-left untested, or no case generated fails it. It takes 35-55 s here (-n 25, 1,299 cases).
+left untested, or no case generated fails it (-n 25, every phase). The command against other servers
+(`--url`), its errors and a missing schemathesis are tests/test_fuzz_command.py's.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import urllib.request
+import xml.etree.ElementTree as ET
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 import schemathesis
+from click.testing import CliRunner
 from schemathesis.core.result import Ok
 from support import B1, B2, P01, P02, ROOT, SPEC_OPERATIONS, SPEC_PATH
 
-
-def _load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("fuzz_script", ROOT / "scripts" / "fuzz.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
-fuzz = _load_script()
+from mockserver.cli import cli
+from mockserver.fuzzing.common import CampaignError
+from mockserver.fuzzing.config import render_config
+from mockserver.fuzzing.dataset import DataSet
+from mockserver.fuzzing.options import CampaignOptions, check_st_args
+from mockserver.fuzzing.results import build_summary, parse_console, parse_junit, verdict
+from mockserver.fuzzing.runner import st_command
 
 OPERATIONS = {f"{method} {path}" for method, path, _, _ in SPEC_OPERATIONS}
 
 
-def test_bounded_live_campaign_passes_on_every_operation(tmp_path: Path) -> None:
-    options = fuzz.parse_args(["--examples", "25", "--report-dir", str(tmp_path), "--quiet"])
-    result = fuzz.run_campaign(options)
+def test_bounded_live_campaign_passes_on_every_operation(runner: CliRunner, tmp_path: Path) -> None:
+    junit = tmp_path / "ci" / "fuzz.xml"
+    result = runner.invoke(
+        cli, ["fuzz", "-n", "25", "--report-dir", str(tmp_path), "--junit", str(junit), "--quiet"]
+    )
 
-    summary = result.summary
-    assert summary is not None, result.text
-    assert result.exit_code == 0, result.text
-    assert (summary.operations_total, summary.operations_tested) == (7, 7), result.text
-    assert set(summary.covered) == OPERATIONS, result.text
-    assert summary.cases > 0, result.text
-    assert summary.failure_count == 0 and summary.failures == {}, result.text
-    assert summary.error_count == 0, result.text
-    assert "missing_test_data" not in summary.warnings, result.text  # the served ids reached the API
-    for name in ("junit.xml", "report.json", "schemathesis.log", "schemathesis.toml", "server.log"):
+    assert result.exit_code == 0, result.output
+    output = result.output
+    for phase in ("examples", "coverage", "fuzzing", "stateful"):
+        assert f"\n  {phase} " in output, output  # each phase's counts
+    assert "operations covered: 7/7" in output
+    assert "failures:           0" in output and "errors:             0" in output
+    assert "missing_test_data" not in output  # the served ids reached the API
+    assert output.rstrip().endswith("result: PASS")
+    cases = ET.parse(junit).getroot().iter("testcase")
+    outcomes = {case.get("name"): [child.tag for child in case] for case in cases}
+    assert set(outcomes) == OPERATIONS | {"Stateful tests"}, outcomes
+    assert all(not tags for tags in outcomes.values()), outcomes  # no failure, error or skip
+    for name in ("report.json", "schemathesis.log", "schemathesis.toml", "server.log"):
         assert (tmp_path / name).is_file(), name
     assert "mockserver: stopped" in (tmp_path / "server.log").read_text()
+    base_url = output.split("fuzz: server ", 1)[1].split()[0]
     with pytest.raises(OSError):  # nothing listens on the campaign's port any more
-        urllib.request.urlopen(f"{result.base_url}/__admin/health", timeout=2)
+        urllib.request.urlopen(f"{base_url}/__admin/health", timeout=2)
 
 
 # --- the parser, on output captured from a run against a deliberately broken copy of the spec ------
@@ -147,7 +149,7 @@ JUNIT = """\
 
 
 def test_console_parser_reads_figures_failures_and_reproductions() -> None:
-    summary = fuzz.parse_console(CONSOLE)
+    summary = parse_console(CONSOLE)
 
     assert (summary.operations_selected, summary.operations_total, summary.operations_tested) == (7, 7, 6)
     assert summary.cases == 698
@@ -159,6 +161,7 @@ def test_console_parser_reads_figures_failures_and_reproductions() -> None:
     assert summary.errors == {"Network Error": 1}
     assert summary.duration == 8.98
     assert summary.link_notes == 1
+    assert summary.phases == {"Coverage": "4 passed, 3 failed in 4.45s"}
     assert [(r.operation, r.case_id, r.checks) for r in summary.reproductions] == [
         ("GET /api/v1/partners/available", "Vtt24p", ["ST108 Response violates schema"]),
         ("GET /api/v1/partners/{id}", "FBWrN2", ["ST103 Undocumented status code"]),
@@ -166,7 +169,7 @@ def test_console_parser_reads_figures_failures_and_reproductions() -> None:
     assert summary.reproductions[1].curl == [
         "curl -X GET 'http://127.0.0.1:18411/api/v1/partners/b1555c60-ac69-4ecd-88dd-9c77b8e0e81d?include='"
     ]
-    assert fuzz.verdict(summary, 1)[0] == 1
+    assert verdict(summary, 1)[0] == 1
 
 
 def test_clean_console_output_passes() -> None:
@@ -174,10 +177,10 @@ def test_clean_console_output_passes() -> None:
         "=== SUMMARY ===\n\nAPI Operations:\n  Selected: 7/7\n  Tested: 7\n\nTest cases:\n"
         "  1210 generated, 1210 passed\n\n=== No issues found in 38.52s ===\n"
     )
-    summary = fuzz.parse_console(clean)
+    summary = parse_console(clean)
 
     assert (summary.cases, summary.failures, summary.errors, summary.duration) == (1210, {}, {}, 38.52)
-    assert fuzz.verdict(summary, 0) == (0, [])
+    assert verdict(summary, 0) == (0, [])
 
 
 def test_json_report_and_junit_take_precedence(tmp_path: Path) -> None:
@@ -198,7 +201,7 @@ def test_json_report_and_junit_take_precedence(tmp_path: Path) -> None:
         "running_time": 9.5,
         "exit_code": 1,
     }
-    summary = fuzz.build_summary(CONSOLE, report, fuzz.parse_junit(tmp_path / "junit.xml"))
+    summary = build_summary(CONSOLE, report, parse_junit(tmp_path / "junit.xml"))
 
     assert (summary.operations_tested, summary.cases, summary.duration) == (7, 700, 9.5)
     assert summary.failures == {"ST108": ("Response violates schema", 2)}
@@ -207,7 +210,7 @@ def test_json_report_and_junit_take_precedence(tmp_path: Path) -> None:
     assert summary.warnings == {"missing_test_data": ["GET /api/v1/partners"]}
     assert summary.covered == ["GET /api/v1/partners/available", "GET /api/v1/partners/{id}"]
     assert summary.not_covered == ["GET /api/v1/partners/wholesalers"]
-    code, reasons = fuzz.verdict(summary, 1)
+    code, reasons = verdict(summary, 1)
     assert code == 1
     assert reasons == [
         "2 failure(s)",
@@ -226,8 +229,8 @@ SERVED_PARTNERS = [P01, P02]
 def test_generated_config_keeps_the_repository_settings_and_adds_the_served_ids(
     tmp_path: Path, business: str
 ) -> None:
-    data = fuzz.DataSet(business_ids=SERVED_BUSINESSES, partner_ids=SERVED_PARTNERS, partner_count=2)
-    text = fuzz.render_config(
+    data = DataSet(business_ids=SERVED_BUSINESSES, partner_ids=SERVED_PARTNERS, partner_count=2)
+    text = render_config(
         (ROOT / "schemathesis.toml").read_text(), data, tmp_path / "cache", business=business
     )
     assert text.startswith((ROOT / "schemathesis.toml").read_text().rstrip("\n"))
@@ -258,9 +261,25 @@ def test_generated_config_keeps_the_repository_settings_and_adds_the_served_ids(
     assert [e.value for e in schema.config.dictionaries["fuzz-partner-ids"].entries] == SERVED_PARTNERS
 
 
+def test_the_token_is_read_from_the_environment_and_sent_on_every_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = DataSet(business_ids=SERVED_BUSINESSES, partner_ids=SERVED_PARTNERS)
+    text = render_config((ROOT / "schemathesis.toml").read_text(), data, None, token=True)
+    assert "s3cret" not in text
+    path = tmp_path / "schemathesis.toml"
+    path.write_text(text)
+    monkeypatch.setenv("MOCKSERVER_FUZZ_TOKEN", "s3cret")
+
+    config = schemathesis.Config.from_path(path)
+
+    assert config.projects.default.headers == {"Authorization": "Bearer s3cret"}
+    assert (ROOT / "schemathesis.toml").read_text().rstrip("\n") in text  # the repository's settings
+
+
 def test_checks_cannot_be_named_on_the_command_line() -> None:
-    with pytest.raises(SystemExit):
-        fuzz.parse_args(["--", "--checks", "not_a_server_error"])
-    options = fuzz.parse_args(["--", "--max-failures", "5"])
+    with pytest.raises(CampaignError, match="do not pass --checks"):
+        check_st_args(["--checks", "not_a_server_error"])
+    options = CampaignOptions(examples=25, seed=42, extra=check_st_args(["--max-failures", "5"]))
     assert options.extra == ["--max-failures", "5"]
-    assert json.dumps(fuzz.st_command(options, "http://127.0.0.1:1")).count('"--checks"') == 0
+    assert json.dumps(st_command(options, "http://127.0.0.1:1")).count('"--checks"') == 0

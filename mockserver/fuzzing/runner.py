@@ -1,4 +1,4 @@
-"""`st run` against the live server: its command line, its output streamed into the log, a heartbeat."""
+"""`st run` against the server under test: its command line, its output streamed into the log, a heartbeat."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from .common import HEARTBEAT, SPEC, STOP_TIMEOUT
+from .common import HEARTBEAT, STOP_TIMEOUT, TOKEN_ENV
 from .options import CampaignOptions
 
 
@@ -21,7 +21,7 @@ def st_command(options: CampaignOptions, base_url: str) -> list[str]:
         sys.executable, "-m", "schemathesis.cli",
         "--config-file", str(options.config_path),
         "--no-color",
-        "run", str(SPEC),
+        "run", str(options.spec),
         "--url", base_url,
         "--seed", str(options.seed),
         "--max-examples", str(options.examples),
@@ -61,6 +61,9 @@ def _heartbeat(enabled: bool, every: float = HEARTBEAT) -> Iterator[None]:
 def run_schemathesis(command: list[str], options: CampaignOptions) -> int:
     """Run st with its output in the log (and on stdout when streaming); its exit code."""
     env = dict(os.environ, COLUMNS="120", PYTHONUNBUFFERED="1", NO_COLOR="1")
+    env.pop(TOKEN_ENV, None)
+    if options.token:
+        env[TOKEN_ENV] = options.token  # read by the run's schemathesis.toml (config.render_config)
     with options.log_path.open("w", encoding="utf-8") as log:
         log.write("$ " + " ".join(command) + "\n\n")
         log.flush()

@@ -35,6 +35,10 @@ class Summary:
     exit_code: int | None = None
     reproductions: list[Reproduction] = field(default_factory=list)
     link_notes: int = 0
+    phases: dict[str, str] = field(default_factory=dict)
+    """Phase -> its counts as st printed them ("7 passed, 1 failed"), in the order the phases ran."""
+    outcomes: dict[str, str] = field(default_factory=dict)
+    """Operation (or "Stateful tests") -> passed / failed / error / skipped, from the JUnit XML."""
 
     @property
     def failure_count(self) -> int:
@@ -52,6 +56,8 @@ _CHECK = re.compile(r"^- (ST\d+) (.+)$")
 _FAILURE_LINE = re.compile(r"^\s*❌ (\S+) (.+): (\d+)$")
 _ERROR_LINE = re.compile(r"^\s*🚫 (.+): (\d+)$")
 _DURATION = re.compile(r"^=+ .*?(?:in|after) (\d+(?:\.\d+)?)s =+$")
+_PHASE = re.compile(r"^\s*\S+\s+(Examples|Coverage|Fuzzing|Stateful)\b.*\(in (\d+(?:\.\d+)?)s\)")
+_COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped|without checks)\b")
 
 
 def parse_console(text: str) -> Summary:
@@ -62,7 +68,16 @@ def parse_console(text: str) -> Summary:
     block = ""
     current: Reproduction | None = None
     operation = ""
+    phase = ""
     for line in lines:
+        if not section and (match := _PHASE.match(line)):
+            phase = match.group(1)
+            summary.phases[phase] = f"in {match.group(2)}s"
+        elif phase and (counts := _COUNT.findall(line)):
+            summary.phases[phase] = (
+                ", ".join(f"{n} {what}" for n, what in counts) + f" {summary.phases[phase]}"
+            )
+            phase = ""
         if match := _DURATION.match(line):
             summary.duration = float(match.group(1))
         if match := _SECTION.match(line):
@@ -134,6 +149,7 @@ def build_summary(
         summary.duration = report.get("running_time", summary.duration)
         summary.exit_code = report.get("exit_code")
     if junit is not None:
+        summary.outcomes = dict(junit)
         operations_only = {name: status for name, status in junit.items() if name != "Stateful tests"}
         summary.covered = sorted(name for name, status in operations_only.items() if status != "skipped")
         summary.not_covered = sorted(name for name, status in operations_only.items() if status == "skipped")
@@ -141,7 +157,7 @@ def build_summary(
 
 
 def verdict(summary: Summary, st_exit_code: int) -> tuple[int, list[str]]:
-    """The script's exit code and the reasons behind a non-zero one."""
+    """The command's exit code and the reasons behind a non-zero one."""
     reasons = []
     if summary.failure_count:
         reasons.append(f"{summary.failure_count} failure(s)")

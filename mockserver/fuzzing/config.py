@@ -1,4 +1,4 @@
-"""The per-run schemathesis.toml: the repository's file verbatim, plus the cache and the served ids."""
+"""The per-run schemathesis.toml: the repository's file verbatim, plus the token, the cache and the ids."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 
-from .common import DICTIONARY_PROBABILITY, PARTNER_ID_OPERATIONS
-from .server import DataSet
+from .common import DICTIONARY_PROBABILITY, PARTNER_ID_OPERATIONS, TOKEN_ENV
+from .dataset import DataSet
 
 
 def _toml_string(value: str) -> str:
@@ -23,8 +23,14 @@ def _dictionary_binding(name: str) -> str:
     return f"{{ dictionary = {_toml_string(name)}, probability = {DICTIONARY_PROBABILITY} }}"
 
 
-def render_config(base_text: str, data: DataSet, cache_dir: Path | None, *, business: str = "fixed") -> str:
-    """The repository's configuration verbatim, then the run's cache directory and the served ids.
+def render_config(
+    base_text: str, data: DataSet, cache_dir: Path | None, *, business: str = "fixed", token: bool = False
+) -> str:
+    """The repository's configuration verbatim, then the run's cache directory and the ids to use.
+
+    `token=True`: every request carries `Authorization: Bearer ${MOCKSERVER_FUZZ_TOKEN}`, which
+    schemathesis reads from its environment, so the token is in no file and on no command line. TOML
+    wants top-level keys before any table: this one line goes before the repository's text.
 
     `business="fixed"`: `listPartners` always gets the data set's first business (a config parameter
     override), so all its phases reach the filters. `"mixed"`: the businesses are a dictionary drawn
@@ -32,12 +38,15 @@ def render_config(base_text: str, data: DataSet, cache_dir: Path | None, *, busi
     coverage phase, which does not use dictionaries, then only ever gets 404s on this operation.
     """
     base = tomllib.loads(base_text)  # fails early, with the file's own error, on a broken config
-    parts = [
-        base_text.rstrip("\n"),
-        "",
-        "",
-        "# ---- added by scripts/fuzz.py for this run: the served data set ----",
-    ]
+    parts: list[str] = []
+    if token:
+        header = _toml_string(f"Bearer ${{{TOKEN_ENV}}}")
+        parts += [
+            "# ---- added by `mockserver fuzz` for this run: the bearer token, from the environment ----",
+            f"headers = {{ Authorization = {header} }}",
+            "",
+        ]
+    parts += [base_text.rstrip("\n"), "", "", "# ---- added by `mockserver fuzz` for this run: the ids ----"]
     if cache_dir is not None and "cache" not in base:
         parts += ["", "[cache]", f"directory = {_toml_string(str(cache_dir))}"]
     bindings: list[tuple[Sequence[str], str, str]] = []
