@@ -11,6 +11,7 @@ from . import (
     admin_access,
     api,
     cors,
+    docs_page,
     errors,
     framing,
     journal,
@@ -73,4 +74,5 @@ def create_app(settings: Settings | None = None, spec: Spec | None = None) -> Fl
         recorder = Recorder(Path(settings.record), settings.upstream) if settings.record else None
         proxy.init_app(app, upstream, strict=settings.strict, recorder=recorder)
     app.register_blueprint(admin.bp)
+    docs_page.init_app(app, spec)
     return app

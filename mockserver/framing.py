@@ -14,7 +14,7 @@ from .errors import (
     ApiError,
 )
 from .journal import BODY_ENVIRON_KEY
-from .spec import get_spec
+from .spec import DOCS_METHODS, get_spec, is_docs_path
 
 IDENTITY = ("", "identity")
 BODY_PROBLEM = "mockserver.body_problem"
@@ -26,7 +26,9 @@ FRONT_DELAYS_KEY = "mockserver.front_delays"
 
 
 def allowed_methods(path: str) -> list[str]:
-    """Methods served at a path: the spec's for the API, Flask's routes for /__admin."""
+    """Methods served at a path: the spec's for the API, Flask's routes for /__admin, GET for the docs."""
+    if is_docs_path(path):
+        return list(DOCS_METHODS)
     if path.startswith("/__admin"):
         adapter = current_app.url_map.bind("localhost")
         return sorted(adapter.allowed_methods(path))

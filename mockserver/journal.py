@@ -37,6 +37,8 @@ BODY_ENVIRON_KEY = "mockserver.body"
 """Environ key where `framing.read_body` leaves the body it read."""
 OPERATION_ENVIRON_KEY = "mockserver.operation_id"
 """Environ key where validation leaves the id of the operation a request matched."""
+UNJOURNALED_ENVIRON_KEY = "mockserver.unjournaled"
+"""Environ key set on a request that is no call of the API (the documentation): it is not journaled."""
 _HEADER_NAMES = {"CONTENT_TYPE": "Content-Type", "CONTENT_LENGTH": "Content-Length"}
 
 
@@ -176,7 +178,8 @@ def request_headers(environ: WSGIEnvironment) -> tuple[tuple[str, str], ...]:
 
 
 class JournalMiddleware:
-    """Wraps the WSGI app: times each request, journals it (admin calls excepted), logs one line.
+    """Wraps the WSGI app: times each request, journals it (admin and documentation requests excepted),
+    logs one line.
 
     A WSGI wrapper rather than Flask hooks, so it sees every answer, errors included, and costs one
     function call per request.
@@ -201,7 +204,7 @@ class JournalMiddleware:
         method = environ.get("REQUEST_METHOD", "")
         path = environ.get("PATH_INFO", "")
         query = environ.get("QUERY_STRING", "")
-        if not path.startswith("/__admin"):
+        if not path.startswith("/__admin") and not environ.get(UNJOURNALED_ENVIRON_KEY):
             session = environ.get("HTTP_X_MOCK_SESSION")
             raw_body: bytes | None = environ.get(BODY_ENVIRON_KEY)
             error = environ.get(ERROR_ENVIRON_KEY)

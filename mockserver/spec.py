@@ -21,6 +21,17 @@ if TYPE_CHECKING:
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 T = TypeVar("T")
 
+DOCS_PAGE = "/docs"
+DOCS_ASSETS = "/docs/assets/"
+DOCS_PATHS = (DOCS_PAGE, "/openapi.yaml", "/openapi.json")
+DOCS_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def is_docs_path(path: str) -> bool:
+    """The documentation (`docs_page`): the spec as served and the page rendering it, which are not
+    operations of the spec, so requests for them with DOCS_METHODS are not validated against it."""
+    return path.removesuffix("/") in DOCS_PATHS or path.startswith(DOCS_ASSETS)
+
 
 class SpecError(MockServerError):
     """The spec file is missing, unreadable, or not a valid OpenAPI document."""

@@ -47,7 +47,7 @@ from .messages import (
     show,
     unexpected_keys,
 )
-from .spec import Operation, PathEntry, Spec, get_spec
+from .spec import DOCS_METHODS, Operation, PathEntry, Spec, get_spec, is_docs_path
 from .validators import UNPARSED, CompiledOperation, Unmarshalled, compile_spec
 
 JSON_MEDIA_TYPES = ("application/json", "application/vnd.api+json")
@@ -298,8 +298,9 @@ def compiled_operations(app: Flask) -> dict[tuple[str, str], CompiledOperation] 
 
 def init_app(app: Flask, spec: Spec, validator: str, admin_spec: Spec, forward_invalid: bool = False) -> None:
     """Validate every request before its view: the public API's against `spec`, /__admin's against
-    `admin_spec`. With `forward_invalid` (the proxy), an API request's error is kept on `g` as
-    `request_error` for the view, which forwards the request all the same."""
+    `admin_spec`, none of the documentation's (`spec.is_docs_path`). With `forward_invalid` (the proxy),
+    an API request's error is kept on `g` as `request_error` for the view, which forwards the request
+    all the same."""
     app.extensions["mockserver.spec"] = spec
     if validator == "compiled":
         app.extensions["mockserver.compiled"] = spec.derived("compiled", compile_spec)
@@ -311,6 +312,8 @@ def init_app(app: Flask, spec: Spec, validator: str, admin_spec: Spec, forward_i
         if request.path.startswith("/__admin"):
             g.valid_request = validate_current_request(admin_spec)
             return
+        if is_docs_path(request.path) and request.method in DOCS_METHODS:
+            return  # the documentation (docs_page), outside the spec
         if forward_invalid:
             try:
                 g.valid_request = validate_current_request()
