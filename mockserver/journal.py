@@ -39,7 +39,7 @@ OPERATION_ENVIRON_KEY = "mockserver.operation_id"
 """Environ key where validation leaves the id of the operation a request matched."""
 UNJOURNALED_ENVIRON_KEY = "mockserver.unjournaled"
 """Environ key set on a request that is no call of the API (the documentation): it is not journaled."""
-_HEADER_NAMES = {"CONTENT_TYPE": "Content-Type", "CONTENT_LENGTH": "Content-Length"}
+_HEADER_PREFIXES = ("HTTP_", "CONTENT_")
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ class Entry:
         return any(item.kind in CONTRACT_KINDS for item in self.errors)
 
     def header_map(self) -> dict[str, str]:
-        return dict(self.headers)
+        return {header_name(key)[:MAX_FIELD]: str(value)[:MAX_FIELD] for key, value in self.headers}
 
     def body_text(self) -> str | None:
         return None if self.body is None else self.body.decode("utf-8", errors="replace")
@@ -159,22 +159,19 @@ def get_journal() -> Journal:
 
 
 def request_headers(environ: WSGIEnvironment) -> tuple[tuple[str, str], ...]:
-    """The request's headers as sent (names in their usual case), bounded; `Authorization` keeps its
-    scheme only, so no credential is ever stored."""
-    headers = []
-    for key, value in environ.items():
-        if key.startswith("HTTP_"):
-            name = key[5:].replace("_", "-").title()
-        elif key in _HEADER_NAMES:
-            name = _HEADER_NAMES[key]
-        else:
-            continue
-        if name == "Authorization":
-            value = value.strip().partition(" ")[0]
-        headers.append((name[:MAX_FIELD], str(value)[:MAX_FIELD]))
-        if len(headers) == MAX_HEADERS:
-            break
-    return tuple(headers)
+    """The request's headers as the environ holds them (`HTTP_USER_AGENT`…), at most MAX_HEADERS; names
+    are spelled out only when read (`header_name`). `Authorization` keeps its scheme only, so no
+    credential is ever stored. Values are bounded by the server's header limits, and cut when read."""
+    headers = [item for item in environ.items() if item[0].startswith(_HEADER_PREFIXES)]
+    if "HTTP_AUTHORIZATION" in environ:
+        scheme = str(environ["HTTP_AUTHORIZATION"]).strip().partition(" ")[0]
+        headers = [(k, scheme if k == "HTTP_AUTHORIZATION" else v) for k, v in headers]
+    return tuple(headers[:MAX_HEADERS])
+
+
+def header_name(environ_key: str) -> str:
+    """`HTTP_X_MOCK_SESSION` → `X-Mock-Session`; `CONTENT_TYPE` → `Content-Type`."""
+    return environ_key.removeprefix("HTTP_").replace("_", "-").title()
 
 
 class JournalMiddleware:
