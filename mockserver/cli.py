@@ -183,6 +183,13 @@ def server_options(command: Callable[..., Any]) -> Callable[..., Any]:
     show_default=True,
     help="Live sessions at most; past it the least recently used is evicted.",
 )
+@click.option(
+    "--watch",
+    is_flag=True,
+    default=DEFAULTS.watch,
+    help="Serve edits to the --spec and --scenario files as soon as they load; a broken edit is "
+    "reported and the last good version keeps serving.",
+)
 def serve_command(quiet: bool, **options: Any) -> None:
     """Serve every operation of the spec on a production WSGI server until Ctrl-C or SIGTERM."""
     from .scenarios import load_scenario

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import io
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from granian._granian import RSGIProtocolClosed, RSGIProtocolError
@@ -48,10 +48,22 @@ class WholeRequestFront:
     either way), and waiting clients only ever hold a coroutine.
     """
 
-    def __init__(self, wsgi_app: WSGIApplication, read_timeout: float, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        wsgi_app: WSGIApplication,
+        read_timeout: float,
+        max_body_bytes: int,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
         self.wsgi_app = wsgi_app
         self.read_timeout = read_timeout
         self.max_body_bytes = max_body_bytes
+        self.on_close = on_close
+        """Called once granian's worker has stopped serving (`serve --watch` stops its watcher)."""
+
+    def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self.on_close is not None:
+            self.on_close()
 
     async def __rsgi__(self, scope: Scope, protocol: HTTPProtocol) -> None:
         if scope.proto != "http":  # no websockets here

@@ -11,6 +11,8 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -19,8 +21,10 @@ from .settings import Settings
 from .store import current_session
 
 if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
     from flask import Flask
 
+    from .reloader import ReloadingApp
     from .rsgi import WholeRequestFront
 
 DEFAULT_THREADS = {"granian": 1, "waitress": 8}
@@ -38,7 +42,7 @@ def configure_logging(access_log: bool) -> None:
     )
 
 
-def announce(app: Flask, started: float) -> None:
+def announce(app: Flask, started: float, watched: Sequence[Path] = ()) -> None:
     """Print where the server listens and what it serves (business ids and user tokens)."""
     settings: Settings = app.config["MOCKSERVER_SETTINGS"]
     store = current_session(app).store
@@ -64,6 +68,8 @@ def announce(app: Flask, started: float) -> None:
     for user in store.dataset.users:
         mark = " (default)" if store.default_user and user.id == store.default_user.id else ""
         lines.append(f"  user token {user.token}  {user.first_name} {user.last_name}{mark}")
+    if watched:
+        lines.append(f"  serving edits to {' and '.join(map(str, watched))} as they load (--watch)")
     lines.append(f"  ready in {time.perf_counter() - started:.2f}s; Ctrl-C to stop")
     print("\n".join(lines), file=sys.stderr, flush=True)
 
@@ -86,26 +92,39 @@ def _settle() -> None:
     gc.freeze()
 
 
-def create_announced_app() -> Flask:
-    """The app as granian's worker builds it: settings from the environment the CLI prepared."""
+def create_announced_app() -> tuple[Flask, ReloadingApp | None]:
+    """The app as granian's worker builds it: settings from the environment the CLI prepared; with
+    `--watch`, the reloading app around it, watching from this process."""
     from .app import create_app
 
     started = float(os.environ.get("MOCKSERVER_STARTED", time.perf_counter()))
     settings = Settings.from_env()
     configure_logging(settings.access_log)
     app = create_app(settings)
+    reloading = start_reloading(app) if settings.watch else None
     _settle()
-    announce(app, started)
-    return app
+    announce(app, started, reloading.watched if reloading else ())
+    return app, reloading
+
+
+def start_reloading(app: Flask) -> ReloadingApp:
+    """`serve --watch`: the app that serves edits of the spec and scenario, already watching them."""
+    from .reloader import ReloadingApp
+
+    reloading = ReloadingApp(app)
+    reloading.start()
+    return reloading
 
 
 def create_front() -> WholeRequestFront:
     """The factory granian's worker imports: the app behind the front that reads whole requests."""
     from .rsgi import WholeRequestFront
 
-    app = create_announced_app()
+    app, reloading = create_announced_app()
     settings: Settings = app.config["MOCKSERVER_SETTINGS"]
-    return WholeRequestFront(app.wsgi_app, settings.read_timeout, settings.max_body_bytes)
+    if reloading is None:
+        return WholeRequestFront(app.wsgi_app, settings.read_timeout, settings.max_body_bytes)
+    return WholeRequestFront(reloading, settings.read_timeout, settings.max_body_bytes, reloading.stop)
 
 
 def serve_granian(settings: Settings, threads: int) -> None:
@@ -146,9 +165,11 @@ def serve_waitress(settings: Settings, threads: int) -> None:
     from .app import create_app
 
     app = create_app(settings)
+    reloading = start_reloading(app) if settings.watch else None
+    served: WSGIApplication = reloading or app
     _settle()
     server = create_server(
-        app,
+        served,
         host=settings.host,
         port=settings.port,
         threads=threads,
@@ -157,7 +178,7 @@ def serve_waitress(settings: Settings, threads: int) -> None:
         channel_timeout=max(1, round(settings.read_timeout)),
         cleanup_interval=max(1, round(settings.read_timeout / 2)),  # how often it looks (30 s by default)
     )
-    announce(app, started)
+    announce(app, started, reloading.watched if reloading else ())
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         server.run()
@@ -165,6 +186,8 @@ def serve_waitress(settings: Settings, threads: int) -> None:
         pass
     finally:
         server.close()
+        if reloading is not None:
+            reloading.stop()
 
 
 def serve(settings: Settings) -> None:

@@ -60,6 +60,8 @@ class Settings:
     """The proxy writes the partners its answers reveal to this scenario file."""
     access_log: bool = False
     """Log one line per request (the CLI turns it on unless --quiet)."""
+    watch: bool = False
+    """`serve --watch`: edits to the spec and the scenario file are served as soon as they load."""
     server: str = "granian"
     """The WSGI server `serve` runs: "granian" or "waitress"."""
     threads: int | None = None
