@@ -151,10 +151,29 @@ def connect_partner(partner_id: uuid.UUID) -> Response:
     return json_response(get_renderer().single_document(partner, _viewer_of_user(), frozenset()))
 
 
+def _return_preference() -> str | None:
+    """The request's `return` preference (RFC 7240 `Prefer: return=minimal`), lower case; the first
+    one counts, and a request without one gets None."""
+    for header in request.headers.getlist("Prefer"):
+        for preference in header.split(","):
+            name, _, value = preference.partition(";")[0].partition("=")
+            if name.strip().lower() == "return":
+                return value.strip().strip('"').lower()
+    return None
+
+
 @bp.delete("/<uuid:partner_id>/connect")
 def disconnect_partner(partner_id: uuid.UUID) -> Response:
+    """The partner, as PATCH answers it (the API docs' sample reads the answer as JSON); a 204 without
+    a body for `Prefer: return=minimal`."""
     partner = _partner(partner_id)
     get_store().disconnect(g.user.id, partner.id)
-    response = Response(status=204)
-    del response.headers["Content-Type"]
+    preference = _return_preference()
+    if preference == "minimal":
+        response = Response(status=204, headers={"Preference-Applied": "return=minimal"})
+        del response.headers["Content-Type"]
+        return response
+    response = json_response(get_renderer().single_document(partner, _viewer_of_user(), frozenset()))
+    if preference == "representation":
+        response.headers["Preference-Applied"] = "return=representation"
     return response

@@ -95,7 +95,7 @@ SPEC_OPERATIONS = [
     ("GET", "/api/v1/partners/{id}", "getPartner", "200"),
     ("POST", "/api/v1/partners/{id}/click_event", "createPartnerClickEvent", "201"),
     ("PATCH", "/api/v1/partners/{id}/connect", "connectPartner", "200"),
-    ("DELETE", "/api/v1/partners/{id}/connect", "disconnectPartner", "204"),
+    ("DELETE", "/api/v1/partners/{id}/connect", "disconnectPartner", "200"),
 ]
 """(method, path template, operationId, success status) of the seven operations of the notes."""
 

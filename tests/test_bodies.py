@@ -616,7 +616,7 @@ class _CountingInput(io.BytesIO):
         return chunk
 
 
-@pytest.mark.parametrize(("method", "status_ok"), [("PATCH", 200), ("DELETE", 204)])
+@pytest.mark.parametrize(("method", "status_ok"), [("PATCH", 200), ("DELETE", 200)])
 def test_oversize_body_on_an_operation_without_a_body_is_ignored_unread(method: str, status_ok: int) -> None:
     """connect/disconnect take no body: an oversize one is neither read into memory nor refused
     (the spec documents no 413 there); the operation does what it does without a body."""

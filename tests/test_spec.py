@@ -26,6 +26,8 @@ ERROR_STATUSES = ("400", "401", "500")
 OPERATIONS = set(SPEC_OPERATIONS)
 """(method, path, operationId, success status) of the seven operations of the notes."""
 SUCCESS_STATUS = {operation_id: status for _, _, operation_id, status in OPERATIONS}
+MINIMAL_STATUS = {"disconnectPartner": ("204",)}
+"""A second success status, answered for `Prefer: return=minimal` (RFC 7240) instead of the partner."""
 
 ARRAY_FILTERS = {
     "listPartners": {"categories", "excluded_categories", "wholesaler_categories", "country_codes"},
@@ -130,9 +132,28 @@ def test_every_operation_documents_its_success_and_the_common_errors(operation_i
     _, operation, _ = operation_by_id(operation_id)
     statuses = set(operation["responses"])
     assert {SUCCESS_STATUS[operation_id], *ERROR_STATUSES} <= statuses
-    assert not {s for s in statuses if s.startswith("2")} - {SUCCESS_STATUS[operation_id]}, (
-        "one success status per operation"
+    successes = {s for s in statuses if s.startswith("2")}
+    assert successes == {SUCCESS_STATUS[operation_id], *MINIMAL_STATUS.get(operation_id, ())}, (
+        "one success status per operation (and a minimal one where `Prefer` may ask for it)"
     )
+
+
+def test_disconnect_answers_the_partner_or_nothing_for_prefer_return_minimal() -> None:
+    """README decision: DELETE …/connect answers the partner, as PATCH does (the docs' sample reads
+    it with `res.json()`); `Prefer: return=minimal` gets a 204 without a body."""
+    _, operation, pointer = operation_by_id("disconnectPartner")
+    (prefer,) = [p for p in parameters("disconnectPartner") if p["in"] == "header"]
+    assert prefer["name"] == "Prefer" and not prefer.get("required", False)
+    assert prefer["schema"] == {"type": "string"}
+    assert {e["value"] for e in prefer["examples"].values()} == {"return=minimal", "return=representation"}
+    partner, _ = resolve(operation["responses"]["200"], f"{pointer}/responses/200")
+    schema = partner["content"]["application/json"]["schema"]
+    assert schema == {"$ref": "#/components/schemas/PartnerDocument"}
+    minimal, _ = resolve(operation["responses"]["204"], f"{pointer}/responses/204")
+    assert "content" not in minimal
+    for response in (partner, minimal):
+        assert set(response["headers"]) == {"Preference-Applied"}
+        assert {"GetPartnerAfterDisconnect", "ReconnectPartner"} <= set(response["links"])
 
 
 def test_responses_with_a_body_have_a_json_schema_and_named_examples() -> None:

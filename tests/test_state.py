@@ -1,6 +1,6 @@
 """The mutable state behind the write operations: click events, user-partner links, reset, journal.
 
-Writes are checked through the API that serves them (the 201/200/204 answers, later GETs and list
+Writes are checked through the API that serves them (the 201/200 answers, later GETs and list
 operations) and through `/__admin`, and under concurrency (16 threads, one test client each).
 """
 
@@ -68,6 +68,9 @@ def connect(client: FlaskClient, partner_id: str, headers: dict[str, str] | None
 
 def disconnect(client: FlaskClient, partner_id: str, headers: dict[str, str] | None = None) -> TestResponse:
     return send(client, "DELETE", f"{API}/{partner_id}/connect", headers=headers)
+
+
+MINIMAL = {"Prefer": "return=minimal"}
 
 
 def get_partner(
@@ -244,7 +247,7 @@ def test_connect_and_disconnect_show_in_list_operations(client: FlaskClient, url
     assert connect(client, P08).status_code == 200
     assert list_flags(client, url)[P08] is True
     assert list_flags(client, url, AS_BOB)[P08] is False
-    assert disconnect(client, P08).status_code == 204
+    assert disconnect(client, P08).status_code == 200
     assert list_flags(client, url)[P08] is False
 
 
@@ -275,12 +278,18 @@ def test_connect_an_already_linked_partner(client: FlaskClient) -> None:
     assert links(client) == INITIAL_LINKS
 
 
-def test_disconnect_answers_204_and_unlinks(client: FlaskClient) -> None:
-    assert linked(client, P02) is True
+def test_disconnect_answers_the_partner_with_the_user_unlinked(client: FlaskClient) -> None:
+    """As PATCH does: the docs' sample reads the answer with `res.json()`."""
+    before = get_partner(client, P02)
+    assert before["data"]["attributes"]["user-integration-requested"] is True
     response = disconnect(client, P02)
-    assert response.status_code == 204
-    assert response.get_data() == b""
-    assert "Content-Type" not in response.headers
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.mimetype == JSON
+    assert "Preference-Applied" not in response.headers
+    # Everything but the flag is the partner as GET serves it.
+    expected = json.loads(json.dumps(before))
+    expected["data"]["attributes"]["user-integration-requested"] = False
+    assert response.get_json() == expected
     assert linked(client, P02) is False
     with_users = get_partner(client, P02, include="users")
     assert with_users["data"]["relationships"]["users"]["data"] == []
@@ -292,19 +301,62 @@ def test_disconnect_answers_204_and_unlinks(client: FlaskClient) -> None:
     assert links(client) == INITIAL_LINKS - {(ALICE, P02)}
 
 
-def test_disconnect_when_not_linked_is_204_and_changes_nothing(client: FlaskClient) -> None:
+def test_disconnect_when_not_linked_answers_the_same_and_changes_nothing(client: FlaskClient) -> None:
+    unchanged = get_partner(client, P08)
     for _ in range(2):
         response = disconnect(client, P08)
-        assert response.status_code == 204
-        assert response.get_data() == b""
+        assert response.status_code == 200
+        assert response.get_json() == unchanged
     assert links(client) == INITIAL_LINKS
 
 
+@pytest.mark.parametrize(
+    "prefer",
+    ["return=minimal", "RETURN=Minimal", 'return="minimal"', "respond-async, return=minimal; x=1"],
+)
+def test_disconnect_with_prefer_return_minimal_is_a_bare_204(client: FlaskClient, prefer: str) -> None:
+    """RFC 7240: the client asks for no representation; the answer says it honoured that."""
+    response = disconnect(client, P02, {"Prefer": prefer})
+    assert response.status_code == 204
+    assert response.get_data() == b""
+    assert "Content-Type" not in response.headers
+    assert response.headers["Preference-Applied"] == "return=minimal"
+    assert linked(client, P02) is False
+    assert disconnect(client, P02, {"Prefer": prefer}).status_code == 204  # not linked: the same
+    assert links(client) == INITIAL_LINKS - {(ALICE, P02)}
+
+
+@pytest.mark.parametrize(
+    ("prefer", "applied"),
+    [
+        ("return=representation", "return=representation"),
+        ("return=representation, return=minimal", "return=representation"),  # the first one counts
+        ("return=everything", None),
+        ("respond-async", None),
+        ("", None),
+    ],
+)
+def test_disconnect_with_other_preferences_answers_the_partner(
+    client: FlaskClient, prefer: str, applied: str | None
+) -> None:
+    response = disconnect(client, P02, {"Prefer": prefer})
+    assert response.status_code == 200
+    assert response.get_json()["data"]["attributes"]["user-integration-requested"] is False
+    assert response.headers.get("Preference-Applied") == applied
+
+
+def test_connect_ignores_prefer_return_minimal(client: FlaskClient) -> None:
+    """Only DELETE has a 204 to offer; PATCH answers the partner whatever the client prefers."""
+    response = send(client, "PATCH", f"{API}/{P08}/connect", headers=MINIMAL)
+    assert response.status_code == 200
+    assert response.get_json()["data"]["attributes"]["user-integration-requested"] is True
+
+
 def test_disconnect_then_connect_again(client: FlaskClient) -> None:
-    assert disconnect(client, P03).status_code == 204
+    assert disconnect(client, P03).status_code == 200
     assert connect(client, P03).status_code == 200
-    assert disconnect(client, P03).status_code == 204
-    assert disconnect(client, P03).status_code == 204
+    assert disconnect(client, P03).status_code == 200
+    assert disconnect(client, P03, MINIMAL).status_code == 204
     assert connect(client, P03).status_code == 200
     assert links(client) == INITIAL_LINKS
 
@@ -323,12 +375,12 @@ def test_each_users_links_are_independent(client: FlaskClient) -> None:
     ]
     assert users["included"] == [ALICE_RESOURCE, BOB_RESOURCE]
 
-    assert disconnect(client, P08, AS_ALICE).status_code == 204
+    assert disconnect(client, P08, AS_ALICE).status_code == 200
     assert linked(client, P08, AS_ALICE) is False
     assert linked(client, P08, AS_BOB) is True
 
     # Bob unlinking a partner only Alice is linked to leaves Alice's link alone.
-    assert disconnect(client, P02, AS_BOB).status_code == 204
+    assert disconnect(client, P02, AS_BOB).status_code == 200
     assert linked(client, P02, AS_ALICE) is True
     # Without a header the request acts as Alice (the default user).
     assert linked(client, P02) is True
@@ -345,8 +397,8 @@ def test_each_users_links_are_independent(client: FlaskClient) -> None:
 def test_reset_restores_initial_links_and_clears_click_events(client: FlaskClient) -> None:
     assert connect(client, P08).status_code == 200
     assert connect(client, P01, AS_BOB).status_code == 200
-    assert disconnect(client, P02).status_code == 204
-    assert disconnect(client, P04, AS_BOB).status_code == 204
+    assert disconnect(client, P02).status_code == 200
+    assert disconnect(client, P04, AS_BOB | MINIMAL).status_code == 204
     assert post_click(client, partner_id=P01).status_code == 201
     assert post_click(client, partner_id=P03, headers=AS_BOB).status_code == 201
     assert links(client) == {(ALICE, P03), (ALICE, P08), (BOB, P01)}
@@ -394,7 +446,7 @@ def test_journal_lists_api_requests_but_not_admin_calls(client: FlaskClient) -> 
         (disconnect(client, P08), "DELETE", f"{API}/{P08}/connect", ""),
         (send(client, "GET", "/api/v1/nope"), "GET", "/api/v1/nope", ""),
     ]
-    assert [c[0].status_code for c in calls] == [200, 201, 422, 200, 204, 404]
+    assert [c[0].status_code for c in calls] == [200, 201, 422, 200, 200, 404]
     click_events(client)  # an admin call: not journaled
 
     response = send(client, "GET", "/__admin/requests")
@@ -496,7 +548,7 @@ def test_concurrent_writes_leave_a_consistent_state() -> None:
                     outcome["connects"] += 1
                 else:
                     response = disconnect(client, partner, headers=headers)
-                    expected_status, now_linked = 204, False
+                    expected_status, now_linked = 200, False
                     outcome["disconnects"] += 1
                 if response.status_code != expected_status:
                     outcome["problems"].append(f"step {step}: {action} -> {response.status_code}")
