@@ -19,6 +19,7 @@ from .errors import (
 )
 from .model import Partner, User
 from .queries import matching, paginate
+from .query_arrays import sent_args
 from .store import get_store
 from .validation import valid_request
 
@@ -77,7 +78,7 @@ def _list(viewer: Viewer) -> Response:
     query = valid.query
     mask = matching(store.index, valid.operation.operation_id, query, viewer.business)
     page = paginate(store.index, mask, number=query.get("page", 1), size=query.get("per_page", 25))
-    links = page_links(request.path, list(request.args.items(multi=True)), page)
+    links = page_links(request.path, list(sent_args().items(multi=True)), page)
     return json_response(get_renderer().list_document(page, viewer, _include(), links))
 
 

@@ -47,6 +47,7 @@ from .messages import (
     show,
     unexpected_keys,
 )
+from .query_arrays import read_indexed_arrays
 from .spec import DOCS_METHODS, Operation, PathEntry, Spec, get_spec, is_docs_path
 from .validators import UNPARSED, CompiledOperation, Unmarshalled, compile_spec
 
@@ -275,7 +276,7 @@ def validate_current_request(spec: Spec | None = None) -> ValidRequest:
             f"{request.method} is not allowed on {entry.template}; allowed: {allowed}",
             headers={"Allow": allowed},
         )
-    problems = list(_query_checks(operation))
+    problems = [*read_indexed_arrays(operation), *_query_checks(operation)]
     if problems:
         raise ApiError(*problems)
     parsed_body = _parse_json_body() if operation.has_body else UNPARSED

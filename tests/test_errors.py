@@ -314,7 +314,9 @@ UNKNOWN_FILTER_CASES = [
     (f"{API}?business_uuid={B1}&", "filter[bogus]", LIST_FILTERS),
     (f"{API}?business_uuid={B1}&", "filter[status]", LIST_FILTERS),
     (f"{API}?business_uuid={B1}&", "filter[status][]", LIST_FILTERS),
-    (f"{API}?business_uuid={B1}&", "filter[categories][0]", LIST_FILTERS),
+    (f"{API}?business_uuid={B1}&", "filter[status][0]", LIST_FILTERS),  # not an array of this operation
+    (f"{API}?business_uuid={B1}&", "filter[preferred][0]", LIST_FILTERS),
+    (f"{API}?business_uuid={B1}&", "filter[categories][0][x]", LIST_FILTERS),
     (f"{API}?business_uuid={B1}&", "filter[]", LIST_FILTERS),
     (f"{API}/available?", "filter[preferred]", AVAILABLE_FILTERS),
     (f"{API}/available?", "filter[bogus]", AVAILABLE_FILTERS),
