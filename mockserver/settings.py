@@ -11,8 +11,23 @@ from typing import Any
 from .exceptions import MockServerError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SPEC = PROJECT_ROOT / "openapi.yaml"
-DEFAULT_SCENARIOS_DIR = PROJECT_ROOT / "scenarios"
+PACKAGED_DATA = Path(__file__).resolve().with_name("data")
+"""Where a wheel carries its copies of `openapi.yaml` and `scenarios/` (made by setup.py's build step)."""
+
+
+def data_root() -> Path:
+    """Where the default spec and scenarios are: the package's copies when installed from a wheel, the
+    repository's own files in a source checkout or an editable install (which have no copies).
+
+    The repository's `openapi.yaml` and `scenarios/` are the only source; the build copies them into
+    the wheel, so an installed server runs from any directory.
+    """
+    return PACKAGED_DATA if (PACKAGED_DATA / "openapi.yaml").is_file() else PROJECT_ROOT
+
+
+DATA_ROOT = data_root()
+DEFAULT_SPEC = DATA_ROOT / "openapi.yaml"
+DEFAULT_SCENARIOS_DIR = DATA_ROOT / "scenarios"
 ENV_PREFIX = "MOCKSERVER_"
 SERVERS = ("granian", "waitress")
 VALIDATORS = ("compiled", "openapi-core")

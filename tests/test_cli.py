@@ -6,6 +6,7 @@ import re
 import socket
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -89,6 +90,12 @@ def test_serve_help_lists_its_options(runner: CliRunner) -> None:
         "--validate-responses",
     ):
         assert re.search(rf"(^|\s|/){re.escape(option)}\b", result.output), option
+
+
+def test_version_comes_from_the_installed_distribution(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["--version"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"mockserver, version {metadata.version('mockserver')}\n"
 
 
 # --- serve, as a process ---------------------------------------------------------------------
