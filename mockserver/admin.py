@@ -11,15 +11,16 @@ from flask import Blueprint, Response, current_app, request
 
 from .datasets import faker_source
 from .documents import click_event_document, json_response
-from .errors import INVALID_BODY, INVALID_SCENARIO, ApiError
+from .errors import INVALID_BODY, INVALID_SCENARIO, RULE_NOT_FOUND, ApiError, ErrorItem
 from .fakedata import generate_dataset
 from .journal import Entry, get_journal
 from .model import DataSet
 from .request_patterns import Pattern
+from .rules import RuleError, compile_rules
 from .scenarios import ScenarioError, load_scenario, load_scenario_text
 from .sessions import get_sessions, session_id_of_request
 from .settings import Settings
-from .spec import ADMIN_SPEC_PATH
+from .spec import ADMIN_SPEC_PATH, get_spec
 from .store import current_session, get_store
 from .validation import valid_request
 
@@ -41,6 +42,7 @@ def reset() -> Response:
     With X-Mock-Session, only that session's state and journal entries; other sessions are untouched.
     """
     get_store().reset()
+    current_session().rules.reset()
     get_journal().clear(session_id_of_request())
     return Response(status=204)
 
@@ -132,7 +134,8 @@ def switch_scenario() -> Response:
     body = valid_request().body
     dataset, seed, source = _requested_dataset(body, settings)
     session_id = session_id_of_request()
-    get_sessions().switch(session_id, dataset, seed, source)
+    rules = compile_rules(list(dataset.rules), get_spec())  # checked already, with file:line
+    get_sessions().switch(session_id, dataset, seed, source, rules)
     return json_response(
         {
             "scenario": {
@@ -156,7 +159,7 @@ def _requested_dataset(body: Any, settings: Settings) -> tuple[DataSet, int, str
     if "name" in body:
         name = body["name"]
         try:
-            dataset = load_scenario(name, settings.scenarios_dir, allow_paths=False)
+            dataset = load_scenario(name, settings.scenarios_dir, allow_paths=False, spec=get_spec())
         except ScenarioError as exc:
             raise ApiError.of(INVALID_SCENARIO, str(exc), ("pointer", "/name")) from None
         return dataset, settings.seed, f"scenario {name}"
@@ -171,9 +174,41 @@ def _requested_dataset(body: Any, settings: Settings) -> tuple[DataSet, int, str
 
 def _inline(text: str, pointer: str) -> DataSet:
     try:
-        return load_scenario_text(text, "<inline>", max_partners=MAX_SCENARIO_PARTNERS)
+        return load_scenario_text(text, "<inline>", max_partners=MAX_SCENARIO_PARTNERS, spec=get_spec())
     except ScenarioError as exc:
         raise ApiError.of(INVALID_SCENARIO, str(exc), ("pointer", pointer)) from None
+
+
+@bp.get("/rules")
+def rules() -> Response:
+    """The session's rules in the order they are tried, with how many requests each answered."""
+    return json_response({"rules": current_session().rules.listing()})
+
+
+@bp.post("/rules")
+def add_rule() -> Response:
+    """Add a rule to the session (to the default one without X-Mock-Session), checked like a scenario's;
+    it is tried after the data set's rules and those added before it."""
+    book = current_session().rules
+    try:
+        (rule,) = compile_rules([valid_request().body], get_spec(), origin="admin", first=book.next_number())
+        book.add(rule)
+    except RuleError as error:
+        raise ApiError(*(_rule_item(at, message) for at, message in error.problems)) from None
+    (listed,) = [item for item in book.listing() if item["id"] == rule.id]
+    return json_response({"rule": listed}, status=201)
+
+
+def _rule_item(at: tuple[str | int, ...], message: str) -> ErrorItem:
+    inside = at[2:] if at[:1] == ("rules",) else at  # ("rules", 0, "respond", "status") → the body's
+    return ErrorItem(INVALID_BODY, message, ("pointer", "".join(f"/{part}" for part in inside)))
+
+
+@bp.delete("/rules/<rule_id>")
+def remove_rule(rule_id: str) -> Response:
+    if not current_session().rules.remove(rule_id):
+        raise ApiError.of(RULE_NOT_FOUND, f"No rule {rule_id[:64]!r} in this session", ("parameter", "id"))
+    return Response(status=204)
 
 
 @bp.get("/openapi.yaml")

@@ -10,6 +10,7 @@ from . import (
     admin,
     admin_access,
     api,
+    chaos,
     cors,
     docs_page,
     errors,
@@ -18,12 +19,14 @@ from . import (
     preferences,
     proxy,
     response_check,
+    rule_answers,
     sessions,
     store,
     validation,
 )
 from .datasets import describe_dataset, load_dataset
 from .recording import Recorder
+from .rules import compile_rules
 from .settings import Settings
 from .spec import Spec, admin_spec, load_spec
 
@@ -43,7 +46,8 @@ def create_app(settings: Settings | None = None, spec: Spec | None = None) -> Fl
     app.url_map.strict_slashes = False
 
     spec = spec or load_spec(settings.spec_path)
-    data_store = store.Store(load_dataset(settings), settings.seed, settings.max_click_events)
+    dataset = load_dataset(settings, spec)
+    data_store = store.Store(dataset, settings.seed, settings.max_click_events)
 
     errors.init_app(app)
     preferences.init_app_inner(app)  # before the journal: it shows the query as sent
@@ -63,11 +67,17 @@ def create_app(settings: Settings | None = None, spec: Spec | None = None) -> Fl
     sessions.init_app(
         app,
         sessions.Sessions(
-            data_store, settings.session_ttl, settings.max_sessions, source=describe_dataset(settings)
+            data_store,
+            settings.session_ttl,
+            settings.max_sessions,
+            source=describe_dataset(settings),
+            rules=compile_rules(list(dataset.rules), spec),
         ),
     )
     if settings.upstream is None:
         preferences.init_app(app)  # after validation and sessions: it reads both
+        rule_answers.init_app(app)  # after preferences: a client's own preference comes first
+        chaos.init_app(app, settings)  # after rules: a rule's answer comes first
         app.register_blueprint(api.bp)
     else:
         upstream = proxy.Upstream.parse(settings.upstream, settings.upstream_timeout)

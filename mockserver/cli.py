@@ -37,6 +37,19 @@ def origins(ctx: click.Context, param: click.Parameter, values: tuple[str, ...])
     return tuple(found)
 
 
+def _latency(value: str | None) -> str | None:
+    """Check `--latency` where it is typed, so a bad value is a usage error."""
+    if value is None:
+        return None
+    from .chaos import parse_latency
+
+    try:
+        parse_latency(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
+
+
 scenarios_dir_option = click.option(
     "--scenarios-dir",
     default=str(DEFAULTS.scenarios_dir),
@@ -161,6 +174,33 @@ def server_options(command: Callable[..., Any]) -> Callable[..., Any]:
     default=DEFAULTS.validator,
     show_default=True,
     help="Request validation: validators compiled at start-up, or openapi-core on every request.",
+)
+@click.option(
+    "--latency",
+    metavar="MS[-MS]",
+    default=None,
+    callback=lambda ctx, param, value: _latency(value),
+    help="Every answer waits MS milliseconds, or a random time in MS-MS (e.g. 200-800).",
+)
+@click.option(
+    "--error-rate",
+    type=click.FloatRange(0, 1),
+    default=DEFAULTS.error_rate,
+    show_default=True,
+    help="Share of requests answered with a 5xx the operation declares.",
+)
+@click.option(
+    "--fault-rate",
+    type=click.FloatRange(0, 1),
+    default=DEFAULTS.fault_rate,
+    show_default=True,
+    help="Share of requests that get a transport fault (cut connection, truncated or malformed body).",
+)
+@click.option(
+    "--chaos-seed",
+    type=int,
+    default=None,
+    help="Seed of the latency, error and fault draws (default: --seed).",
 )
 @click.option(
     "--max-click-events",

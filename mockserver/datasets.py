@@ -6,11 +6,13 @@ from .fakedata import generate_dataset
 from .model import DataSet
 from .scenarios import load_scenario
 from .settings import Settings
+from .spec import Spec
 
 
-def load_dataset(settings: Settings) -> DataSet:
+def load_dataset(settings: Settings, spec: Spec | None = None) -> DataSet:
+    """The data set the settings name; a scenario's rules are checked against `spec` when given."""
     if settings.scenario is not None:
-        return load_scenario(settings.scenario, settings.scenarios_dir)
+        return load_scenario(settings.scenario, settings.scenarios_dir, spec=spec)
     return generate_dataset(settings.seed, settings.partners)
 
 

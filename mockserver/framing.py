@@ -23,6 +23,10 @@ DELAY_KEY = "mockserver.delay"
 """Environ key: seconds to wait before the answer goes out (a forced delay)."""
 FRONT_DELAYS_KEY = "mockserver.front_delays"
 """Environ key a server front sets when it waits DELAY_KEY itself (the RSGI front, on its event loop)."""
+FAULT_KEY = "mockserver.fault"
+"""Environ key: a transport fault to apply as the answer goes out ("truncate" or "close")."""
+FRONT_FAULTS_KEY = "mockserver.front_faults"
+"""Environ key a server front sets when it applies FAULT_KEY itself (the RSGI front)."""
 
 
 def allowed_methods(path: str) -> list[str]:

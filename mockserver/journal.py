@@ -35,6 +35,8 @@ MAX_BODY = 4096
 """Bytes kept of a request body; a longer one is cut and marked `body_truncated`."""
 BODY_ENVIRON_KEY = "mockserver.body"
 """Environ key where `framing.read_body` leaves the body it read."""
+ANSWERED_BY_KEY = "mockserver.answered_by"
+"""Environ key: what answered instead of the view (a rule, a preference, a simulated error)."""
 OPERATION_ENVIRON_KEY = "mockserver.operation_id"
 """Environ key where validation leaves the id of the operation a request matched."""
 UNJOURNALED_ENVIRON_KEY = "mockserver.unjournaled"
@@ -58,6 +60,8 @@ class Entry:
     body_truncated: bool = False
     operation_id: str | None = None
     errors: tuple[ErrorItem, ...] = ()
+    answered_by: str | None = None
+    """What answered instead of the mock's own view: "rule <id>", "prefer code=404", "simulated error"."""
 
     @property
     def violation(self) -> bool:
@@ -85,6 +89,7 @@ class Entry:
             "operation_id": self.operation_id,
             "errors": [item.to_json() for item in self.errors],
             "violation": self.violation,
+            "answered_by": self.answered_by,
         }
 
 
@@ -218,6 +223,7 @@ class JournalMiddleware:
                 raw_body is not None and len(raw_body) > MAX_BODY,
                 environ.get(OPERATION_ENVIRON_KEY),
                 error.items[:MAX_ITEMS] if error is not None else (),
+                environ.get(ANSWERED_BY_KEY),
             )
             self.journal.record(entry)
         if self.log is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 CATEGORIES: tuple[str, ...] = (
     "accounting",
@@ -98,3 +99,6 @@ class DataSet:
     """Pairs of (user id, partner id) linked at start."""
     default_user_id: str | None = None
     """The user a request without an Authorization header acts as; None means the first user."""
+    rules: tuple[dict[str, Any], ...] = ()
+    """Rule definitions of a scenario (`rules:`), checked against the spec when it was loaded with one;
+    `rules.compile_rules` makes them answer."""

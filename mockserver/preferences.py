@@ -11,20 +11,19 @@ that lists the valid choices. The answer says what it applied in `Preference-App
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
-import orjson
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, g, request
 
+from .answers import responses_of, spec_answer, success_status
 from .errors import INVALID_PREFERENCE, ApiError
 from .framing import DELAY_KEY, FRONT_DELAYS_KEY
-from .generate import generate
-from .spec import Operation, get_spec
+from .journal import ANSWERED_BY_KEY
+from .spec import Operation, named_examples
 from .validation import valid_request
 
 if TYPE_CHECKING:
@@ -89,18 +88,6 @@ def _invalid(preference: Preference, detail: str) -> ApiError:
     return ApiError.of(INVALID_PREFERENCE, detail, preference.source)
 
 
-def _responses(operation: Operation) -> dict[str, Any]:
-    responses: dict[str, Any] = get_spec().resolved["paths"][operation.path_template][
-        operation.method.lower()
-    ]["responses"]
-    return responses
-
-
-def _examples(response: dict[str, Any]) -> dict[str, Any]:
-    media = response.get("content", {}).get("application/json", {})
-    return {name: example.get("value") for name, example in media.get("examples", {}).items()}
-
-
 @dataclass
 class Forced:
     """What the preferences ask for, checked against the operation."""
@@ -113,7 +100,7 @@ class Forced:
 
 
 def _checked(preferences: list[Preference], operation: Operation) -> Forced:
-    responses = _responses(operation)
+    responses = responses_of(operation)
     declared = sorted(code for code in responses if code.isdigit())
     forced = Forced()
     applied = []
@@ -151,7 +138,7 @@ def _status_of_example(
     name: str, status: int | None, responses: dict[str, Any], operation: Operation, source: Preference
 ) -> int:
     """The status whose response holds the named example (the forced status's, when one is forced)."""
-    holders = {int(code): _examples(response) for code, response in responses.items() if code.isdigit()}
+    holders = {int(code): named_examples(response) for code, response in responses.items() if code.isdigit()}
     for code, examples in holders.items():
         if name in examples and status in (None, code):
             return code
@@ -161,47 +148,14 @@ def _status_of_example(
     raise _invalid(source, f"example={name[:60]} is not a named example {where}; choose one of: {listed}")
 
 
-def _seed(status: int) -> str:
-    settings = current_app.config["MOCKSERVER_SETTINGS"]
-    key = f"{settings.seed}:{request.method}:{request.full_path}:{status}"
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
 def forced_response(forced: Forced, operation: Operation) -> Response | None:
     """The response the preferences force, or None when the view should answer (a delay alone, or the
     operation's own success status without an example or dynamic body)."""
-    responses = _responses(operation)
-    success = min(int(code) for code in responses if code.isdigit() and code.startswith("2"))
+    success = success_status(operation)
     status = forced.status if forced.status is not None else success
     if forced.example is None and not forced.dynamic and status == success:
         return None
-    response_spec = responses[str(status)]
-    body: Any = None
-    examples = _examples(response_spec)
-    if forced.example is not None:
-        body = examples[forced.example]
-    elif not forced.dynamic and examples:
-        body = next(iter(examples.values()))
-    elif "application/json" in response_spec.get("content", {}):
-        body = generate(response_spec["content"]["application/json"]["schema"], _seed(status))
-        if isinstance(body, dict) and isinstance(body.get("errors"), list):
-            for item in body["errors"]:
-                if isinstance(item, dict):
-                    item["status"] = str(status)  # the error objects agree with the status line
-    response = Response(
-        b"" if body is None else orjson.dumps(body),
-        status=status,
-        mimetype="application/json" if body is not None else None,
-    )
-    if body is None:
-        del response.headers["Content-Type"]
-    g.response_document = body if body is not None else None
-    for name, header in response_spec.get("headers", {}).items():
-        if name.lower() == "www-authenticate":
-            response.headers[name] = 'Bearer realm="mockserver"'
-        elif header.get("required"):
-            response.headers[name] = str(generate(header.get("schema", {"type": "string"}), _seed(status)))
-    return response
+    return spec_answer(operation, status, forced.example, forced.dynamic)
 
 
 def apply_preferences() -> Response | None:
@@ -216,6 +170,7 @@ def apply_preferences() -> Response | None:
     operation = valid_request().operation
     forced = _checked(preferences, operation)
     g.preference_applied = ", ".join(forced.applied)
+    request.environ[ANSWERED_BY_KEY] = f"prefer {g.preference_applied}"
     if forced.delay:
         request.environ[DELAY_KEY] = forced.delay
     return forced_response(forced, operation)

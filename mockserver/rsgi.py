@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from granian._granian import RSGIProtocolClosed, RSGIProtocolError
 
-from .framing import BODY_PROBLEM, DELAY_KEY, FRONT_DELAYS_KEY
+from .framing import BODY_PROBLEM, DELAY_KEY, FAULT_KEY, FRONT_DELAYS_KEY, FRONT_FAULTS_KEY
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
@@ -38,6 +38,7 @@ _BASE_ENVIRON: dict[str, Any] = {
     "wsgi.run_once": False,
     "wsgi.input_terminated": True,
     FRONT_DELAYS_KEY: True,
+    FRONT_FAULTS_KEY: True,
 }
 
 
@@ -82,6 +83,10 @@ class WholeRequestFront:
         delay = environ.get(DELAY_KEY)
         if delay:  # a forced delay holds a coroutine, not the event loop
             await asyncio.sleep(delay)
+        fault = environ.get(FAULT_KEY)
+        if fault is not None:
+            await _fault(protocol, fault, status, response_headers, content)
+            return
         if close:
             response_headers.append(("connection", "close"))
         with contextlib.suppress(*PROTOCOL_ERRORS):  # the client left: nothing to tell it
@@ -109,6 +114,19 @@ class WholeRequestFront:
         if declared is not None and len(body) != declared:
             return body, "incomplete"
         return body[: self.max_body_bytes + 1], ""
+
+
+async def _fault(
+    protocol: HTTPProtocol, fault: str, status: int, headers: list[tuple[str, str]], content: bytes
+) -> None:
+    """ "truncate": the status line and headers (with the full length), half the body, and the end of
+    the connection; "close": the connection ends before any byte of an answer (granian then sends
+    nothing: a stream begun with an empty write and left unfinished)."""
+    headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+    headers.append(("content-length", str(max(len(content), 1))))
+    with contextlib.suppress(*PROTOCOL_ERRORS):
+        transport = protocol.response_stream(status, headers)
+        await transport.send_bytes(content[: len(content) // 2] if fault == "truncate" else b"")
 
 
 def _declared_length(headers: Any) -> int | None:

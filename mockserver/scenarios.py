@@ -14,9 +14,11 @@ import jsonschema_rs
 from jsonschema import Draft202012Validator, ValidationError
 
 from .model import Business, DataSet, Partner, PartnerIntegration, User
+from .rules import rule_problems
 from .scenario_file import MAX_BYTES as MAX_BYTES
 from .scenario_file import JsonPath, Lines, parse_yaml, read_text
 from .scenario_file import ScenarioError as ScenarioError
+from .spec import Spec
 
 SCHEMA_PATH = Path(__file__).with_name("scenario.schema.json")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]+")
@@ -81,15 +83,28 @@ def resolve_scenario(name_or_path: str | Path, scenarios_dir: Path, *, allow_pat
     raise ScenarioError(text, None, f"{problem}; {_available(scenarios_dir)}")
 
 
-def load_scenario(name_or_path: str | Path, scenarios_dir: Path, *, allow_paths: bool = True) -> DataSet:
-    """Load, validate and build a scenario; `allow_paths=False` accepts bare names only."""
+def load_scenario(
+    name_or_path: str | Path, scenarios_dir: Path, *, allow_paths: bool = True, spec: Spec | None = None
+) -> DataSet:
+    """Load, validate and build a scenario; `allow_paths=False` accepts bare names only. With `spec`,
+    its rules are checked against the spec too (operations, statuses, bodies)."""
     path = resolve_scenario(name_or_path, scenarios_dir, allow_paths=allow_paths)
     data, lines = parse_yaml(read_text(path), path)
-    _raise_first(path, lines, _schema_problems(data) or _reference_problems(data, lines))
+    _raise_first(path, lines, _problems(data, lines, spec))
     return _build(data)
 
 
-def load_scenario_text(text: str, label: str = "<inline>", max_partners: int | None = None) -> DataSet:
+def _problems(data: Any, lines: Lines, spec: Spec | None) -> list[tuple[JsonPath, str]]:
+    """The schema's problems, else the references', else (with a spec) the rules'."""
+    problems = _schema_problems(data) or _reference_problems(data, lines)
+    if not problems and spec is not None and data.get("rules"):
+        problems = rule_problems(data["rules"], spec)
+    return problems
+
+
+def load_scenario_text(
+    text: str, label: str = "<inline>", max_partners: int | None = None, spec: Spec | None = None
+) -> DataSet:
     """Load a scenario sent as text (YAML, or JSON, which YAML reads too), checked exactly like a file;
     errors name `label` as the file. `max_partners` bounds what a client may make the server build."""
     path = Path(label)
@@ -98,7 +113,7 @@ def load_scenario_text(text: str, label: str = "<inline>", max_partners: int | N
     if max_partners is not None and isinstance(partners, list) and len(partners) > max_partners:
         message = f"partners: {len(partners)} given, at most {max_partners} accepted here; use Faker data"
         raise ScenarioError(path, lines.get(("partners",)), message)
-    _raise_first(path, lines, _schema_problems(data) or _reference_problems(data, lines))
+    _raise_first(path, lines, _problems(data, lines, spec))
     return _build(data)
 
 
@@ -252,6 +267,7 @@ def _build(data: dict[str, Any]) -> DataSet:
         integrations=integrations,
         user_partner_links=frozenset((k["user"], k["partner"]) for k in data.get("links", [])),
         default_user_id=data.get("default_user", users[0].id),
+        rules=tuple(data.get("rules", [])),
     )
 
 

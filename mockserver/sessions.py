@@ -18,13 +18,14 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import Flask, current_app, request
 
 from .documents import Renderer
 from .errors import INVALID_SESSION, ApiError
 from .model import DataSet
+from .rules import Rule, RuleBook
 from .store import CURRENT_SESSION, Store
 
 HEADER = "X-Mock-Session"
@@ -40,6 +41,8 @@ class Session:
     last_used: float
     source: str = ""
     """What its data set is: "scenario default", "Faker data (seed 1, 100 partners)", "inline scenario"."""
+    rules: RuleBook = field(default_factory=RuleBook)
+    """Its rules (the data set's, and those added for it), with their counts."""
 
 
 class Sessions:
@@ -52,8 +55,9 @@ class Sessions:
         max_sessions: int,
         clock: Callable[[], float] = time.monotonic,
         source: str = "",
+        rules: tuple[Rule, ...] = (),
     ) -> None:
-        self.default = Session("", store, Renderer(store), 0.0, source)
+        self.default = Session("", store, Renderer(store), 0.0, source, RuleBook(rules, store.seed))
         """What requests without the header use, and what new sessions fork from."""
         self.ttl = ttl
         self.max_sessions = max_sessions
@@ -72,21 +76,25 @@ class Sessions:
             if session is None:
                 default = self.default
                 store = default.store.fork()
-                session = Session(session_id, store, default.renderer.fork(store), now, default.source)
+                renderer = default.renderer.fork(store)
+                session = Session(session_id, store, renderer, now, default.source, default.rules.fork())
                 self._add(session)
             else:
                 session.last_used = now
                 self._sessions.move_to_end(session_id)
             return session
 
-    def switch(self, session_id: str | None, dataset: DataSet, seed: int, source: str) -> Session:
+    def switch(
+        self, session_id: str | None, dataset: DataSet, seed: int, source: str, rules: tuple[Rule, ...] = ()
+    ) -> Session:
         """Serve another data set: to one session (created if need be), or by default (None).
 
         The new store starts as the data set was loaded; live sessions keep the data set they have.
         """
         store = Store(dataset, seed, self.default.store.max_click_events)
         with self._lock:
-            session = Session(session_id or "", store, Renderer(store), self.clock(), source)
+            book = RuleBook(rules, seed)
+            session = Session(session_id or "", store, Renderer(store), self.clock(), source, book)
             if session_id is None:
                 self.default = session
             else:

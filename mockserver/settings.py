@@ -65,6 +65,14 @@ class Settings:
     """Seconds an idle session (X-Mock-Session) lives; then a request naming it starts afresh."""
     max_sessions: int = 1000
     """Live sessions at most; past it the least recently used one is evicted."""
+    latency: str | None = None
+    """Every answer waits this many milliseconds ("200") or a random share of a range ("200-800")."""
+    error_rate: float = 0.0
+    """This share of requests (0 to 1) gets a 5xx the operation declares instead of its answer."""
+    fault_rate: float = 0.0
+    """This share of requests gets a transport fault: a cut connection, a truncated or malformed body."""
+    chaos_seed: int | None = None
+    """Seed of the latency, error and fault draws; None takes `seed`."""
     upstream: str | None = None
     """`mockserver proxy`: the server every API request is forwarded to; None serves the mock's data."""
     upstream_timeout: float = 30.0

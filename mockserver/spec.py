@@ -220,3 +220,16 @@ def get_spec() -> Spec:
     """The current app's spec."""
     spec: Spec = current_app.extensions["mockserver.spec"]
     return spec
+
+
+def responses_in(spec: Spec, operation: Operation) -> dict[str, Any]:
+    """The operation's declared responses, `$ref`s resolved, by status."""
+    item = spec.resolved["paths"][operation.path_template]
+    responses: dict[str, Any] = item[operation.method.lower()]["responses"]
+    return responses
+
+
+def named_examples(response: dict[str, Any]) -> dict[str, Any]:
+    """A response's named examples (of its JSON content), by name."""
+    media = response.get("content", {}).get("application/json", {})
+    return {name: example.get("value") for name, example in media.get("examples", {}).items()}

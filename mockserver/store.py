@@ -54,6 +54,10 @@ class Store:
         self._lock = threading.Lock()
         self.reset()
 
+    @property
+    def seed(self) -> int:
+        return self._seed
+
     def fork(self) -> Store:
         """A store over the same data set and indexes (shared, never copied) with its own fresh state."""
         forked = copy.copy(self)
