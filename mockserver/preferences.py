@@ -179,7 +179,8 @@ def apply_preferences() -> Response | None:
 def _preference_applied(response: Response) -> Response:
     applied = g.get("preference_applied")
     if applied:
-        response.headers["Preference-Applied"] = applied
+        earlier = response.headers.get("Preference-Applied")  # the view's own (return=minimal)
+        response.headers["Preference-Applied"] = f"{earlier}, {applied}" if earlier else applied
         response.vary.add("Prefer")
     return response
 

@@ -207,3 +207,9 @@ def test_a_delay_under_the_default_server_holds_no_one_else() -> None:
         assert quick < 1.0, f"a plain request waited {quick:.2f} s behind a delayed one"
     finally:
         server.stop()
+
+
+def test_a_view_preference_and_a_forced_one_are_both_applied(client: FlaskClient) -> None:
+    response = send(client, "DELETE", f"{API}/{P07}/connect", headers={"Prefer": "return=minimal, delay=50"})
+    assert response.status_code == 204
+    assert response.headers["Preference-Applied"] == "return=minimal, delay=50"
