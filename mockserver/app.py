@@ -75,8 +75,7 @@ def create_app(settings: Settings | None = None, spec: Spec | None = None) -> Fl
         ),
     )
     if settings.upstream is None:
-        preferences.init_app(app)  # after validation and sessions: it reads both
-        rule_answers.init_app(app)  # after preferences: a client's own preference comes first
+        rule_answers.init_app(app)  # preferences, then rules; after validation and sessions
         chaos.init_app(app, settings)  # after rules: a rule's answer comes first
         app.register_blueprint(api.bp)
     else:

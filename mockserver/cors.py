@@ -82,9 +82,12 @@ def _refusal(policy: OriginPolicy, origin: str, admin: bool) -> ApiError:
 
 def _check(policy: OriginPolicy) -> Response | None:
     """Refuse an admin request from another origin; answer a preflight (403 for a disallowed origin)."""
-    origin = request.headers.get("Origin")
+    environ = request.environ
+    origin = environ.get("HTTP_ORIGIN")
+    preflight = environ.get("REQUEST_METHOD") == "OPTIONS"  # `options` is refused by validation
+    if origin is None and not preflight:
+        return None  # the plain path: no browser asking
     admin = request.path.startswith(ADMIN_PREFIX)
-    preflight = request.environ.get("REQUEST_METHOD") == "OPTIONS"  # `options` is refused by validation
     if (admin or preflight) and origin is not None and not policy.allows(origin, request.host.lower(), admin):
         raise _refusal(policy, origin, admin)
     if not preflight:
@@ -106,11 +109,16 @@ def _check(policy: OriginPolicy) -> Response | None:
 
 def _allow_origin(policy: OriginPolicy, response: Response) -> Response:
     """Name an allowed caller's origin (never `*`: a listed origin, or any when `*` is configured)."""
-    origin = request.headers.get("Origin")
-    admin = request.path.startswith(ADMIN_PREFIX)
-    if origin is not None and policy.allows(origin, request.host.lower(), admin):
+    origin = request.environ.get("HTTP_ORIGIN")
+    if origin is not None and policy.allows(
+        origin, request.host.lower(), request.path.startswith(ADMIN_PREFIX)
+    ):
         response.headers["Access-Control-Allow-Origin"] = origin
-    response.vary.add("Origin")
+    vary = response.headers.get("Vary")  # cheaper than `response.vary`, which parses and rewrites
+    if vary is None:
+        response.headers["Vary"] = "Origin"
+    elif "origin" not in vary.lower():
+        response.headers["Vary"] = f"{vary}, Origin"
     return response
 
 

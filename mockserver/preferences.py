@@ -11,17 +11,16 @@ that lists the valid choices. The answer says what it applied in `Preference-App
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, after_this_request, g, request
 
 from .answers import responses_of, spec_answer, success_status
 from .errors import INVALID_PREFERENCE, ApiError
-from .framing import DELAY_KEY, FRONT_DELAYS_KEY
+from .framing import DELAY_KEY
 from .journal import ANSWERED_BY_KEY
 from .spec import Operation, named_examples
 from .validation import valid_request
@@ -171,6 +170,7 @@ def apply_preferences() -> Response | None:
     forced = _checked(preferences, operation)
     g.preference_applied = ", ".join(forced.applied)
     request.environ[ANSWERED_BY_KEY] = f"prefer {g.preference_applied}"
+    after_this_request(_preference_applied)
     if forced.delay:
         request.environ[DELAY_KEY] = forced.delay
     return forced_response(forced, operation)
@@ -185,28 +185,6 @@ def _preference_applied(response: Response) -> Response:
     return response
 
 
-class Delay:
-    """WSGI middleware: waits what DELAY_KEY says before the answer goes out, unless the server front
-    waits itself (the RSGI front does, on its event loop, so that a delay holds no thread)."""
-
-    def __init__(self, wsgi_app: WSGIApplication) -> None:
-        self.wsgi_app = wsgi_app
-
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        body = self.wsgi_app(environ, start_response)
-        delay = environ.get(DELAY_KEY)
-        if delay and not environ.get(FRONT_DELAYS_KEY):
-            time.sleep(delay)
-        return body
-
-
 def init_app_inner(app: Flask) -> None:
     """Before the journal wraps the app: the control parameters leave the query for the app's time."""
     app.wsgi_app = ControlParameters(app.wsgi_app)  # type: ignore[method-assign]
-
-
-def init_app(app: Flask) -> None:
-    """After validation and sessions are registered; the delay outside everything else."""
-    app.before_request(apply_preferences)
-    app.after_request(_preference_applied)
-    app.wsgi_app = Delay(app.wsgi_app)  # type: ignore[method-assign]

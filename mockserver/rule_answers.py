@@ -12,14 +12,16 @@ plain-text 500 and closes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, after_this_request, g, request
 
 from .answers import spec_answer, success_status
-from .framing import DELAY_KEY, FAULT_KEY, FRONT_FAULTS_KEY
+from .framing import DELAY_KEY, FAULT_KEY, FRONT_DELAYS_KEY, FRONT_FAULTS_KEY
 from .journal import ANSWERED_BY_KEY, BODY_ENVIRON_KEY, Entry, request_headers
+from .preferences import QUERY_KEY, apply_preferences
 from .rules import RuleBook
 from .store import current_session
 from .validation import valid_request
@@ -31,17 +33,22 @@ MALFORMED = b'{"data": [{"id": "'
 """A body that starts like the API's and is not JSON."""
 
 
-def apply_rules() -> Response | None:
-    """Answer the request from the session's first matching rule, or let the view answer."""
-    book: RuleBook = current_session().rules
-    if (
-        not book
-        or "valid_request" not in g
-        or g.get("preference_applied")
-        or request.path.startswith("/__admin")
-    ):
-        return None
+def forced_answer() -> Response | None:
+    """The one before-request hook for what answers instead of the view: the client's preferences,
+    then the session's rules. On the plain path: two environ lookups and one attribute read."""
     environ = request.environ
+    if "HTTP_PREFER" in environ or QUERY_KEY in environ:
+        response = apply_preferences()
+        if response is not None or ANSWERED_BY_KEY in environ:
+            return response
+    book: RuleBook = current_session().rules
+    if not book.rules or "valid_request" not in g or request.path.startswith("/__admin"):
+        return None
+    return apply_rules(book, environ)
+
+
+def apply_rules(book: RuleBook, environ: WSGIEnvironment) -> Response | None:
+    """Answer the request from the session's first matching rule, or let the view answer."""
     operation = valid_request().operation
     entry = Entry(
         request.method,
@@ -61,7 +68,7 @@ def apply_rules() -> Response | None:
     if delay:
         environ[DELAY_KEY] = delay
     if reply.headers:
-        g.rule_headers = reply.headers
+        after_this_request(lambda response: _with_headers(response, reply.headers))
     if rule.contract_violation or reply.fault is not None:
         g.contract_violation = True  # the response self-check lets it through
     status = reply.status or success_status(operation)
@@ -74,21 +81,26 @@ def apply_rules() -> Response | None:
     return spec_answer(operation, status, reply.example, body=reply.body)
 
 
-def _rule_headers(response: Response) -> Response:
-    for name, value in g.get("rule_headers", {}).items():
+def _with_headers(response: Response, headers: Mapping[str, str]) -> Response:
+    for name, value in headers.items():
         response.headers[name] = value
     return response
 
 
-class TransportFaults:
-    """WSGI middleware: a `truncate` or `close` fault cuts the body and fails, so that a WSGI server
-    drops the connection; a front that does faults itself (the RSGI one) is left to it."""
+class Outgoing:
+    """WSGI middleware for what happens as the answer goes out: a forced delay (waited here unless the
+    server front waits itself, as the RSGI one does on its event loop, holding no thread), and a
+    `truncate` or `close` fault (the body cut and the iterator failing, so that a WSGI server drops the
+    connection, unless the front does faults itself)."""
 
     def __init__(self, wsgi_app: WSGIApplication) -> None:
         self.wsgi_app = wsgi_app
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         body = self.wsgi_app(environ, start_response)
+        delay = environ.get(DELAY_KEY)
+        if delay and not environ.get(FRONT_DELAYS_KEY):
+            time.sleep(delay)
         fault = environ.get(FAULT_KEY)
         if fault is None or environ.get(FRONT_FAULTS_KEY):
             return body
@@ -102,6 +114,7 @@ def _cut(content: bytes, fault: str) -> Iterator[bytes]:
 
 
 def init_app(app: Flask) -> None:
-    app.before_request(apply_rules)
-    app.after_request(_rule_headers)
-    app.wsgi_app = TransportFaults(app.wsgi_app)  # type: ignore[method-assign]
+    """After validation and sessions are registered (the hook reads both); delays and faults outside
+    everything else."""
+    app.before_request(forced_answer)
+    app.wsgi_app = Outgoing(app.wsgi_app)  # type: ignore[method-assign]

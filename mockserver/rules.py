@@ -260,8 +260,11 @@ class RuleBook:
             self._hits: dict[str, int] = {}
             self._random = random.Random(self._seed)
 
-    def __bool__(self) -> bool:
-        return bool(self._rules)
+    @property
+    def rules(self) -> list[Rule]:
+        """The rules, in the order they are tried (read without the lock: the list is replaced whole,
+        never changed in place)."""
+        return self._rules
 
     def fork(self) -> RuleBook:
         return RuleBook(self._base, self._seed)
@@ -270,7 +273,7 @@ class RuleBook:
         with self._lock:
             if any(existing.id == rule.id for existing in self._rules):
                 raise RuleError([(("id",), f"a rule {rule.id!r} exists; remove it first")])
-            self._rules.append(rule)
+            self._rules = [*self._rules, rule]
 
     def next_number(self) -> int:
         return len(self._rules) + 1

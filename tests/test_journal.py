@@ -63,6 +63,7 @@ def test_an_entry_as_json() -> None:
         "operation_id": None,
         "errors": [],
         "violation": False,
+        "answered_by": None,
     }
 
 
