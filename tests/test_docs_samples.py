@@ -1,5 +1,6 @@
 """Clients written from the API docs work: their JavaScript samples, run with Node's `fetch` against a
-live mock. Skipped without Node 18 or later (the first with a global `fetch`)."""
+live mock, and query strings written by `qs`, installed from the npm registry. Skipped without Node 18
+or later (the first with a global `fetch`); `.ci/run` installs Node when the machine lacks it."""
 
 from __future__ import annotations
 
@@ -12,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import API, P02, ROOT
+from support import API, P02
 
 from mockserver.live import LiveServer
 
 NODE = shutil.which("node")
-QS = ROOT / "bench" / "node_modules" / "qs"
-"""The `qs` package, installed with the benchmark's Prism (`bash bench/run`)."""
+QS_VERSION = "6.17.1"
+"""The `qs` this module installs from the npm registry (the version JavaScript clients get today)."""
 
 
 def _node_major() -> int:
@@ -74,12 +75,29 @@ def test_the_disconnect_sample_reads_the_partner(server: LiveServer) -> None:
     assert printed["data"]["data"]["attributes"]["user-integration-requested"] is False
 
 
-@pytest.mark.skipif(not QS.is_dir(), reason="qs is installed by `bash bench/run`")
+@pytest.fixture(scope="module")
+def qs_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`qs`, installed by npm into a directory of this run (a failed install fails the tests)."""
+    npm = shutil.which("npm")
+    assert npm is not None, "npm is needed with node (Debian: apt-get install -y npm)"
+    prefix = tmp_path_factory.mktemp("qs")
+    done = subprocess.run(
+        [npm, "install", "--no-audit", "--no-fund", "--silent", "--prefix", str(prefix), f"qs@{QS_VERSION}"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    return prefix / "node_modules" / "qs"
+
+
 @pytest.mark.parametrize("options", ["{}", "{encodeValuesOnly: true}", "{arrayFormat: 'brackets'}"])
-def test_filters_written_by_qs_stringify_are_honoured(server: LiveServer, options: str) -> None:
+def test_filters_written_by_qs_stringify_are_honoured(
+    server: LiveServer, qs_package: Path, options: str
+) -> None:
     script = f"""
 import {{ createRequire }} from 'node:module';
-const qs = createRequire({json.dumps(str(QS) + "/")})('./');
+const qs = createRequire({json.dumps(str(qs_package) + "/")})('./');
 const query = qs.stringify({{filter: {{categories: ['pos', 'payroll']}}, per_page: 100}}, {options});
 const res = await fetch(`{server.base}{API}/available?${{query}}`);
 console.log(JSON.stringify({{query, status: res.status, body: await res.json()}}));
