@@ -1,0 +1,89 @@
+"""Instructions per plain request, counted by callgrind: a measure the shared machine's noise leaves
+alone, for comparing two commits of the request path.
+
+Runs the app in-process (Flask's test client, no session header) under `valgrind --tool=callgrind`
+twice, with FEW and MANY requests; (total of MANY - total of FEW) / (MANY - FEW) is the cost of one
+request, start-up excluded. Usage:
+
+    python bench/instructions.py                      # this checkout
+    python bench/instructions.py --tree /tmp/old      # another checkout (a clone at another commit)
+
+Needs valgrind (Debian: apt-get install -y valgrind). Each run takes a minute or two.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FEW, MANY = 20, 120
+CASES = ("get", "post")
+CLICK = json.dumps({"data": {"type": "partner_click_events", "attributes": {"event_type": "website"}}})
+
+
+def inner(case: str, count: int, tree: Path) -> None:
+    """The measured program: build the app from `tree`'s files, send `count` requests."""
+    from mockserver import Settings, create_app
+
+    settings = Settings(
+        spec_path=tree / "openapi.yaml",
+        scenarios_dir=tree / "scenarios",
+        seed=1,
+        partners=100,
+        max_click_events=10,
+    )
+    client = create_app(settings).test_client()
+    environ = {"REMOTE_ADDR": "127.0.0.1"}
+    listed = client.get("/api/v1/partners/available?per_page=1", environ_base=environ).get_json()
+    partner = listed["data"][0]["id"]
+    for _ in range(count):
+        if case == "get":
+            response = client.get("/api/v1/partners/available?page=1&per_page=25", environ_base=environ)
+            assert response.status_code == 200, response.data[:300]
+        else:
+            url = f"/api/v1/partners/{partner}/click_event"
+            response = client.post(url, data=CLICK, content_type="application/json", environ_base=environ)
+            assert response.status_code == 201, response.data[:300]
+
+
+def total(case: str, count: int, tree: Path) -> int:
+    """Instructions of one whole run under callgrind."""
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / "callgrind.out"
+        env = {**os.environ, "PYTHONPATH": str(tree)}
+        command = [
+            "valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+            sys.executable, __file__, "--inner", case, str(count), "--tree", str(tree),
+        ]  # fmt: skip
+        subprocess.run(command, check=True, env=env, capture_output=True)
+        match = re.search(r"^summary: (\d+)", out.read_text(), re.MULTILINE)
+        assert match, "callgrind wrote no summary"
+        return int(match.group(1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tree", type=Path, default=ROOT, help="checkout to measure (default: this one)")
+    parser.add_argument("--inner", nargs=2, metavar=("CASE", "COUNT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    tree = args.tree.resolve()
+    if args.inner:
+        inner(args.inner[0], int(args.inner[1]), tree)
+        return
+    if shutil.which("valgrind") is None:
+        sys.exit("bench/instructions.py needs valgrind (apt-get install -y valgrind)")
+    for case in CASES:
+        per_request = (total(case, MANY, tree) - total(case, FEW, tree)) // (MANY - FEW)
+        print(f"{case:5} {per_request:>12,} instructions per request  ({tree})")
+
+
+if __name__ == "__main__":
+    main()
