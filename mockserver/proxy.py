@@ -19,7 +19,7 @@ import http.client
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import orjson
 from flask import Blueprint, Flask, Response, current_app, g, request
@@ -239,7 +239,7 @@ def init_app(app: Flask, upstream: Upstream, strict: bool, recorder: Recorder | 
         request_items = list(request_error.items) if request_error else []
         if request_error is not None and strict:
             raise request_error
-        target = request.full_path if request.query_string else request.path
+        target = _target()
         answer = forward(upstream, request.method, target, _outgoing_headers(), request.get_data(cache=True))
         response_items = _response_items(answer, _operation())
         if response_items and strict:
@@ -266,6 +266,14 @@ def init_app(app: Flask, upstream: Upstream, strict: bool, recorder: Recorder | 
 
     app.register_blueprint(bp)
     app.extensions["mockserver.upstream"] = upstream
+
+
+def _target() -> str:
+    """The request target to send upstream: the path percent-encoded again (Werkzeug decoded it; a
+    request line is ASCII), the query string as it came."""
+    path = quote(request.path, safe="/:@!$&'()*+,;=~")
+    query = request.environ.get("QUERY_STRING", "")
+    return f"{path}?{query}" if query else path
 
 
 def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:

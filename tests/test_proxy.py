@@ -365,3 +365,14 @@ def test_post_bodies_reach_the_upstream_whole(mock_upstream: LiveServer) -> None
     upstream = mock_upstream.get_json("/__admin/requests")["requests"][-1]
     assert orjson.loads(upstream["body"]) == VALID_CLICK
     mock_upstream.request("POST", "/__admin/reset")
+
+
+@pytest.mark.parametrize("raw_id", ["%C2%84", "%13", "caf%C3%A9%20x", "a%2Fb"])
+def test_a_path_the_spec_refuses_reaches_the_upstream_encoded(mock_upstream: LiveServer, raw_id: str) -> None:
+    """Found by fuzzing the proxy: a non-ASCII or control character in the path is sent on
+    percent-encoded (a request line is ASCII), and the upstream's own answer comes back, not a 500."""
+    client = lenient_client(mock_upstream.base)
+    direct = mock_upstream.request("GET", f"{API}/{raw_id}")
+    response = client.get(f"{API}/{raw_id}")
+    assert response.status_code == direct.status != 500
+    assert response.get_json() == direct.json()
