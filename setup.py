@@ -13,7 +13,7 @@ from pathlib import Path
 from setuptools import setup
 from setuptools.command.build_py import build_py
 
-PACKAGED = ("openapi.yaml", "scenarios/*.yaml")
+PACKAGED = ("openapi.yaml", "scenarios/*.yaml", "schemathesis.toml")
 """The repository's files the wheel carries, relative to this directory."""
 TARGET = Path("mockserver", "data")
 

@@ -104,6 +104,8 @@ def test_the_wheel_carries_the_repository_spec_and_scenarios_unchanged(installed
     with zipfile.ZipFile(installed.wheel) as wheel:
         names = set(wheel.namelist())
         assert wheel.read("mockserver/data/openapi.yaml") == SPEC_PATH.read_bytes()
+        # `mockserver fuzz` reads the checks' configuration beside the spec
+        assert wheel.read("mockserver/data/schemathesis.toml") == (ROOT / "schemathesis.toml").read_bytes()
         packaged = sorted(name for name in names if name.startswith("mockserver/data/scenarios/"))
         assert packaged == [
             f"mockserver/data/scenarios/{name}.yaml" for name in list_scenarios(SCENARIOS_DIR)
