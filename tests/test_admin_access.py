@@ -112,17 +112,6 @@ def test_an_empty_token_opens_nothing() -> None:
     assert response.get_json()["errors"][0]["detail"] == NO_TOKEN_DETAIL.format(address=REMOTE)
 
 
-@pytest.fixture
-def app() -> Flask:
-    return make_app(scenario="default")
-
-
-@pytest.fixture
-def client(app: Flask) -> Iterator[FlaskClient]:
-    with app.test_client() as test_client:
-        yield test_client
-
-
 def test_a_refused_reset_changes_nothing(app: Flask, client: FlaskClient) -> None:
     assert send(client, "PATCH", f"{API}/{P01}/connect", headers=AS_ALICE).status_code == 200
     assert (ALICE, P01) in links(client)
