@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -472,3 +473,16 @@ def server_choices() -> list[str | None]:
 
 def server_args(server: str | None) -> list[str]:
     return [] if server is None else ["--server", server]
+
+
+@contextmanager
+def serving(server: Any) -> Iterator[Any]:
+    """Run a stdlib or werkzeug HTTP server on a daemon thread for the block; shut and close it after."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

@@ -8,13 +8,12 @@ installs (.ci/run). Without it they fail and say so; they are never skipped.
 from __future__ import annotations
 
 import shutil
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
-from support import API, ROOT, SPEC_OPERATIONS
+from support import API, ROOT, SPEC_OPERATIONS, serving
 
 from mockserver.live import LOCALHOST, LiveServer, free_port
 
@@ -104,15 +103,8 @@ class CallerPage(BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def other_origin() -> Iterator[str]:
     """`http://127.0.0.1:<port>` serving CALLER_PAGE: another origin than the mock's (another port)."""
-    server = ThreadingHTTPServer((LOCALHOST, 0), CallerPage)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(ThreadingHTTPServer((LOCALHOST, 0), CallerPage)) as server:
         yield f"http://{LOCALHOST}:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def journal(mock: LiveServer, path: str) -> list[tuple[str, int, dict[str, str]]]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from click.testing import CliRunner
-from support import ALICE, B1, P01, P02, P08, TOKENS, make_app
+from support import ALICE, B1, P01, P02, P08, TOKENS, make_app, serving
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from mockserver.cli import cli
@@ -62,14 +61,8 @@ class QuietHandler(WSGIRequestHandler):
 def drifted_server() -> Iterator[str]:
     """The default scenario's mock, drifted, on a threaded werkzeug server in this process."""
     app = drifted(make_app(scenario="default"))
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)) as server:
         yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join()
 
 
 def junit_outcomes(path: Path) -> dict[str, list[ET.Element]]:

@@ -32,8 +32,9 @@ from support import (
     plain_client,
     post_click,
     send,
+    serving,
 )
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import make_server
 
 from mockserver import proxy
 from mockserver.cli import cli
@@ -83,21 +84,10 @@ class Drift:
         return [body]
 
 
-def serve_in_thread(app: Any) -> Iterator[BaseWSGIServer]:
-    server = make_server("127.0.0.1", free_port(), app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
-
-
 @pytest.fixture(scope="module")
 def drift() -> Iterator[tuple[str, Drift]]:
     middleware = Drift(make_app(scenario="default"))
-    for server in serve_in_thread(middleware):
+    with serving(make_server("127.0.0.1", free_port(), middleware, threaded=True)) as server:
         yield f"http://127.0.0.1:{server.port}", middleware
 
 
