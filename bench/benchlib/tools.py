@@ -74,27 +74,38 @@ def ensure_prism(skip_install: bool) -> Path:
 
 def ensure_wrk(skip_install: bool) -> str:
     """wrk from Debian's packages, installed with apt-get when missing."""
-    found = shutil.which("wrk")
+    return ensure_apt_tool("wrk", "wrk", skip_install)
+
+
+def ensure_apt_tool(command: str, package: str, skip_install: bool) -> str:
+    """`command` on PATH, else installed from Debian's `package` with apt-get (an update and one retry
+    when the first install fails); its path."""
+    found = shutil.which(command)
     if found:
         return found
     if skip_install:
-        raise BenchError("wrk is not installed (apt-get install -y wrk, or run without --no-install)")
+        raise BenchError(
+            f"{command} is not installed (apt-get install -y {package}, or run without --no-install)"
+        )
     if shutil.which("apt-get") is None:
-        raise BenchError("wrk is missing and there is no apt-get to install it; install wrk by hand")
+        raise BenchError(
+            f"{command} is missing and there is no apt-get to install it; install {package} by hand"
+        )
     prefix: list[str] = []
     if os.geteuid() != 0:
         if shutil.which("sudo") is None:
-            raise BenchError("wrk is missing; installing it needs root (apt-get install -y wrk)")
+            raise BenchError(f"{command} is missing; installing it needs root (apt-get install -y {package})")
         prefix = ["sudo", "-n"]
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    log("setup: installing wrk (apt-get install -y wrk)")
-    rc = subprocess.run([*prefix, "apt-get", "install", "-y", "-q", "wrk"], env=env).returncode
+    log(f"setup: installing {command} (apt-get install -y {package})")
+    install = [*prefix, "apt-get", "install", "-y", "-q", package]
+    rc = subprocess.run(install, env=env).returncode
     if rc != 0:  # probably an empty or stale package list: update once and retry
         subprocess.run([*prefix, "apt-get", "update", "-q"], env=env, check=False)
-        rc = subprocess.run([*prefix, "apt-get", "install", "-y", "-q", "wrk"], env=env).returncode
-    found = shutil.which("wrk")
+        rc = subprocess.run(install, env=env).returncode
+    found = shutil.which(command)
     if rc != 0 or not found:
-        raise BenchError(f"apt-get install -y wrk failed (exit code {rc})")
+        raise BenchError(f"apt-get install -y {package} failed (exit code {rc})")
     return found
 
 

@@ -32,9 +32,10 @@ def resolve_spec(spec_arg: Path) -> Path:
     return spec_src
 
 
-def prepare_workspace(spec_src: Path, tools: Tools) -> Workspace:
+def prepare_workspace(spec_src: Path, tools: Tools, runs: Path = RESULTS / "runs") -> Workspace:
+    """A new folder `runs/<date-time>/` with the spec snapshot; the machine's details."""
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    run_dir = RESULTS / "runs" / stamp
+    run_dir = runs / stamp
     run_dir.mkdir(parents=True, exist_ok=True)
     info = machine_info(tools.server_cmd, tools.wrk)
     # Both servers serve one frozen copy of the document: Prism watches its document and restarts its

@@ -1,0 +1,235 @@
+#!/usr/bin/env python3
+"""Scale-out benchmark: does mockserver on Redis with 2 workers serve more than with 1, and at what cost
+against in-memory state and Prism?
+
+One command: install the tools (Prism pinned in bench/node_modules, wrk and redis-server from Debian's
+packages), start a redis-server on a free loopback port (no persistence, its own temporary directory),
+start each server configuration on the same spec snapshot, then drive two loads with wrk on one thread,
+the servers taking turns, and report medians:
+
+- fixed:  GET /api/v1/partners/available?page=1&per_page=25 with the default user's bearer token;
+- varied: bench/wrk/varied.lua cycling through thousands of distinct list URLs built from the spec's
+          parameters and the data set's ids (each checked for a 2xx on mockserver first).
+
+Standard library only (and the repository's `mockserver.live`); python3 >= 3.11. Parts in
+bench/scalelib/ and bench/benchlib/; see bench/README.md.
+"""
+
+from __future__ import annotations
+
+import atexit
+import shlex
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+for _path in (HERE.parent, HERE):  # benchlib, scalelib, and this repository's mockserver.live
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+from benchlib.common import BENCH, RESULTS, ROOT, BenchError, log  # noqa: E402
+from benchlib.machine import load_average  # noqa: E402
+from benchlib.servers import BenchServer, stop_all  # noqa: E402
+from benchlib.tools import Tools, ensure_prism, ensure_wrk, resolve_server_cmd  # noqa: E402
+from benchlib.workspace import Workspace, prepare_workspace, resolve_spec  # noqa: E402
+from scalelib.check import CheckResult, check_urls  # noqa: E402
+from scalelib.load import VARIED_LUA, Load, Wrk, run_load, warm_up  # noqa: E402
+from scalelib.options import Options, parse_args  # noqa: E402
+from scalelib.redis import RedisServer, ensure_redis, redis_version  # noqa: E402
+from scalelib.report import Results, publish  # noqa: E402
+from scalelib.urls import UrlSet, build_urls, get_json, read_data_set  # noqa: E402
+
+FIXED_PATH = "/api/v1/partners/available?page=1&per_page=25"
+REDIS_CONFIGS = {"redis": (0, 1), "redis-2w": (1, 2)}
+"""Redis configuration -> (database number, workers)."""
+LABELS = {
+    "memory": "mockserver 1 worker, in-memory",
+    "redis": "mockserver 1 worker, Redis",
+    "redis-2w": "mockserver 2 workers, Redis",
+    "prism": "Prism (static)",
+}
+REDIS: list[RedisServer] = []
+"""The running redis-server, stopped on every exit."""
+
+
+def stop_everything() -> None:
+    stop_all()
+    for redis in list(REDIS):
+        redis.stop()
+        REDIS.remove(redis)
+
+
+def check_server_options(server_cmd: list[str], configs: list[str]) -> None:
+    """The Redis configurations need `mockserver serve --state` and `--workers`: fail early without."""
+    needed = ["--state"] + (["--workers"] if "redis-2w" in configs else [])
+    if not any(c in REDIS_CONFIGS for c in configs):
+        return
+    proc = subprocess.run([*server_cmd, "--help"], capture_output=True, text=True, timeout=60)
+    missing = [opt for opt in needed if opt not in proc.stdout]
+    if missing:
+        raise BenchError(
+            f"`{shlex.join(server_cmd)} --help` lists no {' or '.join(missing)}: this mockserver cannot "
+            "run the Redis configurations; run with --configs memory,prism"
+        )
+
+
+def install(options: Options) -> tuple[Tools, str | None]:
+    prism = (
+        ensure_prism(options.no_install) if "prism" in options.configs else BENCH / "node_modules/.bin/prism"
+    )
+    tools = Tools(
+        prism=prism,
+        wrk=ensure_wrk(options.no_install),
+        server_cmd=resolve_server_cmd(options.server_cmd, options.no_install),
+    )
+    redis = ensure_redis(options.no_install) if any(c in REDIS_CONFIGS for c in options.configs) else None
+    return tools, redis
+
+
+def make_server(
+    key: str, options: Options, tools: Tools, workspace: Workspace, redis: RedisServer | None
+) -> BenchServer:
+    """The server of one configuration, not started: its command takes the port."""
+    spec = str(workspace.spec)
+    if key == "prism":
+        prism_extra = shlex.split(options.prism_args)
+        prism_head = [str(tools.prism), "mock", "-h", "127.0.0.1"]
+
+        def prism_argv(port: int) -> list[str]:
+            return [*prism_head, "-p", str(port), "--errors=false", "-v", "warn", *prism_extra, spec]
+
+        return BenchServer(key, LABELS[key], prism_argv, workspace.run_dir)
+    state: list[str] = []
+    if key in REDIS_CONFIGS:
+        assert redis is not None
+        db, workers = REDIS_CONFIGS[key]
+        state = ["--state", redis.url(db)] + (["--workers", str(workers)] if workers > 1 else [])
+    tail = ["--quiet", "--spec", spec, *state, *shlex.split(options.server_args)]
+
+    def mock_argv(port: int) -> list[str]:
+        return [*tools.server_cmd, "--host", "127.0.0.1", "--port", str(port), *tail]
+
+    return BenchServer(key, LABELS[key], mock_argv, workspace.run_dir, env={"PYTHONUNBUFFERED": "1"})
+
+
+def check_loads(
+    servers: list[BenchServer], loads: list[Load], fixed_token: str, urls: UrlSet | None
+) -> tuple[dict[tuple[str, str], CheckResult], list[str]]:
+    """Each load's URLs asked once of each server: any non-2xx from mockserver ends the run; Prism's are
+    noted."""
+    checks: dict[tuple[str, str], CheckResult] = {}
+    notes: list[str] = []
+    for load in loads:
+        lines: list[tuple[str | None, str]] = (
+            urls.lines if load.key == "varied" and urls else [(fixed_token, FIXED_PATH)]
+        )
+        for s in servers:
+            result = check_urls(s, lines)
+            checks[(s.key, load.key)] = result
+            log(f"check: {s.label:<34} {load.key:<7} {result.summary()}")
+            if not result.non_2xx:
+                continue
+            if s.key == "prism":
+                notes.append(
+                    f"Prism answered non-2xx to {result.non_2xx:,} of {result.requests:,} `{load.key}` URLs "
+                    f"({result.summary()}); e.g. {result.failures[0][:160]}"
+                )
+            else:
+                raise BenchError(
+                    f"{s.label} answered non-2xx to {result.non_2xx} of {result.requests} URLs of the "
+                    f"{load.key} load:\n" + "\n".join(result.failures)
+                )
+    return checks, notes
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse_args(argv)
+    spec_src = resolve_spec(options.spec)
+    tools, redis_binary = install(options)
+    check_server_options(tools.server_cmd, options.configs)
+    workspace = prepare_workspace(spec_src, tools, RESULTS / "scale-runs")
+    info = workspace.info
+    if "prism" not in options.configs:
+        info["prism"] = "not run"
+    redis = None
+    if redis_binary:
+        info["redis-server"] = redis_version(redis_binary)
+        redis = RedisServer(redis_binary, workspace.run_dir / "redis-server.log")
+        REDIS.append(redis)
+        redis.start()
+        log(f"redis-server {info['redis-server']} on port {redis.port}")
+    log(
+        f"scale: results in {workspace.run_dir.relative_to(ROOT)}; {info['nproc']} cores, {info['cpu']}; "
+        f"load average {info['load average (start)']}"
+    )
+
+    servers = [make_server(key, options, tools, workspace, redis) for key in options.configs]
+    for s in servers:
+        elapsed = s.start(options.startup_timeout)
+        log(f"start-up: {s.label:<34} {elapsed:.3f} s (port {s.port})")
+
+    mock = next(s for s in servers if s.key != "prism")
+    data = read_data_set(mock)
+    fixed_token = data.default_token or data.tokens[0]
+    loads: list[Load] = []
+    urls = None
+    if "fixed" in options.loads:
+        loads.append(
+            Load("fixed", f"`GET {FIXED_PATH}`", FIXED_PATH, [f"Authorization: Bearer {fixed_token}"], [])
+        )
+    if "varied" in options.loads:
+        urls = build_urls(
+            data,
+            options.urls,
+            options.seed,
+            options.pages,
+            lambda url: get_json(mock, url)["meta"]["total-count"],
+        )
+        url_file = workspace.run_dir / "varied-urls.tsv"
+        urls.write(url_file)
+        title = (
+            f"`bench/wrk/varied.lua` cycling through {len(urls.lines):,} distinct list URLs "
+            f"(`{url_file.relative_to(ROOT)}`: token, path), {len(data.businesses)} business ids, "
+            f"{len(data.tokens)} users' tokens and none"
+        )
+        loads.append(Load("varied", title, "/", [], [str(VARIED_LUA), str(url_file)]))
+    checks, notes = check_loads(servers, loads, fixed_token, urls)
+
+    wrk = Wrk(tools.wrk, options.connections, options.timeout, workspace.raw_log)
+    warm_up(servers, loads, wrk, options.warmup)
+    samples = run_load(servers, loads, wrk, options.duration, options.repeat)
+    for s in servers:
+        s.rss_after_kib = s.rss_kib()
+    info["load average (end)"] = load_average()
+    stop_everything()
+
+    publish(Results(options, workspace, servers, loads, urls, checks, samples, notes))
+    log(f"\nreport: {options.output}  (run folder: {workspace.run_dir})")
+    return 0
+
+
+def _on_signal(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def run() -> int:
+    """main() with every server and redis-server stopped on any exit (end, error, Ctrl-C, SIGTERM)."""
+    atexit.register(stop_everything)
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGHUP, _on_signal)
+    try:
+        return main()
+    except BenchError as exc:
+        log(f"scale: error: {exc}")
+        return 2
+    except KeyboardInterrupt:
+        log("scale: interrupted")
+        return 130
+    finally:
+        stop_everything()
+
+
+if __name__ == "__main__":
+    sys.exit(run())

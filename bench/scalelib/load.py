@@ -1,0 +1,145 @@
+"""wrk on one thread: a run's text output parsed (Requests/sec, the Latency Distribution's 99% line,
+errors, bytes), warm-up, and the measured runs with the servers taking turns."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchlib.common import BENCH, BenchError, log
+from benchlib.formats import fmt_ms
+from benchlib.servers import BenchServer
+
+VARIED_LUA = BENCH / "wrk" / "varied.lua"
+TIME_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
+SIZE_UNITS = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
+
+RPS_RE = re.compile(r"^Requests/sec:\s+([\d.]+)", re.M)
+PERCENTILE_RE = re.compile(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s|m|h)\s*$", re.M)
+TOTAL_RE = re.compile(r"^\s+(\d+) requests in ([\d.]+)(us|ms|s|m|h), ([\d.]+)(B|KB|MB|GB|TB) read", re.M)
+SOCKET_RE = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
+NON2XX_RE = re.compile(r"Non-2xx or 3xx responses: (\d+)")
+
+
+@dataclass
+class Load:
+    """One of the two loads: wrk's target path and script arguments."""
+
+    key: str
+    title: str
+    path: str
+    headers: list[str]
+    script: list[str]
+    """`-s SCRIPT` and the script's arguments after `--` (empty: one fixed request)."""
+
+
+@dataclass
+class Sample:
+    server: str
+    load: str
+    rep: int
+    rps: float
+    requests: int
+    p50_ms: float
+    p99_ms: float
+    bytes_per_resp: float
+    socket_errors: int
+    non_2xx: int
+
+
+def parse_wrk(text: str) -> dict[str, float]:
+    """The figures of wrk's text output (run with --latency)."""
+    rps = RPS_RE.search(text)
+    total = TOTAL_RE.search(text)
+    percentiles = {int(p): float(v) * TIME_UNITS[u] for p, v, u in PERCENTILE_RE.findall(text)}
+    if not rps or not total or 99 not in percentiles or 50 not in percentiles:
+        raise ValueError("no Requests/sec, request count or Latency Distribution in wrk's output")
+    sockets = SOCKET_RE.search(text)
+    non2xx = NON2XX_RE.search(text)
+    return {
+        "rps": float(rps.group(1)),
+        "requests": float(total.group(1)),
+        "bytes": float(total.group(4)) * SIZE_UNITS[total.group(5)],
+        "p50_ms": percentiles[50],
+        "p99_ms": percentiles[99],
+        "socket_errors": float(sum(int(x) for x in sockets.groups())) if sockets else 0.0,
+        "non_2xx": float(non2xx.group(1)) if non2xx else 0.0,
+    }
+
+
+@dataclass(frozen=True)
+class Wrk:
+    path: str
+    connections: int
+    timeout: int
+    raw_log: Path
+
+    def run(self, server: BenchServer, load: Load, duration: int) -> dict[str, float]:
+        argv = [
+            self.path,
+            "-t1",
+            f"-c{self.connections}",
+            f"-d{duration}s",
+            f"--timeout={self.timeout}s",
+            "--latency",
+            *(arg for header in load.headers for arg in ("-H", header)),
+        ]
+        if load.script:
+            argv += ["-s", load.script[0], server.base + load.path, "--", *load.script[1:]]
+        else:
+            argv.append(server.base + load.path)
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 120)
+        with self.raw_log.open("a") as out:
+            out.write(f"\n### {server.key} {load.key}: {shlex.join(argv)}\n{proc.stdout}{proc.stderr}")
+        try:
+            if proc.returncode != 0:
+                raise ValueError(f"exit code {proc.returncode}")
+            return parse_wrk(proc.stdout)
+        except ValueError as exc:
+            raise BenchError(f"wrk failed ({exc}): {shlex.join(argv)}\n{proc.stdout}{proc.stderr}") from exc
+
+
+def warm_up(servers: list[BenchServer], loads: list[Load], wrk: Wrk, seconds: int) -> None:
+    """`seconds` of load per server and load; the idle RSS is read after it."""
+    for s in servers:
+        if seconds:
+            for load in loads:
+                wrk.run(s, load, seconds)
+        s.rss_idle_kib = s.rss_kib()
+        log(f"warm-up: {s.label:<34} done")
+
+
+def run_load(
+    servers: list[BenchServer], loads: list[Load], wrk: Wrk, duration: int, repeat: int
+) -> list[Sample]:
+    """For each load and repeat the servers take turns (A, B, C, D, A, B, C, D, ...)."""
+    plan = [(load, rep, s) for load in loads for rep in range(repeat) for s in servers]
+    log(f"load: {len(plan)} wrk runs of {duration} s (about {len(plan) * (duration + 0.3) / 60:.1f} min)")
+    samples = []
+    for n, (load, rep, s) in enumerate(plan, 1):
+        if not s.alive():
+            raise BenchError(f"{s.label} died during the load; its log:\n{s.log_tail()}")
+        r = wrk.run(s, load, duration)
+        requests = int(r["requests"])
+        smp = Sample(
+            server=s.key,
+            load=load.key,
+            rep=rep,
+            rps=r["rps"],
+            requests=requests,
+            p50_ms=r["p50_ms"],
+            p99_ms=r["p99_ms"],
+            bytes_per_resp=r["bytes"] / requests if requests else 0.0,
+            socket_errors=int(r["socket_errors"]),
+            non_2xx=int(r["non_2xx"]),
+        )
+        samples.append(smp)
+        log(
+            f"[{n:>3}/{len(plan)}] {s.label:<34} {load.key:<7} rep {rep + 1}/{repeat}: "
+            f"{smp.rps:>8,.0f} req/s  p99 {fmt_ms(smp.p99_ms):>9}  "
+            f"non-2xx {smp.non_2xx}  socket errors {smp.socket_errors}"
+        )
+    return samples
