@@ -5,27 +5,20 @@ typed values. Kept out of openapi.yaml: the public contract stays the API's own.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
-from .datasets import faker_source
+from .datasets import requested_dataset
 from .documents import click_event_document, json_response
-from .errors import INVALID_BODY, INVALID_SCENARIO, RULE_NOT_FOUND, ApiError, ErrorItem
-from .fakedata import generate_dataset
+from .errors import INVALID_BODY, RULE_NOT_FOUND, ApiError, ErrorItem
 from .journal import Entry, get_journal
-from .model import DataSet
 from .request_patterns import Pattern
 from .rules import RuleError, compile_rules
-from .scenarios import ScenarioError, load_scenario, load_scenario_text
 from .sessions import get_sessions, session_id_of_request
 from .settings import Settings
 from .spec import ADMIN_SPEC_PATH, get_spec
 from .store import current_session, get_store
 from .validation import valid_request
-
-MAX_SCENARIO_PARTNERS = 10_000
-"""Partners a scenario sent over the network (inline or Faker) may hold."""
 
 bp = Blueprint("admin", __name__, url_prefix="/__admin")
 
@@ -132,10 +125,10 @@ def switch_scenario() -> Response:
     """Serve another data set: the session's, or the default one. Nothing changes unless it loads."""
     settings: Settings = current_app.config["MOCKSERVER_SETTINGS"]
     body = valid_request().body
-    dataset, seed, source = _requested_dataset(body, settings)
+    dataset, seed, source = requested_dataset(body, settings, get_spec())
     session_id = session_id_of_request()
     rules = compile_rules(list(dataset.rules), get_spec())  # checked already, with file:line
-    get_sessions().switch(session_id, dataset, seed, source, rules)
+    get_sessions().switch(session_id, dataset, seed, source, rules, body=body)
     return json_response(
         {
             "scenario": {
@@ -147,36 +140,6 @@ def switch_scenario() -> Response:
             }
         }
     )
-
-
-def _requested_dataset(body: Any, settings: Settings) -> tuple[DataSet, int, str]:
-    """The data set a PUT /__admin/scenario asks for, loaded and checked; ApiError when it cannot be.
-
-    The admin contract already holds the body to exactly one of name, seed (and partners) or inline.
-    """
-    if isinstance(body, str):
-        return _inline(body, ""), settings.seed, "inline scenario"
-    if "name" in body:
-        name = body["name"]
-        try:
-            dataset = load_scenario(name, settings.scenarios_dir, allow_paths=False, spec=get_spec())
-        except ScenarioError as exc:
-            raise ApiError.of(INVALID_SCENARIO, str(exc), ("pointer", "/name")) from None
-        return dataset, settings.seed, f"scenario {name}"
-    if "inline" in body:
-        return _inline(body["inline"], "/inline"), settings.seed, "inline scenario"
-    seed, partners = body["seed"], body.get("partners", settings.partners)
-    if partners > MAX_SCENARIO_PARTNERS:  # the server's own --partners may be larger
-        detail = f"partners must be at most {MAX_SCENARIO_PARTNERS}, got {partners}"
-        raise ApiError.of(INVALID_BODY, detail, ("pointer", "/partners"))
-    return generate_dataset(seed, partners), seed, faker_source(seed, partners)
-
-
-def _inline(text: str, pointer: str) -> DataSet:
-    try:
-        return load_scenario_text(text, "<inline>", max_partners=MAX_SCENARIO_PARTNERS, spec=get_spec())
-    except ScenarioError as exc:
-        raise ApiError.of(INVALID_SCENARIO, str(exc), ("pointer", pointer)) from None
 
 
 @bp.get("/rules")
@@ -192,7 +155,7 @@ def add_rule() -> Response:
     book = current_session().rules
     try:
         (rule,) = compile_rules([valid_request().body], get_spec(), origin="admin", first=book.next_number())
-        book.add(rule)
+        book.add(rule, definition=valid_request().body)
     except RuleError as error:
         raise ApiError(*(_rule_item(at, message) for at, message in error.problems)) from None
     (listed,) = [item for item in book.listing() if item["id"] == rule.id]

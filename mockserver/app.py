@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 
@@ -24,7 +25,8 @@ from . import (
     store,
     validation,
 )
-from .datasets import describe_dataset, load_dataset
+from .datasets import describe_dataset, load_dataset, requested_dataset
+from .model import DataSet
 from .recording import Recorder
 from .rules import compile_rules
 from .settings import Settings
@@ -49,9 +51,21 @@ def create_app(settings: Settings | None = None, spec: Spec | None = None) -> Fl
     dataset = load_dataset(settings, spec)
     data_store = store.Store(dataset, settings.seed, settings.max_click_events)
 
+    source = describe_dataset(settings)
+    rules = compile_rules(list(dataset.rules), spec)
+    shared: tuple[Any, Any] | None = None
+    if settings.state is not None:
+        from . import redis_backend
+
+        def build(body: Any) -> tuple[DataSet, int, str]:
+            return requested_dataset(body, settings, spec)
+
+        shared = redis_backend.init_app(app, settings, spec, data_store, build, source, rules)
+
     errors.init_app(app)
     preferences.init_app_inner(app)  # before the journal: it shows the query as sent
-    journal.init_app(app, journal.Journal(settings.journal_size), access_log=settings.access_log)
+    request_log = shared[1] if shared else journal.Journal(settings.journal_size)
+    journal.init_app(app, request_log, access_log=settings.access_log)
     validation.init_app(
         app,
         spec,
@@ -66,12 +80,10 @@ def create_app(settings: Settings | None = None, spec: Spec | None = None) -> Fl
     framing.init_app(app)  # after cors: its checks go first
     sessions.init_app(
         app,
-        sessions.Sessions(
-            data_store,
-            settings.session_ttl,
-            settings.max_sessions,
-            source=describe_dataset(settings),
-            rules=compile_rules(list(dataset.rules), spec),
+        shared[0]
+        if shared
+        else sessions.Sessions(
+            data_store, settings.session_ttl, settings.max_sessions, source=source, rules=rules
         ),
     )
     if settings.upstream is None:

@@ -230,13 +230,30 @@ def server_options(command: Callable[..., Any]) -> Callable[..., Any]:
     help="Serve edits to the --spec and --scenario files as soon as they load; a broken edit is "
     "reported and the last good version keeps serving.",
 )
+@click.option(
+    "--state",
+    envvar="MOCKSERVER_STATE",
+    default=DEFAULTS.state,
+    metavar="URL",
+    help="Keep the state (links, click events, sessions, rules, journal) in Redis at this URL "
+    "(redis://host:port/db), shared by every worker and host serving the same configuration. "
+    "Default: in this process. [env: MOCKSERVER_STATE]",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1),
+    default=DEFAULTS.workers,
+    show_default=True,
+    help="Worker processes; more than one needs --state.",
+)
 def serve_command(quiet: bool, **options: Any) -> None:
     """Serve every operation of the spec on a production WSGI server until Ctrl-C or SIGTERM."""
     from .scenarios import load_scenario
-    from .serving import serve
+    from .serving import check_scale_out, serve
     from .spec import load_spec
 
     settings = Settings(access_log=not quiet, **options)
+    check_scale_out(settings)
     load_spec(settings.spec_path)  # a bad spec or scenario is reported here, before any server starts
     if settings.scenario is not None:
         load_scenario(settings.scenario, settings.scenarios_dir)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from .errors import INVALID_BODY, INVALID_SCENARIO, ApiError
 from .fakedata import generate_dataset
 from .model import DataSet
-from .scenarios import load_scenario
+from .scenarios import ScenarioError, load_scenario, load_scenario_text
 from .settings import Settings
 from .spec import Spec
+
+MAX_SCENARIO_PARTNERS = 10_000
+"""Partners a scenario sent over the network (inline or Faker) may hold."""
 
 
 def load_dataset(settings: Settings, spec: Spec | None = None) -> DataSet:
@@ -25,3 +31,33 @@ def describe_dataset(settings: Settings) -> str:
 
 def faker_source(seed: int, partners: int) -> str:
     return f"Faker data (seed {seed}, {partners} partners)"
+
+
+def requested_dataset(body: Any, settings: Settings, spec: Spec) -> tuple[DataSet, int, str]:
+    """The data set a PUT /__admin/scenario asks for, loaded and checked; ApiError when it cannot be.
+
+    The admin contract already holds the body to exactly one of name, seed (and partners) or inline.
+    """
+    if isinstance(body, str):
+        return _inline(body, "", spec), settings.seed, "inline scenario"
+    if "name" in body:
+        name = body["name"]
+        try:
+            dataset = load_scenario(name, settings.scenarios_dir, allow_paths=False, spec=spec)
+        except ScenarioError as exc:
+            raise ApiError.of(INVALID_SCENARIO, str(exc), ("pointer", "/name")) from None
+        return dataset, settings.seed, f"scenario {name}"
+    if "inline" in body:
+        return _inline(body["inline"], "/inline", spec), settings.seed, "inline scenario"
+    seed, partners = body["seed"], body.get("partners", settings.partners)
+    if partners > MAX_SCENARIO_PARTNERS:  # the server's own --partners may be larger
+        detail = f"partners must be at most {MAX_SCENARIO_PARTNERS}, got {partners}"
+        raise ApiError.of(INVALID_BODY, detail, ("pointer", "/partners"))
+    return generate_dataset(seed, partners), seed, faker_source(seed, partners)
+
+
+def _inline(text: str, pointer: str, spec: Spec) -> DataSet:
+    try:
+        return load_scenario_text(text, "<inline>", max_partners=MAX_SCENARIO_PARTNERS, spec=spec)
+    except ScenarioError as exc:
+        raise ApiError.of(INVALID_SCENARIO, str(exc), ("pointer", pointer)) from None

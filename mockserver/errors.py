@@ -46,6 +46,7 @@ INVALID_PREFERENCE = ErrorKind(400, "invalid_preference", "Invalid preference")
 UPSTREAM_UNAVAILABLE = ErrorKind(502, "upstream_unavailable", "Upstream unavailable")
 UPSTREAM_VIOLATION = ErrorKind(502, "upstream_violation", "Upstream response breaks the spec")
 UPSTREAM_TIMEOUT = ErrorKind(504, "upstream_timeout", "Upstream timed out")
+STORE_UNAVAILABLE = ErrorKind(503, "store_unavailable", "State store unavailable")
 
 CONTRACT_KINDS = frozenset(
     {

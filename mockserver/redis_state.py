@@ -1,147 +1,396 @@
-"""The mutable state of one session (user-partner links, click events, a version) kept in Redis, so
-that several worker processes serve one consistent state.
+"""State shared by every worker through Redis: the connection, the change notices, and one session's
+links and click events.
 
-Every write is one atomic step on the server: a Lua script changes the data and bumps the version
-together, so no read-modify-write ever runs in Python, and two workers writing at once cannot lose or
-double an update. Keys are prefixed per session (`mockserver:<session>:…`). The read-only data set
-stays in each process (it is deterministic); only what requests change lives here.
+Every write is one atomic step on the server (a Lua script: the change, the version bump and the
+notice together), never a read-modify-write from Python. Keys are prefixed per server configuration
+and per session (`mockserver:<config>:session:<id>:…`), and a session's keys expire after its TTL.
 
-The same operations as the in-memory `store.Store`'s mutable part, so the two can stand behind one
-interface: `linked_user_ids`, `connect`, `disconnect`, `record_click`, `click_events`,
-`click_events_dropped`, `reset` and `version`. Not yet wired into the app (see README, Scale-out).
+How a change reaches the other workers: each worker subscribes to one channel, and every write
+publishes the session it changed. A worker reads its subscription's socket (a poll that does not wait,
+about a microsecond) at the start of every request, and re-reads a session from Redis (one round trip)
+only when a notice named it. A writer acknowledges its write only after one more round trip to
+Redis (a fence): Redis has sent every notice of the write by then, so a request that reaches another
+worker after the acknowledgement finds the notice on that worker's socket. Why not read a generation
+counter from Redis on every request instead: a round trip costs about 100 µs of the worker's CPU
+here, a quarter of a whole plain request; the notices cost nothing while nothing changes.
 """
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import json
-import uuid
-from collections.abc import Iterable
+import random
+import select
+import threading
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from .store import ClickEvent
+from .state import ClickEvent, click_event_id, links_by_partner
 
 PREFIX = "mockserver"
+_FIELD_SEPARATOR = "\t"
+"""Separates a link's partner id and user id in its hash field (ids never hold a tab)."""
 
-_CHANGE_SET = """
-if redis.call(ARGV[2], KEYS[1], ARGV[1]) == 1 then
-  return redis.call('INCR', KEYS[2])
-end
-return 0
+_ARGUMENT_TTL = """
+local ttl = tonumber(ARGV[1])
+if ttl > 0 then for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ttl) end end
 """
-"""Add to (SADD) or remove from (SREM) a link set; bump the version only when something changed."""
+"""Every script's ARGV[1] is the session's TTL in seconds (0: none); it renews every key it names."""
 
-_RECORD_CLICK = """
-local sequence = redis.call('INCR', KEYS[1])
-redis.call('RPUSH', KEYS[2], ARGV[1])
-redis.call('LTRIM', KEYS[2], -tonumber(ARGV[2]), -1)
+SYNC = (
+    """
+local version = redis.call('HGET', KEYS[1], 'version')
+if not version then return false end
+"""
+    + _ARGUMENT_TTL
+    + """
+if version == ARGV[2] then return {version} end
+return {version, redis.call('HGET', KEYS[1], 'dataset'), redis.call('HKEYS', KEYS[2]),
+        redis.call('LRANGE', KEYS[3], 0, -1), redis.call('SMEMBERS', KEYS[4])}
+"""
+)
+"""KEYS: meta, links, rules, removed rules (then the others to renew); ARGV: ttl, the version known.
+The session's version, and when it differs from the one known, everything a worker serves from."""
+
+CREATE = (
+    """
+if ARGV[4] == '0' and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+for i = 1, #KEYS do redis.call('DEL', KEYS[i]) end
+redis.call('HSET', KEYS[1], 'version', ARGV[2], 'dataset', ARGV[3], 'recorded', 0)
+for i = 7, #ARGV do redis.call('HSET', KEYS[2], ARGV[i], 1) end
+"""
+    + _ARGUMENT_TTL
+    + """
+redis.call('PUBLISH', ARGV[5], ARGV[6])
+return 1
+"""
+)
+"""KEYS: meta, links, events, rules, removed rules, rule ids, hits; ARGV: ttl, version, data set,
+replace (1) or create only when absent (0), channel, notice, then the initial link fields."""
+
+RESET = (
+    """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+for i = 2, #KEYS do redis.call('DEL', KEYS[i]) end
+redis.call('HSET', KEYS[1], 'recorded', 0)
+redis.call('HINCRBY', KEYS[1], 'version', 1)
+for i = 4, #ARGV do redis.call('HSET', KEYS[2], ARGV[i], 1) end
+"""
+    + _ARGUMENT_TTL
+    + """
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return 1
+"""
+)
+"""KEYS as CREATE's; ARGV: ttl, channel, notice, then the initial link fields."""
+
+CHANGE_LINK = (
+    """
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local changed
+if ARGV[2] == 'connect' then changed = redis.call('HSETNX', KEYS[2], ARGV[3], 1)
+else changed = redis.call('HDEL', KEYS[2], ARGV[3]) end
+if changed == 0 then return 0 end
+redis.call('HINCRBY', KEYS[1], 'version', 1)
+"""
+    + _ARGUMENT_TTL
+    + """
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return 1
+"""
+)
+"""KEYS: meta, links; ARGV: ttl, connect or disconnect, the link's field, channel, notice. Changes the
+version (and tells the other workers) only when the link changed; -1 when the session is gone."""
+
+RECORD_CLICK = (
+    """
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local sequence = redis.call('HINCRBY', KEYS[1], 'recorded', 1)
+redis.call('RPUSH', KEYS[2], ARGV[2])
+redis.call('LTRIM', KEYS[2], -tonumber(ARGV[3]), -1)
+"""
+    + _ARGUMENT_TTL
+    + """
 return sequence
 """
-"""Number the event, append it, keep the newest ARGV[2]: one step, so two workers never share a number."""
+)
+"""KEYS: meta, events; ARGV: ttl, the event, the cap. Numbers the event, appends it and keeps the newest:
+one step, so two workers never hand out one number. Reads nothing a page shows: no notice."""
+
+READ_CLICKS = """
+return {redis.call('LRANGE', KEYS[2], 0, -1), redis.call('HGET', KEYS[1], 'recorded')}
+"""
+
+
+class SessionGone(Exception):
+    """A write found no state for its session in Redis (it expired, or Redis lost it): the request
+    gets a 503 and the next one starts the session again."""
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(f"the state of session {session_id or '(default)'} is gone from the store")
+        self.session_id = session_id
+
+
+class Notices:
+    """This worker's subscription to the change notices, read without waiting at each request.
+
+    `on_notice(session_id)` is called for each session some worker changed, and `on_notice(None)` when
+    notices may have been missed (at (re)subscription), so that everything is read again.
+    """
+
+    def __init__(self, client: Any, channel: str) -> None:
+        self.client = client
+        self.channel = channel
+        self.on_notice: Callable[[str | None], None] = lambda _session: None
+        self.on_flush: Callable[[str], None] = lambda _ack_key: None
+        self._pubsub: Any = None
+        self._poll: Any = None
+        self._lock = threading.Lock()
+
+    def check(self) -> None:
+        """Handle the notices waiting on the socket (subscribe first when not subscribed); raises
+        redis's ConnectionError when Redis cannot be reached."""
+        with self._lock:
+            if self._pubsub is None:
+                self._subscribe()
+            elif self._poll(0):
+                self._drain()
+
+    def fileno(self) -> int | None:
+        """The subscription's socket, for a thread to wait on; None when not subscribed."""
+        pubsub = self._pubsub
+        connection = pubsub.connection if pubsub is not None else None
+        sock = getattr(connection, "_sock", None)
+        return sock.fileno() if sock is not None else None
+
+    def _subscribe(self) -> None:
+        pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+        try:
+            pubsub.subscribe(self.channel)
+            while pubsub.get_message(timeout=0) is not None:  # the confirmation, if already there
+                pass
+        except Exception:
+            pubsub.close()
+            raise
+        poller = select.poll()
+        poller.register(pubsub.connection._sock.fileno(), select.POLLIN)
+        self._pubsub, self._poll = pubsub, poller.poll
+        self.on_notice(None)  # notices sent while unsubscribed are lost: read everything again
+
+    def _drain(self) -> None:
+        try:
+            while True:
+                message = self._pubsub.get_message(timeout=0)
+                if message is None:
+                    if not self._poll(0):
+                        return
+                    continue
+                data = message["data"].decode()
+                if data.startswith("f"):
+                    self.on_flush(data[1:])
+                else:
+                    self.on_notice(data[1:] if data.startswith("s") else None)
+        except Exception:
+            self.close()
+            self.on_notice(None)
+            raise
+
+    def close(self) -> None:
+        pubsub, self._pubsub, self._poll = self._pubsub, None, None
+        if pubsub is not None:
+            with contextlib.suppress(Exception):  # closing a broken connection may fail: it is gone anyway
+                pubsub.close()
+
+
+class RedisStore:
+    """The connection to Redis shared by a worker's sessions and journal; thread-safe."""
+
+    def __init__(self, url: str, namespace: str) -> None:
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        self.url = url
+        self.client: Any = redis.Redis.from_url(
+            url,
+            socket_timeout=2.0,
+            socket_connect_timeout=1.0,
+            retry=Retry(NoBackoff(), 1),  # one quick retry: an outage is a 503 now, not a wait
+            health_check_interval=0,
+        )
+        self.prefix = f"{PREFIX}:{namespace}"
+        self.channel = f"{self.prefix}:changes"
+        self.notices = Notices(self.client, self.channel)
+        register = self.client.register_script
+        self.sync_script = register(SYNC)
+        self.create_script = register(CREATE)
+        self.reset_script = register(RESET)
+        self.change_link_script = register(CHANGE_LINK)
+        self.record_click_script = register(RECORD_CLICK)
+        self.read_clicks_script = register(READ_CLICKS)
+
+    def fence(self) -> None:
+        """Return only when Redis has sent every notice of the writes acknowledged before (see above)."""
+        self.client.ping()
+
+    def session_keys(self, session_id: str) -> SessionKeys:
+        return SessionKeys(f"{self.prefix}:session:{session_id}" if session_id else f"{self.prefix}:default")
+
+    @staticmethod
+    def notice(session_id: str) -> str:
+        return "s" + session_id
+
+    @staticmethod
+    def new_version() -> str:
+        """A session's first version: random, so a session made again never repeats a cached one."""
+        return str(random.getrandbits(48))
+
+
+class SessionKeys:
+    """The keys of one session's state."""
+
+    def __init__(self, base: str) -> None:
+        self.meta = f"{base}:meta"
+        """A hash: version, dataset (what it serves, as JSON), recorded (click events numbered)."""
+        self.links = f"{base}:links"
+        """A hash whose fields are "<partner id>\\t<user id>"."""
+        self.events = f"{base}:events"
+        self.rules = f"{base}:rules"
+        """Rules added at run time: a list of "<id>\\n<definition as JSON>"."""
+        self.removed = f"{base}:removed-rules"
+        """Ids of the data set's rules removed at run time (a set)."""
+        self.rule_ids = f"{base}:rule-ids"
+        """Ids of the rules added at run time (a set): one id is added once."""
+        self.hits = f"{base}:hits"
+        """Rule id → the requests it answered."""
+
+    @property
+    def all(self) -> list[str]:
+        return [self.meta, self.links, self.events, self.rules, self.removed, self.rule_ids, self.hits]
+
+    @property
+    def synced(self) -> list[str]:
+        """SYNC's KEYS: the four it reads first, then the rest, whose TTL it renews."""
+        return [self.meta, self.links, self.rules, self.removed, self.events, self.rule_ids, self.hits]
+
+
+def link_field(user_id: str, partner_id: str) -> str:
+    return f"{partner_id}{_FIELD_SEPARATOR}{user_id}"
+
+
+def link_fields(links: Iterable[tuple[str, str]]) -> list[str]:
+    return sorted(link_field(user_id, partner_id) for user_id, partner_id in links)
+
+
+def parse_link_fields(fields: Iterable[bytes]) -> dict[str, frozenset[str]]:
+    pairs = []
+    for raw in fields:
+        partner_id, _, user_id = raw.decode().partition(_FIELD_SEPARATOR)
+        pairs.append((user_id, partner_id))
+    return links_by_partner(pairs)
 
 
 class RedisState:
-    """One session's links and click events in Redis; safe to share between threads and processes."""
+    """One session's links and click events in Redis, read from a local snapshot.
+
+    The snapshot (links and version) is what the session's last sync read; `stale` says a notice
+    named the session since, and the session layer syncs it before the next request uses it.
+    """
 
     def __init__(
         self,
-        client: Any,
-        session: str,
+        store: RedisStore,
+        session_id: str,
         initial_links: Iterable[tuple[str, str]],
-        partner_ids: Iterable[str],
-        seed: int = 0,
-        max_click_events: int = 100_000,
+        seed: int,
+        max_click_events: int,
+        ttl: float,
     ) -> None:
-        self.client = client
-        self.prefix = f"{PREFIX}:{session}"
-        self.initial_links = frozenset(initial_links)
-        self.partner_ids = tuple(partner_ids)
+        self.store = store
+        self.session_id = session_id
+        self.keys = store.session_keys(session_id)
+        self.initial_links = tuple(initial_links)
         self.seed = seed
         self.max_click_events = max_click_events
-        self._change_set = client.register_script(_CHANGE_SET)
-        self._record_click = client.register_script(_RECORD_CLICK)
+        self.ttl = str(int(ttl)) if session_id else "0"
+        self.version = 0
+        self.stale = True
+        self._links: dict[str, frozenset[str]] = {}
 
-    def _links_key(self, partner_id: str) -> str:
-        return f"{self.prefix}:links:{partner_id}"
-
-    @property
-    def _version_key(self) -> str:
-        return f"{self.prefix}:version"
-
-    @property
-    def _events_key(self) -> str:
-        return f"{self.prefix}:events"
-
-    @property
-    def _recorded_key(self) -> str:
-        return f"{self.prefix}:recorded"
-
-    @property
-    def version(self) -> int:
-        """Bumped by every write that changes what a read returns (caches compare it)."""
-        return int(self.client.get(self._version_key) or 0)
-
-    def reset(self) -> None:
-        """Back to the data set's links and no click events, in one transaction (MULTI/EXEC): a reader
-        on another worker sees the old state or the new one, never half of each."""
-        pipe = self.client.pipeline(transaction=True)
-        pipe.delete(*(self._links_key(p) for p in self.partner_ids), self._events_key, self._recorded_key)
-        by_partner: dict[str, list[str]] = {}
-        for user_id, partner_id in sorted(self.initial_links):
-            by_partner.setdefault(partner_id, []).append(user_id)
-        for partner_id, users in by_partner.items():
-            pipe.sadd(self._links_key(partner_id), *users)
-        pipe.incr(self._version_key)
-        pipe.execute()
+    def apply(self, version: int, fields: Iterable[bytes]) -> None:
+        """Take a snapshot the session's sync read (the dict replaced whole: readers see one or the other)."""
+        self._links = parse_link_fields(fields)
+        self.version = version
 
     def linked_user_ids(self, partner_id: str) -> frozenset[str]:
-        return frozenset(member.decode() for member in self.client.smembers(self._links_key(partner_id)))
+        return self._links.get(partner_id, frozenset())
+
+    def _change_link(self, command: str, user_id: str, partner_id: str) -> bool:
+        store = self.store
+        changed = store.change_link_script(
+            keys=[self.keys.meta, self.keys.links],
+            args=[
+                self.ttl,
+                command,
+                link_field(user_id, partner_id),
+                store.channel,
+                store.notice(self.session_id),
+            ],
+        )
+        if changed == -1:
+            self.stale = True
+            raise SessionGone(self.session_id)
+        if changed:
+            self.stale = True
+            store.fence()
+        return bool(changed)
 
     def connect(self, user_id: str, partner_id: str) -> bool:
         """Link a user to a partner; True when the link is new."""
-        keys = [self._links_key(partner_id), self._version_key]
-        return bool(self._change_set(keys=keys, args=[user_id, "SADD"]))
+        return self._change_link("connect", user_id, partner_id)
 
     def disconnect(self, user_id: str, partner_id: str) -> bool:
         """Unlink a user from a partner; True when a link was removed."""
-        keys = [self._links_key(partner_id), self._version_key]
-        return bool(self._change_set(keys=keys, args=[user_id, "SREM"]))
+        return self._change_link("disconnect", user_id, partner_id)
 
     def record_click(self, partner_id: str, user_id: str, event_type: str) -> ClickEvent:
-        """Store a click event. Its id follows from the seed and its number, as the in-memory store's
-        does; the number is handed out by Redis, so it is unique across workers."""
         created_at = datetime.now(UTC).replace(microsecond=0)
         row = json.dumps([partner_id, user_id, event_type, created_at.isoformat()])
         sequence = int(
-            self._record_click(keys=[self._recorded_key, self._events_key], args=[row, self.max_click_events])
+            self.store.record_click_script(
+                keys=[self.keys.meta, self.keys.events], args=[self.ttl, row, self.max_click_events]
+            )
         )
-        # The stored row lacks the id (numbered in the script): it is derived again when read.
-        return ClickEvent(self._event_id(sequence), partner_id, user_id, event_type, created_at)
-
-    def _event_id(self, sequence: int) -> str:
-        digest = hashlib.sha256(f"{self.seed}:click-event:{sequence}".encode()).digest()
-        return str(uuid.UUID(bytes=digest[:16], version=4))
+        if sequence == -1:
+            self.stale = True
+            raise SessionGone(self.session_id)
+        return ClickEvent(click_event_id(self.seed, sequence), partner_id, user_id, event_type, created_at)
 
     def click_events(self) -> tuple[ClickEvent, ...]:
-        """The stored events, oldest first (read with the count in one transaction)."""
-        pipe = self.client.pipeline(transaction=True)
-        pipe.lrange(self._events_key, 0, -1)
-        pipe.get(self._recorded_key)
-        rows, recorded = pipe.execute()
+        """The stored events, oldest first (read with their count in one step)."""
+        rows, recorded = self.store.read_clicks_script(keys=[self.keys.meta, self.keys.events])
         first = int(recorded or 0) - len(rows) + 1
         events = []
         for offset, raw in enumerate(rows):
             partner_id, user_id, event_type, created_at = json.loads(raw)
             moment = datetime.fromisoformat(created_at)
-            events.append(ClickEvent(self._event_id(first + offset), partner_id, user_id, event_type, moment))
+            events.append(
+                ClickEvent(click_event_id(self.seed, first + offset), partner_id, user_id, event_type, moment)
+            )
         return tuple(events)
 
     @property
     def click_events_dropped(self) -> int:
-        """Events recorded since the last reset that the cap pushed out."""
-        pipe = self.client.pipeline(transaction=True)
-        pipe.get(self._recorded_key)
-        pipe.llen(self._events_key)
-        recorded, stored = pipe.execute()
-        return int(recorded or 0) - int(stored)
+        rows, recorded = self.store.read_clicks_script(keys=[self.keys.meta, self.keys.events])
+        return int(recorded or 0) - len(rows)
+
+    def reset(self) -> None:
+        """Back to the data set's links, no click events, no rules added: one step, seen by every worker."""
+        store = self.store
+        store.reset_script(
+            keys=self.keys.all,
+            args=[self.ttl, store.channel, store.notice(self.session_id), *link_fields(self.initial_links)],
+        )
+        self.stale = True
+        store.fence()

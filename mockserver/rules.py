@@ -269,7 +269,8 @@ class RuleBook:
     def fork(self) -> RuleBook:
         return RuleBook(self._base, self._seed)
 
-    def add(self, rule: Rule) -> None:
+    def add(self, rule: Rule, definition: Any = None) -> None:
+        """Add a rule after the others (`definition`, as written, is for books kept elsewhere)."""
         with self._lock:
             if any(existing.id == rule.id for existing in self._rules):
                 raise RuleError([(("id",), f"a rule {rule.id!r} exists; remove it first")])
@@ -292,18 +293,26 @@ class RuleBook:
     def answer(self, entry: Entry) -> tuple[Rule, Reply, float] | None:
         """The first rule that matches and has answers left, its reply for this call, and the delay
         (seconds) drawn for it; counts the call."""
-        with self._lock:
-            for rule in self._rules:
-                if entry.operation_id != rule.operation.operation_id or not rule.pattern.matches(entry):
-                    continue
-                hits = self._hits.get(rule.id, 0)
-                if rule.times is not None and hits >= rule.times:
-                    continue
-                self._hits[rule.id] = hits + 1
-                reply = rule.replies[min(hits, len(rule.replies) - 1)]
-                delay = 0.0
-                if reply.delay_ms is not None:
-                    low, high = reply.delay_ms
+        for rule in self._rules:
+            if entry.operation_id != rule.operation.operation_id or not rule.pattern.matches(entry):
+                continue
+            hits = self.count(rule)
+            if hits is None:
+                continue
+            reply = rule.replies[min(hits, len(rule.replies) - 1)]
+            delay = 0.0
+            if reply.delay_ms is not None:
+                low, high = reply.delay_ms
+                with self._lock:
                     delay = (low if low == high else self._random.randint(low, high)) / 1000
-                return rule, reply, delay
-            return None
+            return rule, reply, delay
+        return None
+
+    def count(self, rule: Rule) -> int | None:
+        """Count a call answered by `rule`; its count before, or None when it has no answers left."""
+        with self._lock:
+            hits = self._hits.get(rule.id, 0)
+            if rule.times is not None and hits >= rule.times:
+                return None
+            self._hits[rule.id] = hits + 1
+            return hits

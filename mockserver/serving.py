@@ -17,7 +17,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from .admin_access import is_loopback
-from .settings import Settings
+from .settings import Settings, SettingsError
 from .store import current_session
 
 if TYPE_CHECKING:
@@ -63,6 +63,13 @@ def announce(app: Flask, started: float, watched: Sequence[Path] = ()) -> None:
         print("\n".join(lines), file=sys.stderr, flush=True)
         return
     lines = [f"mockserver: serving {source} on http://{settings.host}:{settings.port}"]
+    if settings.state is not None:
+        from .redis_backend import shown_url
+
+        workers = f"{settings.workers} workers" if settings.workers > 1 else "1 worker"
+        lines.append(
+            f"  state in Redis at {shown_url(settings.state)}, shared ({workers} here; pid {os.getpid()})"
+        )
     lines += admin_notice(settings)
     lines += [f"  business {b.id}  {b.name}" for b in store.dataset.businesses]
     for user in store.dataset.users:
@@ -143,7 +150,7 @@ def serve_granian(settings: Settings, threads: int) -> None:
         port=settings.port,
         interface=Interfaces.RSGI,
         http=HTTPModes.http1,  # an HTTP/2 body may come without a length; nothing here needs HTTP/2
-        workers=1,
+        workers=settings.workers,
         runtime_threads=threads,
         http1_settings=HTTP1Settings(header_read_timeout=round(settings.read_timeout * 1000)),
         log_level=LogLevels.warning,
@@ -190,7 +197,32 @@ def serve_waitress(settings: Settings, threads: int) -> None:
             reloading.stop()
 
 
+STATE_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def check_scale_out(settings: Settings) -> None:
+    """Refuse workers that would not share their state, and a state URL that cannot be used."""
+    if settings.state is not None:
+        if not settings.state.startswith(STATE_SCHEMES):
+            raise SettingsError(f"--state must be a Redis URL (redis://host:port/db), got {settings.state!r}")
+        try:
+            import redis  # noqa: F401
+        except ImportError:
+            raise SettingsError("--state needs the redis client: pip install 'mockserver[redis]'") from None
+    if settings.workers > 1 and settings.state is None:
+        raise SettingsError(
+            f"--workers {settings.workers} needs a shared state store: add --state redis://host:port/db "
+            "(or set MOCKSERVER_STATE). Each worker process would otherwise keep its own links, click "
+            "events, sessions and journal, and two requests could be answered from different data."
+        )
+    if settings.workers > 1 and settings.server != "granian":
+        raise SettingsError(
+            f"--workers {settings.workers} needs --server granian (waitress runs one process)"
+        )
+
+
 def serve(settings: Settings) -> None:
     """Block serving until Ctrl-C or SIGTERM."""
+    check_scale_out(settings)
     runner = serve_granian if settings.server == "granian" else serve_waitress
     runner(settings, settings.threads or DEFAULT_THREADS[settings.server])

@@ -19,6 +19,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from flask import Flask, current_app, request
 
@@ -85,11 +86,18 @@ class Sessions:
             return session
 
     def switch(
-        self, session_id: str | None, dataset: DataSet, seed: int, source: str, rules: tuple[Rule, ...] = ()
+        self,
+        session_id: str | None,
+        dataset: DataSet,
+        seed: int,
+        source: str,
+        rules: tuple[Rule, ...] = (),
+        body: Any = None,
     ) -> Session:
         """Serve another data set: to one session (created if need be), or by default (None).
 
         The new store starts as the data set was loaded; live sessions keep the data set they have.
+        (`body`, what it was loaded from, is for sessions kept elsewhere.)
         """
         store = Store(dataset, seed, self.default.store.max_click_events)
         with self._lock:
@@ -145,6 +153,7 @@ def session_id_of_request() -> str | None:
 
 
 def get_sessions() -> Sessions:
+    """The app's sessions: a `Sessions`, or `redis_sessions.RedisSessions`, which has its interface."""
     sessions: Sessions = current_app.extensions["mockserver.sessions"]
     return sessions
 
@@ -152,6 +161,15 @@ def get_sessions() -> Sessions:
 def init_app(app: Flask, sessions: Sessions) -> None:
     """Pick each request's session before its view runs (admin requests included)."""
     app.extensions["mockserver.sessions"] = sessions
+    if not isinstance(sessions, Sessions):  # kept in Redis: read again when another worker changed it
+        shared: Any = sessions
+
+        @app.before_request
+        def pick_shared_session() -> None:
+            CURRENT_SESSION.set(shared.default)
+            CURRENT_SESSION.set(shared.current(session_id_of_request()))
+
+        return
 
     @app.before_request
     def pick_session() -> None:

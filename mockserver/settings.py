@@ -89,6 +89,14 @@ class Settings:
     """The WSGI server `serve` runs: "granian" or "waitress"."""
     threads: int | None = None
     """Python threads serving requests; None takes the server's own default."""
+    workers: int = 1
+    """Worker processes (granian's); more than one needs `state` (each would hold its own state)."""
+    state: str | None = None
+    """Where the state requests change lives: None in this process, or a Redis URL
+    (`redis://host:port/db`) shared by every worker and host serving the same configuration."""
+    state_namespace: str | None = None
+    """The keys' prefix in Redis; None derives it from the spec and data set, so that servers of one
+    configuration share their state and others keep apart."""
     admin_token: str | None = field(default=None, repr=False)
     """Bearer token that opens /__admin to other hosts than loopback; None keeps it loopback-only."""
     cors_origins: tuple[str, ...] = ()

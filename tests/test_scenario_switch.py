@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from support import ALICE, API, AS_BOB, BOB, P01, P08, SCENARIOS_DIR, links, make_app, post_click, send
 
-from mockserver.admin import MAX_SCENARIO_PARTNERS
+from mockserver.datasets import MAX_SCENARIO_PARTNERS
 from mockserver.scenario_file import MAX_ALIASES
 
 ONE = {"X-Mock-Session": "switch-one"}

@@ -1,0 +1,206 @@
+"""The journal kept in Redis (`--state redis://…`): one capped list every worker appends to, so that
+`/__admin/requests` answers every worker's requests.
+
+A request never waits for Redis here: its entry goes into this worker's buffer, and a background
+thread appends the buffer in one step (the entries pushed, the list trimmed to the bound and what it
+pushed out counted, per session too). Before a read, the reading worker asks every worker to append
+what it holds (a notice on the change channel) and waits for their answers (at most a second), so
+that a request answered by any worker before the read is in it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import uuid
+from collections import deque
+from collections.abc import Iterator
+
+import orjson
+
+from .errors import ErrorItem, ErrorKind
+from .journal import Entry
+from .redis_state import RedisStore
+
+APPEND = """
+for i = 3, #ARGV do redis.call('RPUSH', KEYS[1], ARGV[i]) end
+local over = redis.call('LLEN', KEYS[1]) - tonumber(ARGV[1])
+if over > 0 then
+  local gone = redis.call('LPOP', KEYS[1], over)
+  redis.call('INCRBY', KEYS[2], over)
+  for _, entry in ipairs(gone) do
+    local session = string.match(entry, '^([^\\n]*)\\n')
+    if session ~= '' then redis.call('HINCRBY', KEYS[3], session, 1) end
+  end
+end
+return over
+"""
+"""KEYS: entries, dropped, dropped per session; ARGV: the bound, (unused), then the entries, each
+"<session>\\n<entry as JSON>"."""
+
+CLEAR_SESSION = """
+local prefix = ARGV[1] .. '\\n'
+local kept = {}
+for _, entry in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+  if string.sub(entry, 1, #prefix) ~= prefix then kept[#kept + 1] = entry end
+end
+redis.call('DEL', KEYS[1])
+for i = 1, #kept, 1000 do
+  redis.call('RPUSH', KEYS[1], unpack(kept, i, math.min(i + 999, #kept)))
+end
+redis.call('HDEL', KEYS[3], ARGV[1])
+return #kept
+"""
+"""KEYS as APPEND's; ARGV: the session whose entries go."""
+
+FLUSH_WAIT = 1.0
+"""Seconds a read waits at most for the other workers to append what they hold."""
+
+
+def _encode(entry: Entry) -> bytes:
+    errors = [
+        [item.kind.status, item.kind.code, item.kind.title, item.detail, item.source] for item in entry.errors
+    ]
+    body = None if entry.body is None else entry.body.decode("latin-1")
+    row = [
+        entry.method, entry.path, entry.query, entry.status, entry.duration_ms, entry.session, entry.time,
+        entry.headers, body, entry.body_truncated, entry.operation_id, errors, entry.answered_by,
+    ]  # fmt: skip
+    return (entry.session or "").encode() + b"\n" + orjson.dumps(row)
+
+
+def _decode(raw: bytes) -> Entry:
+    _, _, payload = raw.partition(b"\n")
+    row = orjson.loads(payload)
+    (method, path, query, status, duration, session, moment, headers, body, truncated, operation, errors,
+     answered_by) = row  # fmt: skip
+    return Entry(
+        method,
+        path,
+        query,
+        status,
+        duration,
+        session,
+        moment,
+        tuple((key, value) for key, value in headers),
+        None if body is None else body.encode("latin-1"),
+        truncated,
+        operation,
+        tuple(
+            ErrorItem(ErrorKind(kind_status, code, title), detail, tuple(source) if source else None)
+            for kind_status, code, title, detail, source in errors
+        ),
+        answered_by,
+    )
+
+
+class RedisJournal:
+    """The same interface as `journal.Journal`, over one list in Redis shared by every worker."""
+
+    def __init__(self, store: RedisStore, size: int) -> None:
+        self.store = store
+        self.size = size
+        self.key = f"{store.prefix}:journal"
+        self.dropped_key = f"{store.prefix}:journal:dropped"
+        self.by_session_key = f"{store.prefix}:journal:dropped-by-session"
+        self._append = store.client.register_script(APPEND)
+        self._clear_session = store.client.register_script(CLEAR_SESSION)
+        self._buffer: deque[bytes] = deque(maxlen=size)
+        """Entries not yet in Redis (while Redis is unreachable, the newest `size` of them)."""
+        self._flush_lock = threading.Lock()
+        self._wake_read, self._wake_write = os.pipe()
+        os.set_blocking(self._wake_write, False)
+        store.notices.on_flush = self._flush_for
+
+    @property
+    def wake_fd(self) -> int:
+        """Readable when entries wait in the buffer: the background thread waits on it."""
+        return self._wake_read
+
+    def record(self, entry: Entry) -> None:
+        buffer = self._buffer
+        was_empty = not buffer
+        buffer.append(_encode(entry))
+        if was_empty:
+            with contextlib.suppress(BlockingIOError):  # a full pipe wakes the thread anyway
+                os.write(self._wake_write, b".")
+
+    def drain_wake(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            os.read(self._wake_read, 4096)
+
+    def flush(self) -> None:
+        """Append what this worker holds to Redis; what does not go stays for the next flush."""
+        with self._flush_lock:
+            buffer = self._buffer
+            if not buffer:
+                return
+            batch = list(buffer)
+            self._append(keys=self._keys, args=[self.size, "", *batch])
+            for _ in batch:
+                buffer.popleft()
+
+    @property
+    def _keys(self) -> list[str]:
+        return [self.key, self.dropped_key, self.by_session_key]
+
+    def _flush_for(self, ack_key: str) -> None:
+        """Another worker reads the journal: append what this one holds, then say so."""
+        self.flush()
+        client = self.store.client
+        client.rpush(ack_key, b"1")
+        client.expire(ack_key, 10)
+
+    def _gather(self) -> None:
+        """Have every worker (this one too) append what it holds before a read."""
+        self.flush()
+        client = self.store.client
+        ack_key = f"{self.store.prefix}:journal:ack:{uuid.uuid4().hex}"
+        expected = int(client.publish(self.store.channel, "f" + ack_key))
+        for _ in range(expected):
+            if client.blpop([ack_key], timeout=FLUSH_WAIT) is None:
+                break
+        client.delete(ack_key)
+
+    @property
+    def dropped(self) -> int:
+        return int(self.store.client.get(self.dropped_key) or 0)
+
+    def dropped_for(self, session: str | None) -> int:
+        if session is None:
+            return self.dropped
+        return int(self.store.client.hget(self.by_session_key, session) or 0)
+
+    def clear(self, session: str | None = None) -> None:
+        self._gather()
+        if session is None:
+            self.store.client.delete(*self._keys)
+        else:
+            self._clear_session(keys=self._keys, args=[session])
+
+    def entries(self, session: str | None = None) -> list[Entry]:
+        """Entries, oldest first (by arrival: workers append in batches); with a session, only its own."""
+        self._gather()
+        rows: list[bytes] = self.store.client.lrange(self.key, 0, -1)
+        if session is not None:
+            prefix = session.encode() + b"\n"
+            rows = [row for row in rows if row.startswith(prefix)]
+        entries = [_decode(row) for row in rows]
+        entries.sort(key=lambda entry: entry.time)
+        return entries
+
+    def matching(
+        self, method: str | None = None, path: str | None = None, session: str | None = None
+    ) -> Iterator[Entry]:
+        for entry in self.entries(session):
+            if method and entry.method != method.upper():
+                continue
+            if path and entry.path != path:
+                continue
+            yield entry
+
+    def close(self) -> None:
+        for fd in (self._wake_read, self._wake_write):
+            with contextlib.suppress(OSError):
+                os.close(fd)
