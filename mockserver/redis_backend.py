@@ -78,6 +78,12 @@ class Background(threading.Thread):
     def stop(self) -> None:
         self._stopping.set()
 
+    def close(self) -> None:
+        """Stop, and close the connections (an app that is done with; the thread ends within a second)."""
+        self.stop()
+        self.store.notices.close()
+        self.store.client.close()
+
 
 def init_app(
     app: Flask,

@@ -14,7 +14,7 @@ import contextlib
 import os
 import threading
 import uuid
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterator
 
 import orjson
@@ -24,20 +24,25 @@ from .journal import Entry
 from .redis_state import RedisStore
 
 APPEND = """
-for i = 3, #ARGV do redis.call('RPUSH', KEYS[1], ARGV[i]) end
+local count = tonumber(ARGV[3])
+for i = 4, 3 + count do redis.call('RPUSH', KEYS[1], ARGV[i]) end
+local dropped = tonumber(ARGV[2])
+for i = 4 + count, #ARGV, 2 do redis.call('HINCRBY', KEYS[3], ARGV[i], ARGV[i + 1]) end
 local over = redis.call('LLEN', KEYS[1]) - tonumber(ARGV[1])
 if over > 0 then
   local gone = redis.call('LPOP', KEYS[1], over)
-  redis.call('INCRBY', KEYS[2], over)
+  dropped = dropped + over
   for _, entry in ipairs(gone) do
     local session = string.match(entry, '^([^\\n]*)\\n')
     if session ~= '' then redis.call('HINCRBY', KEYS[3], session, 1) end
   end
 end
+if dropped > 0 then redis.call('INCRBY', KEYS[2], dropped) end
 return over
 """
-"""KEYS: entries, dropped, dropped per session; ARGV: the bound, (unused), then the entries, each
-"<session>\\n<entry as JSON>"."""
+"""KEYS: entries, dropped, dropped per session; ARGV: the bound, entries this worker dropped before they
+reached Redis, how many entries follow, the entries ("<session>\\n<entry as JSON>"), then pairs of
+(session, entries of it dropped before they reached Redis)."""
 
 CLEAR_SESSION = """
 local prefix = ARGV[1] .. '\\n'
@@ -106,8 +111,10 @@ class RedisJournal:
         self.by_session_key = f"{store.prefix}:journal:dropped-by-session"
         self._append = store.client.register_script(APPEND)
         self._clear_session = store.client.register_script(CLEAR_SESSION)
-        self._buffer: deque[bytes] = deque(maxlen=size)
+        self._buffer: deque[bytes] = deque()
         """Entries not yet in Redis (while Redis is unreachable, the newest `size` of them)."""
+        self._lost = Counter[str]()
+        """Entries dropped from the buffer by the bound before they reached Redis, per session ("": none)."""
         self._flush_lock = threading.Lock()
         self._wake_read, self._wake_write = os.pipe()
         os.set_blocking(self._wake_write, False)
@@ -122,6 +129,9 @@ class RedisJournal:
         buffer = self._buffer
         was_empty = not buffer
         buffer.append(_encode(entry))
+        if len(buffer) > self.size:  # Redis has been unreachable for a while: keep the newest
+            gone = buffer.popleft()
+            self._lost[gone[: gone.index(b"\n")].decode()] += 1
         if was_empty:
             with contextlib.suppress(BlockingIOError):  # a full pipe wakes the thread anyway
                 os.write(self._wake_write, b".")
@@ -137,9 +147,15 @@ class RedisJournal:
             if not buffer:
                 return
             batch = list(buffer)
-            self._append(keys=self._keys, args=[self.size, "", *batch])
+            lost = dict(self._lost)
+            by_session = [item for session, count in lost.items() if session for item in (session, count)]
+            self._append(
+                keys=self._keys, args=[self.size, sum(lost.values()), len(batch), *batch, *by_session]
+            )
             for _ in batch:
                 buffer.popleft()
+            self._lost.subtract(lost)
+            self._lost = +self._lost
 
     @property
     def _keys(self) -> list[str]:

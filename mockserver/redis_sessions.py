@@ -210,6 +210,8 @@ class RedisSessions:
         self._built[CONFIGURED] = Built(configured, Renderer(configured), configured.seed, source, rules)
         self._local: OrderedDict[str, SharedSession] = OrderedDict()
         self._lock = threading.RLock()
+        self._notices = 0
+        """Notices taken so far (all sessions): a sync compares it before and after its read."""
         self._local[""] = self._session("", CONFIGURED, self._built[CONFIGURED])
         store.notices.on_notice = self._on_notice
 
@@ -218,14 +220,18 @@ class RedisSessions:
         """The default session as this worker last read it (outside requests: at start-up, unread)."""
         return self._local[""]
 
-    def _on_notice(self, session_id: str | None) -> None:
+    def _on_notice(self, session_id: str | None, version: int | None) -> None:
         if session_id is None:
+            self._notices += 1
             for each in list(self._local.values()):
                 each.state.stale = True
             return
         named = self._local.get(session_id)
-        if named is not None:
-            named.state.stale = True
+        if named is None or version is None or version > named.state.version:
+            self._notices += 1
+            if named is not None:
+                named.state.stale = True
+        # else: a write this worker made and took into its snapshot already
 
     def current(self, session_id: str | None) -> SharedSession:
         """The session a request names (the default for None), read again from Redis when a notice named
@@ -233,16 +239,19 @@ class RedisSessions:
         self.store.notices.check()
         key = session_id or ""
         session = self._local.get(key)
-        if (
-            session is None
-            or session.state.stale
-            or (key and self.clock() - session.refreshed > self.ttl / 10)
-        ):
+        if session is None or self._due(key, session):
             with self._lock:
-                return self._sync(key)
+                session = self._local.get(key)
+                if session is None or self._due(key, session):  # unless a thread read it meanwhile
+                    session = self._sync(key)
+            return session
         if key:
             self._local.move_to_end(key)
         return session
+
+    def _due(self, key: str, session: SharedSession) -> bool:
+        """A notice named the session, or (a named one) its TTL is due for renewal."""
+        return session.state.stale or bool(key and self.clock() - session.refreshed > self.ttl / 10)
 
     def get(self, session_id: str) -> SharedSession:
         return self.current(session_id)
@@ -250,10 +259,8 @@ class RedisSessions:
     def _sync(self, key: str, attempts: int = 3) -> SharedSession:
         session: SharedSession | None = self._local.get(key)
         state = session.state if session is not None else None
-        known = ""
-        if state is not None:
-            state.stale = False  # before the read: a notice arriving meanwhile marks it stale again
-            known = str(state.version)
+        known = str(state.version) if state is not None else ""
+        notices = self._notices  # a notice counted during the read (for any session) makes it stale after
         keys = self.store.session_keys(key)
         result = self.store.sync_script(keys=keys.synced, args=[str(int(self.ttl)) if key else "0", known])
         now = self.clock()
@@ -262,17 +269,18 @@ class RedisSessions:
                 raise RuntimeError("a session vanished from Redis again and again while it was being made")
             self._create(key, keys)
             return self._sync(key, attempts - 1)
-        if session is not None and len(result) == 1:
+        if session is not None and state is not None and len(result) == 1:
             session.refreshed = now
+            state.stale = self._notices != notices
             return session
         version, descriptor, fields, added, removed = result
         descriptor = descriptor.decode() if isinstance(descriptor, bytes) else descriptor
         if session is None or session.descriptor != descriptor:
             session = self._session(key, descriptor, self._dataset(descriptor))
-            session.state.stale = False
             session.refreshed = now
             self._local[key] = session
             self._bound(now)
+        session.state.stale = self._notices != notices
         session.state.apply(int(version), fields)
         rules = session.rules
         assert isinstance(rules, SharedRuleBook)

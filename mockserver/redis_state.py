@@ -29,92 +29,78 @@ from typing import Any
 from .state import ClickEvent, click_event_id, links_by_partner
 
 PREFIX = "mockserver"
+_VERSION_WINDOW = 1 << 32
+"""A session made again starts at a random version: one this far from the last is another incarnation."""
 _FIELD_SEPARATOR = "\t"
 """Separates a link's partner id and user id in its hash field (ids never hold a tab)."""
 
-_ARGUMENT_TTL = """
-local ttl = tonumber(ARGV[1])
-if ttl > 0 then for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ttl) end end
-"""
-"""Every script's ARGV[1] is the session's TTL in seconds (0: none); it renews every key it names."""
+RENEW = """local ttl = tonumber(ARGV[1])
+if ttl > 0 then for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ttl) end end"""
+"""Every script's ARGV[1] is the session's TTL in seconds (0: none); `--renew` renews every key it names."""
 
-SYNC = (
-    """
+
+def _script(source: str) -> str:
+    return source.replace("--renew", RENEW)
+
+
+SYNC = _script("""
 local version = redis.call('HGET', KEYS[1], 'version')
 if not version then return false end
-"""
-    + _ARGUMENT_TTL
-    + """
+--renew
 if version == ARGV[2] then return {version} end
 return {version, redis.call('HGET', KEYS[1], 'dataset'), redis.call('HKEYS', KEYS[2]),
         redis.call('LRANGE', KEYS[3], 0, -1), redis.call('SMEMBERS', KEYS[4])}
-"""
-)
+""")
 """KEYS: meta, links, rules, removed rules (then the others to renew); ARGV: ttl, the version known.
 The session's version, and when it differs from the one known, everything a worker serves from."""
 
-CREATE = (
-    """
+CREATE = _script("""
 if ARGV[4] == '0' and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 for i = 1, #KEYS do redis.call('DEL', KEYS[i]) end
 redis.call('HSET', KEYS[1], 'version', ARGV[2], 'dataset', ARGV[3], 'recorded', 0)
 for i = 7, #ARGV do redis.call('HSET', KEYS[2], ARGV[i], 1) end
-"""
-    + _ARGUMENT_TTL
-    + """
+--renew
 redis.call('PUBLISH', ARGV[5], ARGV[6])
 return 1
-"""
-)
+""")
 """KEYS: meta, links, events, rules, removed rules, rule ids, hits; ARGV: ttl, version, data set,
 replace (1) or create only when absent (0), channel, notice, then the initial link fields."""
 
-RESET = (
-    """
+RESET = _script("""
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 for i = 2, #KEYS do redis.call('DEL', KEYS[i]) end
 redis.call('HSET', KEYS[1], 'recorded', 0)
 redis.call('HINCRBY', KEYS[1], 'version', 1)
 for i = 4, #ARGV do redis.call('HSET', KEYS[2], ARGV[i], 1) end
-"""
-    + _ARGUMENT_TTL
-    + """
+--renew
 redis.call('PUBLISH', ARGV[2], ARGV[3])
 return 1
-"""
-)
+""")
 """KEYS as CREATE's; ARGV: ttl, channel, notice, then the initial link fields."""
 
-CHANGE_LINK = (
-    """
+CHANGE_LINK = _script("""
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local changed
 if ARGV[2] == 'connect' then changed = redis.call('HSETNX', KEYS[2], ARGV[3], 1)
 else changed = redis.call('HDEL', KEYS[2], ARGV[3]) end
 if changed == 0 then return 0 end
-redis.call('HINCRBY', KEYS[1], 'version', 1)
-"""
-    + _ARGUMENT_TTL
-    + """
-redis.call('PUBLISH', ARGV[4], ARGV[5])
-return 1
-"""
-)
+local version = redis.call('HINCRBY', KEYS[1], 'version', 1)
+--renew
+redis.call('PUBLISH', ARGV[4], ARGV[5] .. '\t' .. string.format('%d', version))
+return version
+""")
 """KEYS: meta, links; ARGV: ttl, connect or disconnect, the link's field, channel, notice. Changes the
-version (and tells the other workers) only when the link changed; -1 when the session is gone."""
+version (and tells the other workers, with it) only when the link changed, and answers it then; 0 when
+nothing changed, -1 when the session is gone."""
 
-RECORD_CLICK = (
-    """
+RECORD_CLICK = _script("""
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local sequence = redis.call('HINCRBY', KEYS[1], 'recorded', 1)
 redis.call('RPUSH', KEYS[2], ARGV[2])
 redis.call('LTRIM', KEYS[2], -tonumber(ARGV[3]), -1)
-"""
-    + _ARGUMENT_TTL
-    + """
+--renew
 return sequence
-"""
-)
+""")
 """KEYS: meta, events; ARGV: ttl, the event, the cap. Numbers the event, appends it and keeps the newest:
 one step, so two workers never hand out one number. Reads nothing a page shows: no notice."""
 
@@ -135,14 +121,15 @@ class SessionGone(Exception):
 class Notices:
     """This worker's subscription to the change notices, read without waiting at each request.
 
-    `on_notice(session_id)` is called for each session some worker changed, and `on_notice(None)` when
-    notices may have been missed (at (re)subscription), so that everything is read again.
+    `on_notice(session_id, version)` is called for each session some worker changed (with the version
+    the change made, when it is one link's), and `on_notice(None, None)` when notices may have been
+    missed (at (re)subscription), so that everything is read again.
     """
 
     def __init__(self, client: Any, channel: str) -> None:
         self.client = client
         self.channel = channel
-        self.on_notice: Callable[[str | None], None] = lambda _session: None
+        self.on_notice: Callable[[str | None, int | None], None] = lambda _session, _version: None
         self.on_flush: Callable[[str], None] = lambda _ack_key: None
         self._pubsub: Any = None
         self._poll: Any = None
@@ -176,7 +163,7 @@ class Notices:
         poller = select.poll()
         poller.register(pubsub.connection._sock.fileno(), select.POLLIN)
         self._pubsub, self._poll = pubsub, poller.poll
-        self.on_notice(None)  # notices sent while unsubscribed are lost: read everything again
+        self.on_notice(None, None)  # notices sent while unsubscribed are lost: read everything again
 
     def _drain(self) -> None:
         try:
@@ -189,11 +176,12 @@ class Notices:
                 data = message["data"].decode()
                 if data.startswith("f"):
                     self.on_flush(data[1:])
-                else:
-                    self.on_notice(data[1:] if data.startswith("s") else None)
+                elif data.startswith("s"):
+                    session_id, _, version = data[1:].partition("\t")
+                    self.on_notice(session_id, int(version) if version else None)
         except Exception:
             self.close()
-            self.on_notice(None)
+            self.on_notice(None, None)
             raise
 
     def close(self) -> None:
@@ -316,19 +304,27 @@ class RedisState:
         self.ttl = str(int(ttl)) if session_id else "0"
         self.version = 0
         self.stale = True
+        """A notice named the session since its last sync (or it was never read)."""
         self._links: dict[str, frozenset[str]] = {}
+        self._lock = threading.Lock()
+        """Held while the snapshot changes: a sync's and this worker's writes, from several threads."""
 
     def apply(self, version: int, fields: Iterable[bytes]) -> None:
-        """Take a snapshot the session's sync read (the dict replaced whole: readers see one or the other)."""
-        self._links = parse_link_fields(fields)
-        self.version = version
+        """Take a snapshot the session's sync read (the dict replaced whole: readers see one or the other),
+        unless a write of this worker took a later version meanwhile (then the next request reads again)."""
+        links = parse_link_fields(fields)
+        with self._lock:
+            if version < self.version and self.version - version < _VERSION_WINDOW:
+                self.stale = True
+                return
+            self._links, self.version = links, version
 
     def linked_user_ids(self, partner_id: str) -> frozenset[str]:
         return self._links.get(partner_id, frozenset())
 
     def _change_link(self, command: str, user_id: str, partner_id: str) -> bool:
         store = self.store
-        changed = store.change_link_script(
+        version = store.change_link_script(
             keys=[self.keys.meta, self.keys.links],
             args=[
                 self.ttl,
@@ -338,13 +334,22 @@ class RedisState:
                 store.notice(self.session_id),
             ],
         )
-        if changed == -1:
+        if version == -1:
             self.stale = True
             raise SessionGone(self.session_id)
-        if changed:
-            self.stale = True
-            store.fence()
-        return bool(changed)
+        if not version:
+            return False
+        # The request that wrote reads its own write: the snapshot takes the change at once. It is exact
+        # when no other write came between (the version moved by one); else the next request syncs.
+        with self._lock:
+            links = dict(self._links)
+            linked = links.get(partner_id, frozenset())
+            links[partner_id] = linked | {user_id} if command == "connect" else linked - {user_id}
+            if version != self.version + 1:
+                self.stale = True
+            self._links, self.version = links, max(version, self.version)
+        store.fence()
+        return True
 
     def connect(self, user_id: str, partner_id: str) -> bool:
         """Link a user to a partner; True when the link is new."""

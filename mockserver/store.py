@@ -91,10 +91,12 @@ switched."""
 
 
 def current_session(app: Flask | None = None) -> Any:
-    """The current request's session; outside a request, the app's default one."""
+    """The current request's session; with `app` (outside requests), that app's default one."""
+    if app is not None:
+        return app.extensions["mockserver.sessions"].default
     session = CURRENT_SESSION.get()
     if session is None:
-        session = (app or current_app).extensions["mockserver.sessions"].default
+        session = current_app.extensions["mockserver.sessions"].default
     return session
 
 

@@ -3,13 +3,26 @@ live `python -m mockserver serve` per module and WSGI server. Plain helpers live
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
-from support import make_app, plain_client, server_args, server_choices
+from support import (
+    NO_REDIS,
+    REDIS_SERVER,
+    RedisServer,
+    close_shared_state_apps,
+    make_app,
+    plain_client,
+    server_args,
+    server_choices,
+)
 
 from mockserver.live import LiveServer
 
@@ -67,3 +80,39 @@ def live(request: pytest.FixtureRequest) -> Iterator[LiveServer]:
         yield server
     finally:
         server.stop()
+
+
+# --------------------------------------------------------------------------------------------------
+# the state store: in memory, or a real Redis
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Redis: the one MOCKSERVER_TEST_REDIS names (`.ci/run` starts one), else a `redis-server`
+    started here for the run. Skips only when there is no redis-server binary."""
+    url = os.environ.get("MOCKSERVER_TEST_REDIS")
+    if url:
+        yield url
+        return
+    if REDIS_SERVER is None:
+        pytest.skip(NO_REDIS)
+    server = RedisServer(Path(tmp_path_factory.mktemp("redis"))).start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["memory", "redis"])
+def state_settings(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Settings that put the state in memory, or in Redis under a namespace of the test's own."""
+    if request.param == "memory":
+        return {}
+    url = request.getfixturevalue("redis_url")
+    return {"state": url, "state_namespace": f"test-{uuid.uuid4().hex[:16]}"}
+
+
+@pytest.fixture(autouse=True)
+def _close_shared_state_apps() -> Iterator[None]:
+    yield
+    close_shared_state_apps()

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
+import socket
+import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +27,7 @@ from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAP
 from werkzeug.test import EnvironBuilder, TestResponse
 
 from mockserver import Settings, create_app
-from mockserver.live import Reply
+from mockserver.live import Reply, free_port
 from mockserver.model import Business, DataSet, Partner, PartnerIntegration, User
 from mockserver.spec import ADMIN_SPEC_PATH, admin_spec, load_spec
 
@@ -197,13 +201,25 @@ class SpecCheckingClient(FlaskClient):
         return response
 
 
+SHARED_STATE_APPS: list[Flask] = []
+"""Apps made with a Redis state since the last `close_shared_state_apps` (conftest closes them after
+each test: their background thread and connections)."""
+
+
 def make_app(**overrides: Any) -> Flask:
     """An app from explicit settings (the shared SPEC); its test clients check responses."""
     settings = Settings(spec_path=SPEC_PATH, scenarios_dir=SCENARIOS_DIR, **overrides)
     app = create_app(settings, spec=SPEC)
     app.test_client_class = SpecCheckingClient
     app.testing = True
+    if settings.state is not None:
+        SHARED_STATE_APPS.append(app)
     return app
+
+
+def close_shared_state_apps() -> None:
+    while SHARED_STATE_APPS:
+        SHARED_STATE_APPS.pop().extensions["mockserver.redis"].close()
 
 
 def plain_client(app: Flask) -> FlaskClient:
@@ -473,6 +489,54 @@ def server_choices() -> list[str | None]:
 
 def server_args(server: str | None) -> list[str]:
     return [] if server is None else ["--server", server]
+
+
+REDIS_SERVER = shutil.which("redis-server")
+NO_REDIS = "no redis-server binary on PATH (Debian: apt-get install redis-server; .ci/run installs it)"
+
+
+class RedisServer:
+    """A real `redis-server` on a free loopback port, in its own directory; `persistent` turns the
+    append-only file on with an fsync before every reply, so that a restart keeps every acknowledged
+    write."""
+
+    def __init__(self, directory: Path, persistent: bool = False, port: int | None = None) -> None:
+        assert REDIS_SERVER is not None, NO_REDIS
+        self.directory = directory
+        self.persistent = persistent
+        self.port = port or free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> RedisServer:
+        assert REDIS_SERVER is not None, NO_REDIS
+        persistence = (
+            ["--appendonly", "yes", "--appendfsync", "always"] if self.persistent else ["--appendonly", "no"]
+        )
+        self.process = subprocess.Popen(
+            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *persistence,
+             "--dir", str(self.directory)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                import redis
+
+                redis.Redis(port=self.port).ping()
+                return self
+            except (OSError, Exception):
+                assert self.process.poll() is None, "redis-server exited"
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=15)
+        self.process = None
 
 
 @contextmanager

@@ -326,7 +326,7 @@ def test_concurrent_writes_from_two_users_keep_every_invariant(live: LiveServer)
     assert "Traceback" not in live.output() and "unhandled error" not in live.output(), live.output()[-3000:]
 
 
-def test_reads_stay_consistent_when_threads_switch_often() -> None:
+def test_reads_stay_consistent_when_threads_switch_often(state_settings: dict[str, Any]) -> None:
     """The same read check in-process, with the GIL handed over every microsecond instead of 5 ms.
 
     A document reads the link state several times (the `user-integration-requested` flag, the
@@ -334,7 +334,7 @@ def test_reads_stay_consistent_when_threads_switch_often() -> None:
     contradict itself. At the default switch interval the window is rarely hit (the live test
     above may pass by luck); a 1 µs interval makes it show within seconds if it is there.
     """
-    app: Flask = make_app(scenario="default")
+    app: Flask = make_app(scenario="default", **state_settings)
     partner = WRITTEN[4]  # nobody linked initially
     stop = threading.Event()
     deadline = time.monotonic() + 8.0

@@ -1,131 +1,161 @@
-"""The session state in a real Redis (`redis-server` from Debian's packages, started here on a free port
-with persistence off): the same answers as the in-memory store, atomic writes from several clients at
-once, sessions kept apart by their key prefix. Skipped only when no `redis-server` binary exists
-(`.ci/run` installs it)."""
+"""The state kept in a real Redis (the run's `redis-server`, see conftest's `redis_url`): the same answers
+as the in-memory state, atomic writes from several clients at once, sessions kept apart by their key
+prefix and expiring, change notices on the other worker's socket as soon as a write is acknowledged,
+and the journal's list bounded. Skipped only when no `redis-server` binary exists (`.ci/run` installs
+it)."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import threading
-import time
+import uuid
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
-import redis
-from support import ALICE, BOB, INITIAL_LINKS, P02, P04, P08, PARTNERS
+from support import ALICE, BOB, INITIAL_LINKS, NO_REDIS, P02, P04, P08, REDIS_SERVER
 
-from mockserver.live import free_port
-from mockserver.redis_state import RedisState
+from mockserver.errors import INVALID_PARAMETER, ErrorItem
+from mockserver.journal import Entry
+from mockserver.redis_journal import RedisJournal
+from mockserver.redis_sessions import CONFIGURED
+from mockserver.redis_state import RedisState, RedisStore, SessionGone, link_fields
+from mockserver.state import MemoryState
 
-REDIS_SERVER = shutil.which("redis-server")
-pytestmark = pytest.mark.skipif(
-    REDIS_SERVER is None, reason="no redis-server binary (apt-get install redis-server)"
-)
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    assert REDIS_SERVER is not None
-    port = free_port()
-    directory: Path = tmp_path_factory.mktemp("redis")
-    process = subprocess.Popen(
-        [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(directory)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                redis.Redis.from_url(url).ping()
-                break
-            except redis.ConnectionError:
-                assert time.monotonic() < deadline, "redis-server did not start"
-                time.sleep(0.05)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason=NO_REDIS)
 
 
 @pytest.fixture
-def client(redis_url: str) -> Iterator[Any]:
-    connection = redis.Redis.from_url(redis_url)
-    connection.flushdb()
-    yield connection
-    connection.close()
+def store(redis_url: str) -> Iterator[RedisStore]:
+    """A worker's connection, under a namespace of the test's own."""
+    shared = RedisStore(redis_url, f"unit-{uuid.uuid4().hex[:12]}")
+    yield shared
+    shared.notices.close()
+    shared.client.close()
 
 
-def state(client: Any, session: str = "default", **kwargs: Any) -> RedisState:
-    redis_state = RedisState(client, session, INITIAL_LINKS, PARTNERS, seed=1, **kwargs)
-    redis_state.reset()
-    return redis_state
+def other_worker(store: RedisStore) -> RedisStore:
+    """Another worker's connection to the same namespace."""
+    return RedisStore(store.url, store.prefix.split(":", 1)[1])
 
 
-def test_reset_loads_the_data_set_links(client: Any) -> None:
-    shared = state(client)
+def state(
+    store: RedisStore, session: str = "", max_click_events: int = 100, create: bool = True
+) -> RedisState:
+    """A session's state as a worker holds it: made in Redis (as loaded) and read once."""
+    shared = RedisState(store, session, INITIAL_LINKS, seed=1, max_click_events=max_click_events, ttl=600)
+    if create:
+        store.create_script(
+            keys=shared.keys.all,
+            args=[shared.ttl, store.new_version(), CONFIGURED, "1", store.channel, store.notice(session),
+                  *link_fields(INITIAL_LINKS)],
+        )  # fmt: skip
+    sync(shared)
+    return shared
+
+
+def sync(shared: RedisState) -> None:
+    result = shared.store.sync_script(keys=shared.keys.synced, args=[shared.ttl, ""])
+    shared.apply(int(result[0]), result[2])
+
+
+def test_a_new_session_holds_the_data_set_links(store: RedisStore) -> None:
+    shared = state(store)
     assert shared.linked_user_ids(P02) == frozenset({ALICE})
     assert shared.linked_user_ids(P04) == frozenset({BOB})
     assert shared.linked_user_ids(P08) == frozenset()
 
 
-def test_links_and_the_version_behave_as_the_in_memory_store(client: Any) -> None:
-    shared = state(client)
+def test_links_and_the_version_behave_as_the_in_memory_state(store: RedisStore) -> None:
+    shared, memory = state(store), MemoryState(INITIAL_LINKS, 1, 100)
     version = shared.version
-    assert shared.connect(BOB, P08) is True
-    assert shared.connect(BOB, P08) is False  # already linked: no change, no new version
-    assert shared.version == version + 1
-    assert shared.linked_user_ids(P08) == frozenset({BOB})
-    assert shared.disconnect(BOB, P08) is True
-    assert shared.disconnect(BOB, P08) is False
+    for target in (shared, memory):
+        assert target.connect(BOB, P08) is True
+        assert target.linked_user_ids(P08) == frozenset({BOB})  # the writer reads its own write at once
+        assert target.connect(BOB, P08) is False  # already linked: no change, no new version
+        assert target.disconnect(BOB, P08) is True
+        assert target.disconnect(BOB, P08) is False
     assert shared.version == version + 2
     shared.connect(ALICE, P08)
+    reader = state(other_worker(store), create=False)
+    assert reader.linked_user_ids(P08) == frozenset({ALICE})
     shared.reset()
-    assert shared.linked_user_ids(P08) == frozenset()
-    assert shared.linked_user_ids(P02) == frozenset({ALICE})
+    sync(reader)
+    assert reader.linked_user_ids(P08) == frozenset()
+    assert reader.linked_user_ids(P02) == frozenset({ALICE})
 
 
-def test_click_events_are_numbered_capped_and_counted(client: Any) -> None:
-    shared = state(client, max_click_events=3)
-    recorded = [
-        shared.record_click(P08, BOB, kind) for kind in ("website", "video", "phone", "email", "meeting")
-    ]
+def test_click_events_are_numbered_capped_and_counted_like_in_memory(store: RedisStore) -> None:
+    shared, memory = state(store, max_click_events=3), MemoryState(INITIAL_LINKS, 1, 3)
+    kinds = ("website", "video", "phone", "email", "meeting")
+    recorded = [shared.record_click(P08, BOB, kind) for kind in kinds]
+    in_memory = [memory.record_click(P08, BOB, kind) for kind in kinds]
+    assert [event.id for event in recorded] == [event.id for event in in_memory]
     stored = shared.click_events()
     assert [event.event_type for event in stored] == ["phone", "email", "meeting"]
     assert [event.id for event in stored] == [event.id for event in recorded[2:]]
-    assert shared.click_events_dropped == 2
-    # The ids follow from the seed and the number, as the in-memory store's do.
-    again = state(client, "other", max_click_events=3)
-    assert again.record_click(P08, BOB, "website").id == recorded[0].id
+    assert shared.click_events_dropped == 2 == memory.click_events_dropped
 
 
-def test_sessions_are_kept_apart_by_their_prefix(client: Any) -> None:
-    one, two = state(client, "one"), state(client, "two")
+def test_sessions_are_kept_apart_by_their_prefix_and_expire(store: RedisStore) -> None:
+    one, two = state(store, "one"), state(store, "two")
     one.connect(BOB, P08)
     one.record_click(P08, BOB, "website")
+    sync(two)
     assert two.linked_user_ids(P08) == frozenset()
     assert two.click_events() == ()
     two.reset()
+    sync(one)
     assert one.linked_user_ids(P08) == frozenset({BOB})
+    for key in (one.keys.meta, one.keys.links, one.keys.events):
+        assert 0 < store.client.ttl(key) <= 600
+    default = state(store)
+    assert store.client.ttl(default.keys.meta) == -1  # the default session never expires
 
 
-def test_writes_from_several_clients_at_once_are_atomic(redis_url: str, client: Any) -> None:
+def test_a_write_to_a_session_gone_from_redis_is_refused(store: RedisStore) -> None:
+    shared = state(store, "gone")
+    store.client.delete(*shared.keys.all)
+    with pytest.raises(SessionGone):
+        shared.connect(BOB, P08)
+    with pytest.raises(SessionGone):
+        shared.record_click(P08, BOB, "website")
+    assert shared.stale
+
+
+def test_the_other_worker_has_the_notice_when_the_write_is_acknowledged(store: RedisStore) -> None:
+    """No sleep: the fence after the write guarantees the notice is on the other socket already."""
+    other = other_worker(store)
+    heard: list[tuple[str | None, int | None]] = []
+    other.notices.on_notice = lambda session, version: heard.append((session, version))
+    other.notices.check()  # subscribes
+    assert heard == [(None, None)]  # a new subscription reads everything again
+    heard.clear()
+    writer = state(store, "s1")
+    other.notices.check()
+    assert heard == [("s1", None)]  # made: no version, read it whole
+    heard.clear()
+    for n in range(50):
+        assert writer.connect(BOB, P08) if n % 2 == 0 else writer.disconnect(BOB, P08)
+        other.notices.check()
+        assert heard == [("s1", writer.version)], n
+        heard.clear()
+    writer.record_click(P08, BOB, "website")  # changes nothing a page shows: no notice
+    other.notices.check()
+    assert heard == []
+    other.notices.close()
+
+
+def test_writes_from_several_workers_at_once_are_atomic(store: RedisStore) -> None:
     """Eight threads, each with its own connection (as separate workers would have), toggle links on
     one partner and record clicks: every effective change bumps the version once, no click number is
     handed out twice, and the final links are what the last toggles left."""
-    state(client)  # reset once
+    first = state(store, max_click_events=1000)
     workers, rounds = 8, 60
     changes: list[int] = []
     ids: list[str] = []
     lock = threading.Lock()
 
     def work(index: int) -> None:
-        mine = RedisState(redis.Redis.from_url(redis_url), "default", INITIAL_LINKS, PARTNERS, seed=1)
+        mine = state(other_worker(store), max_click_events=1000, create=False)
         user = f"user-{index}"
         made = 0
         for step in range(rounds):
@@ -136,16 +166,34 @@ def test_writes_from_several_clients_at_once_are_atomic(redis_url: str, client: 
         with lock:
             changes.append(made)
 
-    version = RedisState(client, "default", INITIAL_LINKS, PARTNERS).version
     threads = [threading.Thread(target=work, args=(n,)) for n in range(workers)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    final = RedisState(client, "default", INITIAL_LINKS, PARTNERS, seed=1)
+    final = state(store, max_click_events=1000, create=False)
     assert sum(changes) == workers * rounds  # every toggle changed something
-    assert final.version == version + workers * rounds
+    assert final.version == first.version + workers * rounds
     assert final.linked_user_ids(P08) == frozenset()  # each worker's last step unlinked it
     assert len(set(ids)) == workers * rounds  # no number twice
-    assert len(final.click_events()) == workers * rounds
     assert {event.id for event in final.click_events()} == set(ids)
+
+
+def test_the_journal_list_is_bounded_and_counts_what_it_drops(store: RedisStore) -> None:
+    journal = RedisJournal(store, size=3)
+    item = ErrorItem(INVALID_PARAMETER, "page must be an integer", ("parameter", "page"))
+    entries = [
+        Entry("GET", f"/p/{n}", "page=x", 400, 1.5, "s1" if n % 2 else None, 1000.0 + n,
+              (("HTTP_ACCEPT", "*/*"),), b"\x00\xffbody", n == 4, "getPartner", (item,), None)
+        for n in range(5)
+    ]  # fmt: skip
+    for entry in entries:
+        journal.record(entry)
+    journal.flush()
+    assert journal.entries() == entries[2:]  # every field comes back, bytes and errors included
+    assert journal.entries()[0].violation is entries[2].violation
+    assert journal.dropped_for(None) == 2
+    assert journal.dropped_for("s1") == 1  # entry 1 was the session's
+    journal.clear("s1")
+    assert [entry.path for entry in journal.entries()] == ["/p/2", "/p/4"]
+    journal.close()

@@ -10,12 +10,23 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from support import ALICE, API, AS_ALICE, AS_BOB, BOB, P01, P02, P04, P08, VALID_CLICK
+from support import ALICE, API, AS_ALICE, AS_BOB, BOB, P01, P02, P04, P08, VALID_CLICK, make_app
 
 from mockserver.sessions import Sessions
 from mockserver.store import Store, current_session
 
 PARTNERS = [P01, P02, P04, P08]
+
+
+@pytest.fixture
+def app(state_settings: dict[str, Any]) -> Flask:
+    """The default scenario, its state in memory and in Redis (each test runs on both)."""
+    return make_app(scenario="default", **state_settings)
+
+
+@pytest.fixture
+def memory_app() -> Flask:
+    return make_app(scenario="default")
 
 
 def session(name: str, auth: dict[str, str] | None = None) -> dict[str, str]:
@@ -111,9 +122,9 @@ class Clock:
         return self.now
 
 
-def test_idle_sessions_expire_and_come_back_fresh(app: Flask) -> None:
+def test_idle_sessions_expire_and_come_back_fresh(memory_app: Flask) -> None:
     clock = Clock()
-    store: Store = current_session(app).store
+    store: Store = current_session(memory_app).store
     sessions = Sessions(store, ttl=10, max_sessions=5, clock=clock)
     first = sessions.get("a")
     first.store.connect(BOB, P08)
@@ -128,9 +139,9 @@ def test_idle_sessions_expire_and_come_back_fresh(app: Flask) -> None:
     assert sessions.evicted == 1
 
 
-def test_past_the_bound_the_least_recently_used_session_is_evicted(app: Flask) -> None:
+def test_past_the_bound_the_least_recently_used_session_is_evicted(memory_app: Flask) -> None:
     clock = Clock()
-    store: Store = current_session(app).store
+    store: Store = current_session(memory_app).store
     sessions = Sessions(store, ttl=1000, max_sessions=2, clock=clock)
     a = sessions.get("a")
     a.store.connect(BOB, P08)
@@ -144,8 +155,8 @@ def test_past_the_bound_the_least_recently_used_session_is_evicted(app: Flask) -
     assert sessions.ids() == ["c", "b"]  # and a, least recently used, went
 
 
-def test_sessions_share_the_data_set_and_indexes(app: Flask) -> None:
-    store: Store = current_session(app).store
+def test_sessions_share_the_data_set_and_indexes(memory_app: Flask) -> None:
+    store: Store = current_session(memory_app).store
     forked = store.fork()
     assert forked.index is store.index and forked.partners is store.partners
     forked.connect(BOB, P08)

@@ -62,6 +62,12 @@ ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 # helpers
 
 
+@pytest.fixture
+def app(state_settings: dict[str, Any]) -> Flask:
+    """The default scenario, its state in memory and in Redis (each test runs on both)."""
+    return make_app(scenario="default", **state_settings)
+
+
 def connect(client: FlaskClient, partner_id: str, headers: dict[str, str] | None = None) -> TestResponse:
     return send(client, "PATCH", f"{API}/{partner_id}/connect", headers=headers)
 
@@ -509,14 +515,14 @@ THREADS = 16
 WRITES_PER_THREAD = 30
 
 
-def test_concurrent_writes_leave_a_consistent_state() -> None:
+def test_concurrent_writes_leave_a_consistent_state(state_settings: dict[str, Any]) -> None:
     """16 threads, each with its own test client and its own (user, partner) pair, write at once.
 
     Each thread connects, disconnects and clicks in a random order and reads its own writes back.
     At the end: one stored click event per 201, ids unique, and every pair linked exactly when its
     last write was a connect (pairs nobody wrote keep their initial state).
     """
-    app: Flask = make_app(scenario="default", journal_size=THREADS * WRITES_PER_THREAD * 4)
+    app: Flask = make_app(scenario="default", journal_size=THREADS * WRITES_PER_THREAD * 4, **state_settings)
     tokens = {ALICE: AS_ALICE, BOB: AS_BOB}
     # Thread i owns (user, partner): 8 partners x 2 users, all distinct.
     pairs = [((ALICE, BOB)[i % 2], PARTNERS[i // 2]) for i in range(THREADS)]
