@@ -35,6 +35,12 @@ DEFAULT_YAML = (SCENARIOS_DIR / "default.yaml").read_text(encoding="utf-8")
 UNKNOWN_PARTNER = SPEC.resolved["components"]["examples"]["UnknownPartner"]["value"]
 
 
+@pytest.fixture
+def app(state_settings: dict[str, Any]) -> Flask:
+    """The default scenario, its state in memory and in Redis (each test runs on both)."""
+    return make_app(scenario="default", **state_settings)
+
+
 def with_rules(tmp_path: Path, rules: str) -> Path:
     path = tmp_path / "with-rules.yaml"
     path.write_text(DEFAULT_YAML + "\nrules:\n" + rules, encoding="utf-8")
@@ -49,7 +55,9 @@ def statuses(client: FlaskClient, url: str, n: int, **kwargs: Any) -> list[int]:
     return [client.get(url, **kwargs).status_code for _ in range(n)]
 
 
-def test_a_sequence_answers_in_turn_and_its_last_reply_repeats(tmp_path: Path) -> None:
+def test_a_sequence_answers_in_turn_and_its_last_reply_repeats(
+    tmp_path: Path, state_settings: dict[str, Any]
+) -> None:
     app = app_with(
         tmp_path,
         """
@@ -61,6 +69,7 @@ def test_a_sequence_answers_in_turn_and_its_last_reply_repeats(tmp_path: Path) -
       - {}
     contract_violation: true
 """,
+        **state_settings,
     )
     client = plain_client(app)  # the answers break the contract on purpose
     assert statuses(client, f"{API}/available", 4) == [503, 500, 200, 200]
@@ -69,7 +78,9 @@ def test_a_sequence_answers_in_turn_and_its_last_reply_repeats(tmp_path: Path) -
     assert client.get("/__admin/rules").get_json()["rules"][0]["hits"] == 4
 
 
-def test_times_limits_a_rule_and_reset_starts_it_again(tmp_path: Path) -> None:
+def test_times_limits_a_rule_and_reset_starts_it_again(
+    tmp_path: Path, state_settings: dict[str, Any]
+) -> None:
     client = app_with(
         tmp_path,
         """
@@ -77,6 +88,7 @@ def test_times_limits_a_rule_and_reset_starts_it_again(tmp_path: Path) -> None:
     respond: {status: 500}
     times: 1
 """,
+        **state_settings,
     ).test_client()
     assert statuses(client, f"{API}/{P07}", 3) == [500, 200, 200]
     assert client.post("/__admin/reset").status_code == 204

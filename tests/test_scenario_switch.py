@@ -23,6 +23,12 @@ USER = "a0000000-0000-4000-8000-000000000099"
 EMPTY_YAML = (SCENARIOS_DIR / "empty.yaml").read_text(encoding="utf-8")
 
 
+@pytest.fixture
+def app(state_settings: dict[str, Any]) -> Flask:
+    """The default scenario, its state in memory and in Redis (each test runs on both)."""
+    return make_app(scenario="default", **state_settings)
+
+
 def switch(client: FlaskClient, body: Any, headers: dict[str, str] | None = None) -> Any:
     if isinstance(body, str):
         return client.put(

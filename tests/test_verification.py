@@ -16,6 +16,12 @@ from mockserver.journal import MAX_BODY
 SESSION = {"X-Mock-Session": "verify-1"}
 
 
+@pytest.fixture
+def app(state_settings: dict[str, Any]) -> Flask:
+    """The default scenario, its state in memory and in Redis (each test runs on both)."""
+    return make_app(scenario="default", **state_settings)
+
+
 def find(client: FlaskClient, scope: dict[str, str] | None = None, **pattern: Any) -> dict[str, Any]:
     """The answer to a pattern; `scope` is the request's own headers (a session), `headers=` a criterion."""
     response = client.post("/__admin/requests/find", json=pattern, headers=scope or {})
