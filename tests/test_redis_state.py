@@ -11,10 +11,24 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from support import ALICE, BOB, INITIAL_LINKS, NO_REDIS, P02, P04, P08, REDIS_SERVER
+from support import (
+    ALICE,
+    API,
+    AS_ALICE,
+    BOB,
+    INITIAL_LINKS,
+    NO_REDIS,
+    P02,
+    P04,
+    P08,
+    REDIS_SERVER,
+    make_app,
+    plain_client,
+)
 
 from mockserver.errors import INVALID_PARAMETER, ErrorItem
 from mockserver.journal import Entry
+from mockserver.live import free_port
 from mockserver.redis_journal import RedisJournal
 from mockserver.redis_sessions import CONFIGURED
 from mockserver.redis_state import RedisState, RedisStore, SessionGone, link_fields
@@ -48,6 +62,7 @@ def state(
             args=[shared.ttl, store.new_version(), CONFIGURED, "1", store.channel, store.notice(session),
                   *link_fields(INITIAL_LINKS)],
         )  # fmt: skip
+        store.fence()
     sync(shared)
     return shared
 
@@ -197,3 +212,22 @@ def test_the_journal_list_is_bounded_and_counts_what_it_drops(store: RedisStore)
     journal.clear("s1")
     assert [entry.path for entry in journal.entries()] == ["/p/2", "/p/4"]
     journal.close()
+
+
+def test_an_unreachable_store_is_a_503_naming_it() -> None:
+    """In-process (the live outage test in test_scale_out stops and restarts a real Redis)."""
+    port = free_port()  # nothing listens there
+    app = make_app(scenario="default", state=f"redis://:secret@127.0.0.1:{port}/3", state_namespace="gone")
+    for response in (
+        plain_client(app).get(f"{API}/{P08}", headers=AS_ALICE),  # outside the API's contract: unchecked
+        app.test_client().get("/__admin/requests"),  # checked against the admin contract, which declares it
+        app.test_client().post("/__admin/reset"),
+    ):
+        assert response.status_code == 503
+        assert response.headers["Retry-After"] == "1"
+        (error,) = response.get_json()["errors"]
+        assert error["code"] == "store_unavailable"
+        assert error["detail"].startswith(
+            f"The state store (Redis at redis://127.0.0.1:{port}/3) cannot be reached"
+        )
+        assert "secret" not in error["detail"]
