@@ -7,6 +7,8 @@ request, start-up excluded. Usage:
 
     python bench/instructions.py                      # this checkout
     python bench/instructions.py --tree /tmp/old      # another checkout (a clone at another commit)
+    python bench/instructions.py --state redis://127.0.0.1:6379/0   # the state in Redis (the worker's
+                                                      # instructions, its journal thread's included)
 
 Needs valgrind (Debian: apt-get install -y valgrind). Each run takes a minute or two.
 """
@@ -29,16 +31,18 @@ CASES = ("get", "post")
 CLICK = json.dumps({"data": {"type": "partner_click_events", "attributes": {"event_type": "website"}}})
 
 
-def inner(case: str, count: int, tree: Path) -> None:
+def inner(case: str, count: int, tree: Path, state: str | None) -> None:
     """The measured program: build the app from `tree`'s files, send `count` requests."""
     from mockserver import Settings, create_app
 
+    shared = {"state": state, "state_namespace": f"instructions-{os.getpid()}"} if state else {}
     settings = Settings(
         spec_path=tree / "openapi.yaml",
         scenarios_dir=tree / "scenarios",
         seed=1,
         partners=100,
         max_click_events=10,
+        **shared,  # type: ignore[arg-type]
     )
     client = create_app(settings).test_client()
     environ = {"REMOTE_ADDR": "127.0.0.1"}
@@ -54,7 +58,7 @@ def inner(case: str, count: int, tree: Path) -> None:
             assert response.status_code == 201, response.data[:300]
 
 
-def total(case: str, count: int, tree: Path) -> int:
+def total(case: str, count: int, tree: Path, state: str | None) -> int:
     """Instructions of one whole run under callgrind."""
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "callgrind.out"
@@ -62,6 +66,7 @@ def total(case: str, count: int, tree: Path) -> int:
         command = [
             "valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
             sys.executable, __file__, "--inner", case, str(count), "--tree", str(tree),
+            *(["--state", state] if state else []),
         ]  # fmt: skip
         subprocess.run(command, check=True, env=env, capture_output=True)
         match = re.search(r"^summary: (\d+)", out.read_text(), re.MULTILINE)
@@ -72,17 +77,21 @@ def total(case: str, count: int, tree: Path) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tree", type=Path, default=ROOT, help="checkout to measure (default: this one)")
+    parser.add_argument("--state", help="serve with the state in Redis at this URL")
     parser.add_argument("--inner", nargs=2, metavar=("CASE", "COUNT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     tree = args.tree.resolve()
     if args.inner:
-        inner(args.inner[0], int(args.inner[1]), tree)
+        inner(args.inner[0], int(args.inner[1]), tree, args.state)
         return
     if shutil.which("valgrind") is None:
         sys.exit("bench/instructions.py needs valgrind (apt-get install -y valgrind)")
     for case in CASES:
-        per_request = (total(case, MANY, tree) - total(case, FEW, tree)) // (MANY - FEW)
-        print(f"{case:5} {per_request:>12,} instructions per request  ({tree})")
+        per_request = (total(case, MANY, tree, args.state) - total(case, FEW, tree, args.state)) // (
+            MANY - FEW
+        )
+        where = f"{tree}, state in {args.state}" if args.state else str(tree)
+        print(f"{case:5} {per_request:>12,} instructions per request  ({where})")
 
 
 if __name__ == "__main__":

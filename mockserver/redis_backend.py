@@ -44,6 +44,10 @@ def shown_url(url: str) -> str:
     return f"{parts.scheme}://{host}:{parts.port or 6379}{parts.path or '/0'}"
 
 
+FLUSH_INTERVAL = 0.005
+"""Seconds between two appends of the journal's buffer (at most 200 round trips a second for it)."""
+
+
 class Background(threading.Thread):
     """Appends the journal's buffer as soon as entries wait, and reads the notices while no request
     does (another worker waiting for this one's journal, a resubscription after an outage)."""
@@ -67,11 +71,14 @@ class Background(threading.Thread):
                 readable = []
             if self._stopping.is_set():
                 return
-            if journal.wake_fd in readable:
-                journal.drain_wake()
             try:
-                journal.flush()
                 store.notices.check()
+                if journal.wake_fd in readable:
+                    journal.drain_wake()
+                    journal.flush()
+                    # Entries of the next few milliseconds go in one append: a round trip costs more
+                    # than many entries (a reader never waits for this: it asks for a flush).
+                    self._stopping.wait(FLUSH_INTERVAL)
             except Exception:  # Redis unreachable: try again in a moment
                 self._stopping.wait(0.5)
 

@@ -116,6 +116,7 @@ class RedisJournal:
         self._lost = Counter[str]()
         """Entries dropped from the buffer by the bound before they reached Redis, per session ("": none)."""
         self._flush_lock = threading.Lock()
+        self._buffer_lock = threading.Lock()
         self._wake_read, self._wake_write = os.pipe()
         os.set_blocking(self._wake_write, False)
         store.notices.on_flush = self._flush_for
@@ -126,36 +127,46 @@ class RedisJournal:
         return self._wake_read
 
     def record(self, entry: Entry) -> None:
-        buffer = self._buffer
-        was_empty = not buffer
-        buffer.append(_encode(entry))
-        if len(buffer) > self.size:  # Redis has been unreachable for a while: keep the newest
-            gone = buffer.popleft()
-            self._lost[gone[: gone.index(b"\n")].decode()] += 1
-        if was_empty:
+        encoded = _encode(entry)
+        with self._buffer_lock:
+            buffer = self._buffer
+            was_empty = not buffer
+            buffer.append(encoded)
+            if len(buffer) > self.size:  # Redis has been unreachable for a while: keep the newest
+                self._count_lost(buffer.popleft())
+        if was_empty:  # the thread is told once per batch
             with contextlib.suppress(BlockingIOError):  # a full pipe wakes the thread anyway
                 os.write(self._wake_write, b".")
+
+    def _count_lost(self, raw: bytes) -> None:
+        self._lost[raw[: raw.index(b"\n")].decode()] += 1
 
     def drain_wake(self) -> None:
         with contextlib.suppress(BlockingIOError):
             os.read(self._wake_read, 4096)
 
     def flush(self) -> None:
-        """Append what this worker holds to Redis; what does not go stays for the next flush."""
+        """Append what this worker holds to Redis in one step; when that fails, it stays for the next."""
         with self._flush_lock:
-            buffer = self._buffer
-            if not buffer:
+            with self._buffer_lock:  # taken whole: the next entry finds the buffer empty and says so
+                batch = list(self._buffer)
+                self._buffer.clear()
+                lost = dict(self._lost)
+                self._lost.clear()
+            if not batch and not lost:
                 return
-            batch = list(buffer)
-            lost = dict(self._lost)
             by_session = [item for session, count in lost.items() if session for item in (session, count)]
-            self._append(
-                keys=self._keys, args=[self.size, sum(lost.values()), len(batch), *batch, *by_session]
-            )
-            for _ in batch:
-                buffer.popleft()
-            self._lost.subtract(lost)
-            self._lost = +self._lost
+            try:
+                self._append(
+                    keys=self._keys, args=[self.size, sum(lost.values()), len(batch), *batch, *by_session]
+                )
+            except Exception:
+                with self._buffer_lock:
+                    self._buffer.extendleft(reversed(batch))
+                    while len(self._buffer) > self.size:
+                        self._count_lost(self._buffer.popleft())
+                    self._lost.update(lost)
+                raise
 
     @property
     def _keys(self) -> list[str]:
