@@ -227,7 +227,7 @@ class RedisSessions:
                 each.state.stale = True
             return
         named = self._local.get(session_id)
-        if named is None or version is None or version > named.state.version:
+        if named is None or version is None or version > named.state.known:
             self._notices += 1
             if named is not None:
                 named.state.stale = True
@@ -259,7 +259,7 @@ class RedisSessions:
     def _sync(self, key: str, attempts: int = 3) -> SharedSession:
         session: SharedSession | None = self._local.get(key)
         state = session.state if session is not None else None
-        known = str(state.version) if state is not None else ""
+        known = str(state.known) if state is not None else ""
         notices = self._notices  # a notice counted during the read (for any session) makes it stale after
         keys = self.store.session_keys(key)
         result = self.store.sync_script(keys=keys.synced, args=[str(int(self.ttl)) if key else "0", known])

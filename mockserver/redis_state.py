@@ -303,6 +303,11 @@ class RedisState:
         self.max_click_events = max_click_events
         self.ttl = str(int(ttl)) if session_id else "0"
         self.version = 0
+        """Changes with the snapshot (renderers' caches watch it): the newest version it holds a write of."""
+        self.known = 0
+        """The version up to which the snapshot holds every write: the last read whole, or reached from
+        it by this worker's own writes with no other write between. A sync reads everything again when
+        Redis has another version."""
         self.stale = True
         """A notice named the session since its last sync (or it was never read)."""
         self._links: dict[str, frozenset[str]] = {}
@@ -317,7 +322,7 @@ class RedisState:
             if version < self.version and self.version - version < _VERSION_WINDOW:
                 self.stale = True
                 return
-            self._links, self.version = links, version
+            self._links, self.version, self.known = links, version, version
 
     def linked_user_ids(self, partner_id: str) -> frozenset[str]:
         return self._links.get(partner_id, frozenset())
@@ -345,7 +350,9 @@ class RedisState:
             links = dict(self._links)
             linked = links.get(partner_id, frozenset())
             links[partner_id] = linked | {user_id} if command == "connect" else linked - {user_id}
-            if version != self.version + 1:
+            if version == self.known + 1:
+                self.known = version
+            else:  # another write came between: the snapshot lacks it, the next request reads all again
                 self.stale = True
             self._links, self.version = links, max(version, self.version)
         store.fence()

@@ -10,9 +10,6 @@ before every reply) the server serves again by itself and every write it acknowl
 
 Each test has a redis-server of its own (or its module's), started on a free port, so tests running
 at the same time under xdist never see each other's state.
-
-SNAPSHOT_RACE below is a bug these tests found: the test that shows it every time is a strict xfail, and
-the storms count as an xfail when that bug is what fails them.
 """
 
 from __future__ import annotations
@@ -65,14 +62,6 @@ READY = re.compile(r"state in Redis at (\S+), shared \((\d+) workers? here; pid 
 """The start-up line each worker prints."""
 CLICK = json.dumps({"data": {"type": "partner_click_events", "attributes": {"event_type": "website"}}})
 VIDEO_CLICK = CLICK.replace("website", "video")
-
-SNAPSHOT_RACE = (
-    "known bug: a link write that lands while another worker's notice is on its way labels the writer's "
-    "snapshot with the write's version (RedisState._change_link), so the next sync finds that version in "
-    "Redis and reads nothing, and the notice is ignored as old: the other worker's write stays missing "
-    "from this worker until the session's next change"
-)
-"""Remove the xfail marker that names it once it is fixed (the marker is strict: the fix fails it)."""
 
 
 def serve_args(url: str, *extra: str) -> list[str]:
@@ -257,7 +246,6 @@ def test_a_write_on_one_server_is_read_on_the_other_by_the_very_next_request(
             assert linked(server, partner, BOB)[0] == {u for u in TOKENS if (u, partner) in expected}
 
 
-@pytest.mark.xfail(reason=SNAPSHOT_RACE, raises=AssertionError, strict=True)
 def test_writes_landing_at_the_same_moment_on_both_servers_are_read_by_both(
     servers: tuple[LiveServer, LiveServer],
 ) -> None:
@@ -504,15 +492,9 @@ class RoundRobin:
 
 
 def storm(live: LiveServer | RoundRobin, monkeypatch: pytest.MonkeyPatch) -> None:
-    """test_concurrency's storm and its checks, bounded to 20 s of writes (it needs about 5 here). While
-    SNAPSHOT_RACE is there, a write's answer that misses the write makes the test an xfail (only that)."""
+    """test_concurrency's storm and its checks, bounded to 20 s of writes (it needs about 5 here)."""
     monkeypatch.setattr(test_concurrency, "TIME_BUDGET", 20.0)
-    try:
-        test_concurrency.test_concurrent_writes_from_two_users_keep_every_invariant(cast(LiveServer, live))
-    except AssertionError as failure:
-        if "answer does not show the write" in str(failure):
-            pytest.xfail(f"{SNAPSHOT_RACE}\n{failure}")
-        raise
+    test_concurrency.test_concurrent_writes_from_two_users_keep_every_invariant(cast(LiveServer, live))
 
 
 def test_the_write_storm_keeps_every_invariant_across_two_servers(
