@@ -19,6 +19,7 @@ from .redis_journal import RedisJournal
 from .redis_sessions import DatasetBuilder, RedisSessions
 from .redis_state import RedisStore, SessionGone
 from .rules import Rule
+from .scenarios import resolve_scenario
 from .settings import Settings
 from .spec import Spec
 from .store import Store
@@ -27,9 +28,14 @@ from .store import Store
 def namespace(settings: Settings, spec: Spec) -> str:
     """Workers serving the same spec and data set share their state; another configuration on the same
     Redis database gets keys of its own (and never serves state made for other data)."""
+    scenario = None
+    if settings.scenario is not None:  # its text: an edited scenario (--watch) is another data set
+        scenario = hashlib.sha256(
+            resolve_scenario(settings.scenario, settings.scenarios_dir).read_bytes()
+        ).hexdigest()
     configuration = {
         "spec": hashlib.sha256(settings.spec_path.read_bytes()).hexdigest(),
-        "scenario": str(settings.scenario) if settings.scenario else None,
+        "scenario": scenario,
         "seed": settings.seed,
         "partners": settings.partners,
         "max_click_events": settings.max_click_events,

@@ -106,7 +106,10 @@ class ReloadingApp:
         try:
             if self.spec_path in changed:
                 self.spec = load_spec(self.settings.spec_path)
-            self.app = create_app(self.settings, self.spec)
+            previous, self.app = self.app, create_app(self.settings, self.spec)
+            shared = previous.extensions.get("mockserver.redis")
+            if shared is not None:  # with --state: the old app's thread and connections
+                shared.close()
         except (MockServerError, OSError) as exc:
             _report(f"{edited} changed; the last good version keeps serving\nerror: {exc}")
             return False

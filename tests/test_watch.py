@@ -131,7 +131,7 @@ def test_a_scenario_edit_is_served_by_a_new_app(live: LiveServer, watched: dict[
     save(watched["scenario"], watched["scenario"].read_text().replace(NAME, "Fizzwell Renamed"))
 
     eventually(lambda: partner_name(live) == "Fizzwell Renamed", live)
-    assert f"reloaded {watched['scenario']}" in live.output()
+    eventually(lambda: f"reloaded {watched['scenario']}" in live.output(), live)  # logged after the swap
     assert live.get_json("/__admin/sessions")["sessions"] == [], "as on a restart"
     assert live.admin("GET", "/__admin/requests/count", headers=dropped).json() == {"count": 0}
     assert partner_name(live, dropped) == "Fizzwell Renamed"
