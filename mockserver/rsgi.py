@@ -85,7 +85,7 @@ class WholeRequestFront:
             await asyncio.sleep(delay)
         fault = environ.get(FAULT_KEY)
         if fault is not None:
-            await _fault(protocol, fault, status, response_headers, content)
+            await _fault(protocol, fault, status, response_headers, content, self.read_timeout)
             return
         if close:
             response_headers.append(("connection", "close"))
@@ -117,16 +117,38 @@ class WholeRequestFront:
 
 
 async def _fault(
-    protocol: HTTPProtocol, fault: str, status: int, headers: list[tuple[str, str]], content: bytes
+    protocol: HTTPProtocol,
+    fault: str,
+    status: int,
+    headers: list[tuple[str, str]],
+    content: bytes,
+    hold: float,
 ) -> None:
     """ "truncate": the status line and headers (with the full length), half the body, and the end of
-    the connection; "close": the connection ends before any byte of an answer (granian then sends
-    nothing: a stream begun with an empty write and left unfinished)."""
+    the connection; "close": the connection ends before any byte of an answer.
+
+    For "close", granian's HTTP/1 layer (hyper) is handed a streamed answer whose `Content-Length` is
+    not a number: a streamed body has no length of its own, so hyper takes the header's, cannot parse
+    it, and refuses the answer before writing any of it, which ends the connection. That holds only
+    while the stream is open: one whose sender is already gone can count as an empty body, which
+    hyper answers with a whole 200 of length 0. So the stream is held until the connection has ended
+    (at most `hold` seconds). A stream with a valid length that ends early (as "truncate" does) would
+    not do for "close": its headers go out whenever hyper polls the body before the stream has ended.
+    """
+    if fault == "close":
+        with contextlib.suppress(*PROTOCOL_ERRORS, TimeoutError):
+            stream = protocol.response_stream(status, [("content-length", "none")])
+            try:
+                async with asyncio.timeout(hold):
+                    await protocol.client_disconnect()
+            finally:
+                del stream  # the stream's end, only now
+        return
     headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
     headers.append(("content-length", str(max(len(content), 1))))
     with contextlib.suppress(*PROTOCOL_ERRORS):
         transport = protocol.response_stream(status, headers)
-        await transport.send_bytes(content[: len(content) // 2] if fault == "truncate" else b"")
+        await transport.send_bytes(content[: len(content) // 2])
 
 
 def _declared_length(headers: Any) -> int | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from support import (
     send,
 )
 
-from mockserver.live import LiveServer
+from mockserver.live import LiveServer, read_responses
 from mockserver.scenarios import ScenarioError, load_scenario
 
 DEFAULT_YAML = (SCENARIOS_DIR / "default.yaml").read_text(encoding="utf-8")
@@ -298,6 +299,46 @@ def test_transport_faults_from_rules(tmp_path: Path, server: str) -> None:
         assert (
             live.request("GET", f"{API}/c0000000-0000-4000-8000-000000000001").status == 200
         )  # still serving
+    finally:
+        live.stop()
+
+
+def until_closed(sock: socket.socket) -> bytes:
+    """What arrives before the server ends the connection (a time-out fails the caller)."""
+    received = b""
+    try:
+        while chunk := sock.recv(65536):
+            received += chunk
+    except ConnectionResetError:
+        pass
+    return received
+
+
+def test_close_fault_sends_no_byte(tmp_path: Path) -> None:
+    """Under granian every `close` ends the connection before any byte of an answer, on a new
+    connection as on one that already carried an answer (ending a stream early sent the headers
+    about one time in three)."""
+    path = with_rules(
+        tmp_path,
+        """
+  - match: {operation_id: listWholesalers}
+    respond: {fault: close}
+""",
+    )
+    live = LiveServer.start("--scenario", str(path))
+    faulted = f"GET {API}/wholesalers HTTP/1.1\r\nHost: mock\r\n\r\n".encode()
+    try:
+        for _ in range(20):
+            with socket.create_connection((live.host, live.port), timeout=10) as sock:
+                sock.sendall(faulted)
+                assert until_closed(sock) == b""
+        with socket.create_connection((live.host, live.port), timeout=10) as sock:
+            sock.sendall(
+                f"GET {API}/c0000000-0000-4000-8000-000000000001 HTTP/1.1\r\nHost: mock\r\n\r\n".encode()
+            )
+            assert read_responses(sock, 1, 10, 1 << 20).startswith(b"HTTP/1.1 200 ")
+            sock.sendall(faulted)
+            assert until_closed(sock) == b""
     finally:
         live.stop()
 
