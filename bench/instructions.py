@@ -16,6 +16,7 @@ Needs valgrind (Debian: apt-get install -y valgrind). Each run takes a minute or
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import re
@@ -45,6 +46,8 @@ def inner(case: str, count: int, tree: Path, state: str | None) -> None:
         **shared,  # type: ignore[arg-type]
     )
     client = create_app(settings).test_client()
+    gc.collect()
+    gc.freeze()  # as `mockserver serve` does after start-up: the collector skips what start-up built
     environ = {"REMOTE_ADDR": "127.0.0.1"}
     listed = client.get("/api/v1/partners/available?per_page=1", environ_base=environ).get_json()
     partner = listed["data"][0]["id"]
@@ -62,7 +65,7 @@ def total(case: str, count: int, tree: Path, state: str | None) -> int:
     """Instructions of one whole run under callgrind."""
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "callgrind.out"
-        env = {**os.environ, "PYTHONPATH": str(tree)}
+        env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONHASHSEED": "0"}  # the same dict and set layouts
         command = [
             "valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
             sys.executable, __file__, "--inner", case, str(count), "--tree", str(tree),

@@ -9,13 +9,14 @@ import hashlib
 import json
 import select
 import threading
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, g
 
 from .errors import STORE_UNAVAILABLE, ApiError, render_error
-from .redis_journal import RedisJournal
+from .redis_journal import FLUSH_INTERVAL, RedisJournal
 from .redis_sessions import DatasetBuilder, RedisSessions
 from .redis_state import RedisStore, SessionGone
 from .rules import Rule
@@ -50,13 +51,17 @@ def shown_url(url: str) -> str:
     return f"{parts.scheme}://{host}:{parts.port or 6379}{parts.path or '/0'}"
 
 
-FLUSH_INTERVAL = 0.005
-"""Seconds between two appends of the journal's buffer (at most 200 round trips a second for it)."""
+IDLE_CHECK = 0.05
+"""Seconds the background thread sleeps between two looks at the journal's buffer (its only regular
+wake-up: while requests come, they append the buffer themselves)."""
 
 
 class Background(threading.Thread):
-    """Appends the journal's buffer as soon as entries wait, and reads the notices while no request
-    does (another worker waiting for this one's journal, a resubscription after an outage)."""
+    """Appends the journal's buffer when no request has for a while, and reads the notices while no
+    request does (another worker waiting for this one's journal, a resubscription after an outage).
+
+    It sleeps in `select` on the subscription's socket: while requests come and nothing changes, it
+    wakes IDLE_CHECK apart only, so it hardly competes with them for the interpreter."""
 
     def __init__(self, store: RedisStore, journal: RedisJournal) -> None:
         super().__init__(name="mockserver-redis", daemon=True)
@@ -67,24 +72,20 @@ class Background(threading.Thread):
     def run(self) -> None:
         store, journal = self.store, self.journal
         while not self._stopping.is_set():
-            waiting = [journal.wake_fd]
             subscription = store.notices.fileno()
-            if subscription is not None:
-                waiting.append(subscription)
             try:
-                readable = select.select(waiting, [], [], 1.0)[0]
-            except (OSError, ValueError):  # a socket closed meanwhile
-                readable = []
+                if subscription is None:
+                    self._stopping.wait(IDLE_CHECK)
+                else:
+                    select.select([subscription], [], [], IDLE_CHECK)
+            except (OSError, ValueError):  # the socket closed meanwhile
+                pass
             if self._stopping.is_set():
                 return
             try:
                 store.notices.check()
-                if journal.wake_fd in readable:
-                    journal.drain_wake()
+                if time.monotonic() - journal.flushed >= 2 * FLUSH_INTERVAL:
                     journal.flush()
-                    # Entries of the next few milliseconds go in one append: a round trip costs more
-                    # than many entries (a reader never waits for this: it asks for a flush).
-                    self._stopping.wait(FLUSH_INTERVAL)
             except Exception:  # Redis unreachable: try again in a moment
                 self._stopping.wait(0.5)
 

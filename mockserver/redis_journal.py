@@ -1,9 +1,10 @@
 """The journal kept in Redis (`--state redis://…`): one capped list every worker appends to, so that
 `/__admin/requests` answers every worker's requests.
 
-A request never waits for Redis here: its entry goes into this worker's buffer, and a background
-thread appends the buffer in one step (the entries pushed, the list trimmed to the bound and what it
-pushed out counted, per session too). Before a read, the reading worker asks every worker to append
+A request does not wait for Redis here: its entry goes into this worker's buffer, and the buffer is
+appended in one step (the entries pushed, the list trimmed to the bound and what it pushed out
+counted, per session too) at most every FLUSH_INTERVAL, by the request that comes then, or by the
+background thread when no request comes. Before a read, the reading worker asks every worker to append
 what it holds (a notice on the change channel) and waits for their answers (at most a second), so
 that a request answered by any worker before the read is in it.
 """
@@ -11,8 +12,8 @@ that a request answered by any worker before the read is in it.
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
+import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ from .redis_state import RedisStore
 
 APPEND = """
 local count = tonumber(ARGV[3])
-for i = 4, 3 + count do redis.call('RPUSH', KEYS[1], ARGV[i]) end
+for i = 4, 3 + count, 1000 do redis.call('RPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 999, 3 + count))) end
 local dropped = tonumber(ARGV[2])
 for i = 4 + count, #ARGV, 2 do redis.call('HINCRBY', KEYS[3], ARGV[i], ARGV[i + 1]) end
 local over = redis.call('LLEN', KEYS[1]) - tonumber(ARGV[1])
@@ -59,6 +60,9 @@ return #kept
 """
 """KEYS as APPEND's; ARGV: the session whose entries go."""
 
+FLUSH_INTERVAL = 0.02
+"""Seconds between two appends of a worker's buffer while requests come (a round trip costs more than
+many entries; a reader never waits for it: it asks every worker to append at once)."""
 FLUSH_WAIT = 1.0
 """Seconds a read waits at most for the other workers to append what they hold."""
 
@@ -117,38 +121,33 @@ class RedisJournal:
         """Entries dropped from the buffer by the bound before they reached Redis, per session ("": none)."""
         self._flush_lock = threading.Lock()
         self._buffer_lock = threading.Lock()
-        self._wake_read, self._wake_write = os.pipe()
-        os.set_blocking(self._wake_write, False)
+        self.flushed = time.monotonic()
+        """When the last append began."""
         store.notices.on_flush = self._flush_for
 
-    @property
-    def wake_fd(self) -> int:
-        """Readable when entries wait in the buffer: the background thread waits on it."""
-        return self._wake_read
-
     def record(self, entry: Entry) -> None:
+        """Buffer the entry; append the buffer when the last append is FLUSH_INTERVAL old. The request
+        that comes then pays the round trip (once per interval), so that no other thread competes with
+        the requests for the interpreter while they come; the background thread appends what is left
+        when they stop."""
         encoded = _encode(entry)
         with self._buffer_lock:
             buffer = self._buffer
-            was_empty = not buffer
             buffer.append(encoded)
             if len(buffer) > self.size:  # Redis has been unreachable for a while: keep the newest
                 self._count_lost(buffer.popleft())
-        if was_empty:  # the thread is told once per batch
-            with contextlib.suppress(BlockingIOError):  # a full pipe wakes the thread anyway
-                os.write(self._wake_write, b".")
+        if time.monotonic() - self.flushed >= FLUSH_INTERVAL:
+            with contextlib.suppress(Exception):  # Redis unreachable: the entries wait in the buffer
+                self.flush()
 
     def _count_lost(self, raw: bytes) -> None:
         self._lost[raw[: raw.index(b"\n")].decode()] += 1
 
-    def drain_wake(self) -> None:
-        with contextlib.suppress(BlockingIOError):
-            os.read(self._wake_read, 4096)
-
     def flush(self) -> None:
         """Append what this worker holds to Redis in one step; when that fails, it stays for the next."""
         with self._flush_lock:
-            with self._buffer_lock:  # taken whole: the next entry finds the buffer empty and says so
+            self.flushed = time.monotonic()  # a failed append is tried again an interval later
+            with self._buffer_lock:  # taken whole: entries recorded meanwhile go in the next append
                 batch = list(self._buffer)
                 self._buffer.clear()
                 lost = dict(self._lost)
@@ -226,8 +225,3 @@ class RedisJournal:
             if path and entry.path != path:
                 continue
             yield entry
-
-    def close(self) -> None:
-        for fd in (self._wake_read, self._wake_write):
-            with contextlib.suppress(OSError):
-                os.close(fd)

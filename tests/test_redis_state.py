@@ -211,7 +211,6 @@ def test_the_journal_list_is_bounded_and_counts_what_it_drops(store: RedisStore)
     assert journal.dropped_for("s1") == 1  # entry 1 was the session's
     journal.clear("s1")
     assert [entry.path for entry in journal.entries()] == ["/p/2", "/p/4"]
-    journal.close()
 
 
 def test_an_unreachable_store_is_a_503_naming_it() -> None:
