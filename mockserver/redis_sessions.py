@@ -98,6 +98,9 @@ DatasetBuilder = Callable[[Any], tuple[DataSet, int, str]]
 
 @dataclass
 class SharedSession(Session):
+    """A session as one worker holds it: its store and renderer over the data set it serves, with the
+    state in Redis; `descriptor` says which data set (what built it), `state` is the store's."""
+
     descriptor: str = CONFIGURED
     refreshed: float = 0.0
     """When this worker last renewed the session's TTL (a sync does)."""
