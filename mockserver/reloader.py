@@ -116,8 +116,8 @@ class ReloadingApp:
         except Exception as exc:  # a bug here must not end the watching
             _report(f"{edited} changed; the last good version keeps serving\nerror: {exc!r}")
             return False
+        _report(f"reloaded {edited}")  # as soon as it serves; the collection below takes a while
         _settle()
-        _report(f"reloaded {edited}")
         return True
 
 

@@ -101,6 +101,9 @@ def watched(files: dict[str, Path], live: LiveServer) -> Iterator[dict[str, Path
             reloads = live.output().count(f"reloaded {path}")
             save(path, originals[key])
             eventually(lambda: live.output().count(f"reloaded {path}") > reloads, live)  # noqa: B023
+    # And served as loaded (a reload's log line follows its swap: the count above may have been taken
+    # before the line of the test's own last reload).
+    eventually(lambda: partner_name(live) == NAME and live.request("GET", PAGE_OF_50).status == 200, live)
 
 
 def group_cpu_seconds(group: int) -> float:
