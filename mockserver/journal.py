@@ -150,12 +150,17 @@ class Journal:
         self, method: str | None = None, path: str | None = None, session: str | None = None
     ) -> Iterator[Entry]:
         """Entries, oldest first; with a session, only that session's."""
-        for entry in self.entries(session):
-            if method and entry.method != method.upper():
-                continue
-            if path and entry.path != path:
-                continue
-            yield entry
+        return with_method_and_path(self.entries(session), method, path)
+
+
+def with_method_and_path(entries: Iterable[Entry], method: str | None, path: str | None) -> Iterator[Entry]:
+    """The entries of this method (any case) and path; None matches any."""
+    for entry in entries:
+        if method and entry.method != method.upper():
+            continue
+        if path and entry.path != path:
+            continue
+        yield entry
 
 
 def get_journal() -> Journal:

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 import orjson
 
 from .errors import ErrorItem, ErrorKind
-from .journal import Entry
+from .journal import Entry, with_method_and_path
 from .redis_state import RedisStore
 
 APPEND = """
@@ -219,9 +219,4 @@ class RedisJournal:
     def matching(
         self, method: str | None = None, path: str | None = None, session: str | None = None
     ) -> Iterator[Entry]:
-        for entry in self.entries(session):
-            if method and entry.method != method.upper():
-                continue
-            if path and entry.path != path:
-                continue
-            yield entry
+        return with_method_and_path(self.entries(session), method, path)
