@@ -136,10 +136,6 @@ class SharedRuleBook(RuleBook):
             rules.append(rule)
         self._rules = rules
 
-    def reset(self) -> None:
-        """Local part only: the session's reset (one step in Redis) drops the added rules and counts."""
-        super().reset()
-
     def _run(self, script: Any, args: list[str]) -> int:
         keys = self._state.keys
         store = self._store
