@@ -22,7 +22,7 @@ from typing import Any
 
 from .documents import Renderer
 from .model import DataSet
-from .redis_state import RedisState, RedisStore, SessionKeys, link_fields
+from .redis_state import RedisState, RedisStore, SessionGone, SessionKeys, link_fields
 from .rules import Rule, RuleBook, RuleError, compile_rules
 from .sessions import Session
 from .spec import Spec
@@ -265,7 +265,7 @@ class RedisSessions:
         now = self.clock()
         if not result:
             if attempts == 0:
-                raise RuntimeError("a session vanished from Redis again and again while it was being made")
+                raise SessionGone(key)  # made three times and gone each time: a 503 naming the store
             self._create(key, keys)
             return self._sync(key, attempts - 1)
         if session is not None and state is not None and len(result) == 1:

@@ -230,3 +230,15 @@ def test_an_unreachable_store_is_a_503_naming_it() -> None:
             f"The state store (Redis at redis://127.0.0.1:{port}/3) cannot be reached"
         )
         assert "secret" not in error["detail"]
+
+
+def test_a_session_that_cannot_be_made_in_redis_is_a_503_not_a_500(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app(scenario="default", state=redis_url, state_namespace=f"vanish-{uuid.uuid4().hex[:12]}")
+    sessions = app.extensions["mockserver.sessions"]
+    monkeypatch.setattr(sessions, "_create", lambda key, keys: None)  # as if deleted as soon as made
+    response = plain_client(app).get(f"{API}/{P08}", headers={**AS_ALICE, "X-Mock-Session": "gone"})
+    assert response.status_code == 503
+    (error,) = response.get_json()["errors"]
+    assert error["code"] == "store_unavailable" and "lost this session's state" in error["detail"]
