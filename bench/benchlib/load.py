@@ -34,6 +34,8 @@ class Sample:
     bytes_per_resp: float
     socket_errors: int
     status_errors: int
+    cpu_us_per_request: float = 0.0
+    """User + system CPU of the server's process tree over the run, per request served."""
 
     @property
     def errors(self) -> int:
@@ -124,7 +126,7 @@ def progress_line(n: int, total: int, case: Case, repeat: int, smp: Sample) -> s
     return (
         f"[{n:>3}/{total}] {s.label:<20} {sc.key:<15} c={c:<3} rep {rep + 1}/{repeat}: "
         f"{smp.rps:>8,.0f} req/s  p50 {fmt_ms(smp.p50_ms):>9}  p99 {fmt_ms(smp.p99_ms):>9}  "
-        f"errors {smp.errors}"
+        f"CPU {smp.cpu_us_per_request:>5,.0f} µs/req  errors {smp.errors}"
     )
 
 
@@ -141,7 +143,10 @@ def run_load(
         sc, c, rep, s = case
         if not s.alive():
             raise BenchError(f"{s.label} died during the load; its log:\n{s.log_tail()}")
+        cpu_before = s.cpu_seconds()
         smp = to_sample(s, sc, c, rep, wrk.run(s.base + sc.path, sc, c, options.duration))
+        if smp.requests:
+            smp.cpu_us_per_request = (s.cpu_seconds() - cpu_before) * 1e6 / smp.requests
         samples.append(smp)
         log(progress_line(n, total, case, options.repeat, smp))
     return samples

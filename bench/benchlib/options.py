@@ -27,6 +27,8 @@ class Options:
     partners: int | None
     server_cmd: str | None
     server_args: str
+    baseline_cmd: str | None
+    baseline_label: str
     prism_args: str
     prism_dynamic: bool
     spec: Path
@@ -103,6 +105,12 @@ def add_server_options(p: argparse.ArgumentParser) -> None:
         help="extra options for mockserver, one shell-quoted string, e.g. '--threads 4' "
         "(default $MOCKSERVER_ARGS)",
     )
+    p.add_argument(
+        "--baseline-cmd",
+        help="also run another mockserver started by this command (e.g. an earlier tree: "
+        "'env PYTHONPATH=../old python3 -m mockserver serve'), with the same options, in the same run",
+    )
+    p.add_argument("--baseline-label", default="mockserver (baseline)", help="its name in the report")
     p.add_argument("--prism-args", default="", help="extra options for prism mock, one shell-quoted string")
     p.add_argument("--prism-dynamic", action="store_true", help="also benchmark Prism in dynamic mode (-d)")
     p.add_argument(
@@ -146,6 +154,8 @@ def parse_args(argv: list[str] | None) -> Options:
         partners=a.partners,
         server_cmd=a.server_cmd,
         server_args=a.server_args,
+        baseline_cmd=a.baseline_cmd,
+        baseline_label=a.baseline_label,
         prism_args=a.prism_args,
         prism_dynamic=a.prism_dynamic,
         spec=a.spec,

@@ -24,6 +24,8 @@ RESULTS_HEAD = [
     "p50",
     "p99",
     "p99 ×Prism",
+    "CPU/req",
+    "CPU/req ×Prism",
     "errors",
     "bytes/resp",
     "start-up",
@@ -73,6 +75,8 @@ def row_cells(r: Row, base: Row | None) -> list[str]:
     rps, p99 = r.med("rps"), r.med("p99_ms")
     rps_ratio = rps / base.med("rps") if base and base.med("rps") else None
     p99_ratio = p99 / base.med("p99_ms") if base and base.med("p99_ms") else None
+    cpu = r.med("cpu_us_per_request")
+    cpu_ratio = cpu / base.med("cpu_us_per_request") if base and base.med("cpu_us_per_request") else None
     requests = sum(s.requests for s in r.samples)
     errors = sum(s.errors for s in r.samples)
     socket_errors = sum(s.socket_errors for s in r.samples)
@@ -85,6 +89,8 @@ def row_cells(r: Row, base: Row | None) -> list[str]:
         fmt_ms(r.med("p50_ms")),
         fmt_ms(p99),
         fmt_ratio(p99_ratio),
+        f"{cpu:,.0f} µs",
+        fmt_ratio(cpu_ratio),
         fmt_errors(errors, requests, socket_errors),
         f"{r.med('bytes_per_resp'):,.0f}",
         f"{statistics.median(r.server.startups):.2f} s",
@@ -146,6 +152,10 @@ HOW_TO_READ = f"""## How to read it
   per-run percentiles of wrk's latency histogram (`done()` hook of `bench/wrk/request.lua`).
 - **req/s ×Prism** > 1 means mockserver serves more requests per second than Prism on that row;
   **p99 ×Prism** < 1 means a lower tail latency.
+- **CPU/req** is the user + system CPU time of the server's whole process tree (from `/proc`, granian's
+  supervisor and worker, Prism's node) over the run, divided by the requests it served, median over the
+  repeats: steadier than req/s on a shared machine, since it does not count time spent waiting for a
+  core. **CPU/req ×Prism** < 1 means mockserver spends less CPU per answer than Prism.
 - **errors** = socket errors (connect, read, write, timeout) + responses with status ≥ 400 (wrk's
   "Non-2xx or 3xx responses"), summed over all repeats, with the share of all requests.
 - **bytes/resp** is the mean bytes read per response, headers included: Prism in static mode answers

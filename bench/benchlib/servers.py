@@ -22,6 +22,7 @@ from .tools import Tools
 from .workspace import Workspace
 
 STOP_TIMEOUT = 5.0
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 LOG_TAIL_LINES = 25
 
 
@@ -57,6 +58,19 @@ def tree_rss_kib(pid: int) -> int:
         except OSError:
             pass
     return total
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the process tree so far (threads included; a process that has
+    exited is no longer counted, so read it around a run in which none exits)."""
+    ticks = 0
+    for p in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return ticks / CLOCK_TICKS
 
 
 LIVE: list[BenchServer] = []
@@ -144,6 +158,10 @@ class BenchServer:
         """RSS of the server's whole process tree (granian's supervisor and worker, Prism's node)."""
         return tree_rss_kib(self.proc.process.pid) if self.proc else 0
 
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the server's whole process tree."""
+        return tree_cpu_seconds(self.proc.process.pid) if self.proc else 0.0
+
     def log_tail(self) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:])
@@ -194,27 +212,20 @@ def make_servers(
             str(workspace.spec),
         ]
 
+    def mock_argv(command: list[str]) -> Callable[[int], list[str]]:
+        return lambda port: [*command, "--host", "127.0.0.1", "--port", str(port), "--quiet", *mock_extra]
+
     run_dir = workspace.run_dir
+    unbuffered = {"PYTHONUNBUFFERED": "1"}
     servers = [BenchServer("prism", "Prism (static)", prism_argv(False), run_dir)]
     if options.prism_dynamic:
         servers.append(BenchServer("prism-dynamic", "Prism (dynamic -d)", prism_argv(True), run_dir))
-    servers.append(
-        BenchServer(
-            "mockserver",
-            "mockserver",
-            lambda port: [
-                *tools.server_cmd,
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--quiet",
-                *mock_extra,
-            ],
-            run_dir,
-            env={"PYTHONUNBUFFERED": "1"},
+    if options.baseline_cmd:
+        baseline = shlex.split(options.baseline_cmd)
+        servers.append(
+            BenchServer("baseline", options.baseline_label, mock_argv(baseline), run_dir, unbuffered)
         )
-    )
+    servers.append(BenchServer("mockserver", "mockserver", mock_argv(tools.server_cmd), run_dir, unbuffered))
     return servers
 
 
