@@ -100,7 +100,7 @@ def _check_host(token: str | None) -> None:
     )
 
 
-_HOST = re.compile(r"(\[[0-9a-f:.]+\]|[a-z0-9._~-]+)(?::[0-9]{1,5})?", re.IGNORECASE | re.ASCII)
+_HOST = re.compile(r"(\[[0-9a-f:.]+\]|[a-z0-9._~-]+)(?::([0-9]{1,5}))?", re.IGNORECASE | re.ASCII)
 """`host[:port]` as a browser sends it: a name, an IPv4 address or a bracketed IPv6 one."""
 
 
@@ -108,7 +108,9 @@ def _host_name(host_header: str) -> str | None:
     """The host name of a Host header, lower case, without port or brackets; None when it is not one
     (empty, a user part, several values, characters no host name has)."""
     matched = _HOST.fullmatch(host_header.strip())
-    return matched.group(1).strip("[]").lower() if matched else None
+    if matched is None or int(matched.group(2) or 0) > 65535:
+        return None
+    return matched.group(1).strip("[]").lower()
 
 
 @lru_cache(maxsize=1)
