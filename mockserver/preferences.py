@@ -80,6 +80,10 @@ def _preferences() -> list[Preference]:
     (RFC 7240: a server ignores preferences it does not support)."""
     found: list[Preference] = []
     header = request.headers.get("Prefer", "")
+    if not header.isascii():  # it may hide a preference we know: refused, not ignored
+        raise ApiError.of(
+            INVALID_PREFERENCE, "Prefer must be ASCII text; it carries other bytes", ("header", "Prefer")
+        )
     for item in header.split(","):
         token, _, params = item.partition(";")
         name, _, value = token.strip().partition("=")

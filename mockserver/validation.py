@@ -103,13 +103,16 @@ def _query_checks(operation: Operation) -> Iterator[ErrorItem]:
                 yield from _integer_check(name, values[0], operation.integer_bounds[name])
 
 
-def _undecodable_parameters() -> Iterator[ErrorItem]:
-    """Parameters whose percent-escapes do not decode as UTF-8 (`name=%E9`): Werkzeug would keep the
-    escapes as typed, so the value would silently be another one. Only a query with a `%` is read
-    again, and piece by piece only when it has such an escape."""
+def _check_percent_escapes() -> None:
+    """A parameter whose percent-escapes do not decode as UTF-8 (`name=%E9`) is a 400: Werkzeug would
+    keep the escapes as typed, so the value would silently be another one. Only a query with a `%` is
+    read again, and piece by piece only when it has such an escape."""
     query: str = request.environ.get("QUERY_STRING", "")
-    if "%" not in query or _is_utf8(query):
-        return
+    if "%" in query and not _is_utf8(query):
+        raise ApiError(*_undecodable_parameters(query))
+
+
+def _undecodable_parameters(query: str) -> Iterator[ErrorItem]:
     for pair in query.split("&"):
         if not _is_utf8(pair):
             name = unquote_plus(pair.partition("=")[0])
@@ -302,9 +305,7 @@ def validate_current_request(spec: Spec | None = None) -> ValidRequest:
             f"{request.method} is not allowed on {entry.template}; allowed: {allowed}",
             headers={"Allow": allowed},
         )
-    problems = [*_undecodable_parameters()]
-    if problems:
-        raise ApiError(*problems)
+    _check_percent_escapes()
     problems = [*read_indexed_arrays(operation), *_query_checks(operation)]
     if problems:
         raise ApiError(*problems)

@@ -397,6 +397,17 @@ def test_live_a_delay_is_ascii_digits_up_to_60000(
         )
 
 
+def test_live_a_prefer_header_outside_ascii_is_refused_not_ignored(live: LiveServer) -> None:
+    """granian dropped it, and the view answered (and acted) as if nothing had been asked."""
+    prefer = "Prefer: code=404, example=ünknown\r\n".encode()
+    with live_unchanged(live):
+        assert_live_errors(
+            _raw_reply(live, _http11(f"{API}/{P01}/connect".encode(), prefer, method=b"PATCH")),
+            400,
+            item(INVALID_PREFERENCE, "Prefer must be ASCII text; it carries other bytes", header="Prefer"),
+        )
+
+
 REPEATED = b"X-Repeated: 1\r\nX-Repeated: 2\r\n"
 """A header sent twice: granian lists its name once, so a count of names alone would miss a dropped one."""
 
