@@ -11,6 +11,7 @@ from flask import Blueprint, Response, current_app, request
 from .datasets import requested_dataset
 from .documents import click_event_document, json_response
 from .errors import INVALID_BODY, RULE_NOT_FOUND, ApiError, ErrorItem
+from .framing import no_content
 from .journal import Entry, get_journal
 from .request_patterns import Pattern
 from .rules import RuleError, compile_rules
@@ -37,7 +38,7 @@ def reset() -> Response:
     get_store().reset()
     current_session().rules.reset()
     get_journal().clear(session_id_of_request())
-    return Response(status=204)
+    return no_content()
 
 
 @bp.get("/data")
@@ -171,7 +172,7 @@ def _rule_item(at: tuple[str | int, ...], message: str) -> ErrorItem:
 def remove_rule(rule_id: str) -> Response:
     if not current_session().rules.remove(rule_id):
         raise ApiError.of(RULE_NOT_FOUND, f"No rule {rule_id[:64]!r} in this session", ("parameter", "id"))
-    return Response(status=204)
+    return no_content()
 
 
 @bp.get("/openapi.yaml")

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import re
 import socket
 from functools import lru_cache
-from urllib.parse import urlsplit
 
 from flask import Flask, request
 
@@ -78,28 +78,39 @@ def _check_host(token: str | None) -> None:
 
     DNS rebinding: a web page on `http://evil.example:4010`, once that name resolves to 127.0.0.1,
     sends its requests from loopback with `Host: evil.example:4010`, and the browser treats the mock as
-    that page's own origin. Refusing every other host name closes that door.
+    that page's own origin. Refusing every other host name closes that door. The header is read as
+    sent: Werkzeug's `request.host` is empty for a value it finds invalid (`:80`, `@`, `a_b`), and an
+    empty host must not pass. An HTTP/1.0 request may come without Host (HTTP/1.1 has been refused by
+    then, see `framing.check_host`): no browser sends one, so there is no name to check.
     """
-    host = _host_name(request.host)
-    if host is None or is_loopback(host) or host in _own_names() or (token and _bearer_is(token)):
+    sent: str | None = request.environ.get("HTTP_HOST")
+    if sent is None:
+        return
+    host = _host_name(sent)
+    if host is not None and (is_loopback(host) or host in _own_names()):
+        return
+    if token and _bearer_is(token):
         return
     raise ApiError.of(
         ADMIN_FORBIDDEN,
         f"{ADMIN_PREFIX} answers requests to this machine's names only (localhost, 127.0.0.1, [::1]), "
-        f"not {request.host[:60]!r}; to reach it under another name, {TOKEN_HINT} and send it "
+        f"not {sent[:60]!r}; to reach it under another name, {TOKEN_HINT} and send it "
         "as a bearer token",
         ("header", "Host"),
     )
 
 
+_HOST = re.compile(r"(\[[0-9a-f:.]+\]|[a-z0-9._~-]+)(?::([0-9]{1,5}))?", re.IGNORECASE | re.ASCII)
+"""`host[:port]` as a browser sends it: a name, an IPv4 address or a bracketed IPv6 one."""
+
+
 def _host_name(host_header: str) -> str | None:
-    """The host name of a Host header, lower case, without port or brackets; None when there is none."""
-    if not host_header:
+    """The host name of a Host header, lower case, without port or brackets; None when it is not one
+    (empty, a user part, several values, characters no host name has)."""
+    matched = _HOST.fullmatch(host_header.strip())
+    if matched is None or int(matched.group(2) or 0) > 65535:
         return None
-    try:
-        return urlsplit("//" + host_header).hostname or ""
-    except ValueError:
-        return ""  # not a host name at all: refused
+    return matched.group(1).strip("[]").lower()
 
 
 @lru_cache(maxsize=1)

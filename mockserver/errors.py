@@ -24,6 +24,7 @@ DUPLICATE_PARAMETER = ErrorKind(400, "duplicate_parameter", "Parameter given mor
 MALFORMED_BODY = ErrorKind(400, "malformed_body", "Malformed request body")
 INCOMPLETE_BODY = ErrorKind(400, "incomplete_body", "Incomplete request body")
 INVALID_SESSION = ErrorKind(400, "invalid_session", "Invalid session id")
+MISSING_HEADER = ErrorKind(400, "missing_header", "Missing header")
 UNKNOWN_TOKEN = ErrorKind(401, "unknown_token", "Unknown bearer token")
 CLIENT_GENERATED_ID = ErrorKind(403, "client_generated_id", "Client-generated id not supported")
 ADMIN_FORBIDDEN = ErrorKind(403, "admin_forbidden", "Admin API not reachable")

@@ -1,13 +1,15 @@
-"""Checks on the HTTP message itself, before the spec is consulted: the method's spelling, the body's
-encodings, and a body that is whole (never act on a request the client did not finish)."""
+"""Checks on the HTTP message itself, before the spec is consulted: the method's spelling, the Host
+header HTTP/1.1 requires, the body's encodings, and a body that is whole (never act on a request the
+client did not finish); and the 204 answer, which has neither body nor Content-Type."""
 
 from __future__ import annotations
 
-from flask import Flask, current_app, request
+from flask import Flask, Response, current_app, request
 
 from .errors import (
     INCOMPLETE_BODY,
     METHOD_NOT_ALLOWED,
+    MISSING_HEADER,
     PAYLOAD_TOO_LARGE,
     REQUEST_TIMEOUT,
     UNSUPPORTED_MEDIA_TYPE,
@@ -56,6 +58,20 @@ def check_body_arrived() -> None:
     raise ApiError.of(
         INCOMPLETE_BODY, f"The connection ended before the whole body arrived ({framing})", source
     )
+
+
+def check_host() -> None:
+    """An HTTP/1.1 request without Host is a 400 (RFC 9112, section 3.2); HTTP/1.0 had no Host to send.
+
+    One dictionary look-up on every request: which host names /__admin answers is `admin_access`'s.
+    """
+    environ = request.environ
+    if "HTTP_HOST" not in environ and environ.get("SERVER_PROTOCOL") == "HTTP/1.1":
+        raise ApiError.of(
+            MISSING_HEADER,
+            "An HTTP/1.1 request must carry a Host header (RFC 9112, section 3.2)",
+            ("header", "Host"),
+        )
 
 
 def check_method() -> None:
@@ -121,7 +137,15 @@ def read_body() -> bytes:
 def check_message() -> None:
     """Checks every request gets first, /__admin included."""
     check_body_arrived()
+    check_host()
     check_method()
+
+
+def no_content(headers: dict[str, str] | None = None) -> Response:
+    """A 204: no body, so no Content-Type either (Flask would send text/html)."""
+    response = Response(status=204, headers=headers)
+    del response.headers["Content-Type"]
+    return response
 
 
 def init_app(app: Flask) -> None:

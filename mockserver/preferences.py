@@ -56,16 +56,23 @@ class ControlParameters:
         query: str = environ.get("QUERY_STRING", "")
         if "__" not in query:
             return self.wsgi_app(environ, start_response)
-        pairs = parse_qsl(query, keep_blank_values=True)
-        taken = [(QUERY_NAMES[k], v, k) for k, v in pairs if k in QUERY_NAMES]
+        # surrogateescape: the other parameters' bytes go back as they came, valid UTF-8 or not
+        pairs = parse_qsl(query, keep_blank_values=True, errors="surrogateescape")
+        taken = [(QUERY_NAMES[k], _text(v), k) for k, v in pairs if k in QUERY_NAMES]
         if not taken:
             return self.wsgi_app(environ, start_response)
         environ[QUERY_KEY] = taken
-        environ["QUERY_STRING"] = urlencode([(k, v) for k, v in pairs if k not in QUERY_NAMES], safe="[],")
+        kept = [(k, v) for k, v in pairs if k not in QUERY_NAMES]
+        environ["QUERY_STRING"] = urlencode(kept, safe="[],", errors="surrogateescape")
         try:
             return self.wsgi_app(environ, start_response)
         finally:
             environ["QUERY_STRING"] = query  # the journal shows the query as sent
+
+
+def _text(value: str) -> str:
+    """A control parameter's value, its undecodable bytes as U+FFFD (it is refused, and shown)."""
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _preferences() -> list[Preference]:
@@ -73,6 +80,10 @@ def _preferences() -> list[Preference]:
     (RFC 7240: a server ignores preferences it does not support)."""
     found: list[Preference] = []
     header = request.headers.get("Prefer", "")
+    if not header.isascii():  # it may hide a preference we know: refused, not ignored
+        raise ApiError.of(
+            INVALID_PREFERENCE, "Prefer must be ASCII text; it carries other bytes", ("header", "Prefer")
+        )
     for item in header.split(","):
         token, _, params = item.partition(";")
         name, _, value = token.strip().partition("=")
@@ -81,6 +92,15 @@ def _preferences() -> list[Preference]:
     for name, value, parameter in request.environ.get(QUERY_KEY, ()):
         found.append(Preference(name, value, ("parameter", parameter)))
     return found
+
+
+def _milliseconds(value: str) -> int | None:
+    """ASCII digits, 0 to MAX_DELAY_MS, else None (`str.isdigit` also takes "²" and "٣", and `int()` of
+    5,000 digits raises)."""
+    if not (value.isascii() and value.isdigit()) or len(value.lstrip("0")) > len(str(MAX_DELAY_MS)):
+        return None
+    milliseconds = int(value)
+    return milliseconds if milliseconds <= MAX_DELAY_MS else None
 
 
 def _invalid(preference: Preference, detail: str) -> ApiError:
@@ -117,10 +137,11 @@ def _checked(preferences: list[Preference], operation: Operation) -> Forced:
                 raise _invalid(preference, f"dynamic must be true or false, got {preference.value[:20]!r}")
             forced.dynamic = preference.value.lower() == "true"
         elif preference.name == "delay":
-            if not preference.value.isdigit() or int(preference.value) > MAX_DELAY_MS:
+            milliseconds = _milliseconds(preference.value)
+            if milliseconds is None:
                 detail = f"delay must be a whole number of milliseconds, 0 to {MAX_DELAY_MS}"
                 raise _invalid(preference, f"{detail}, got {preference.value[:20]!r}")
-            forced.delay = int(preference.value) / 1000
+            forced.delay = milliseconds / 1000
         else:
             forced.example = preference.value
         applied.append(f"{preference.name}={preference.value}")

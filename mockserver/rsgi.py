@@ -13,8 +13,9 @@ import asyncio
 import contextlib
 import io
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from granian._granian import RSGIProtocolClosed, RSGIProtocolError
 
@@ -40,6 +41,13 @@ _BASE_ENVIRON: dict[str, Any] = {
     FRONT_DELAYS_KEY: True,
     FRONT_FAULTS_KEY: True,
 }
+_PROTOCOLS = {"1.1": "HTTP/1.1", "1": "HTTP/1.0", "1.0": "HTTP/1.0", "2": "HTTP/2"}
+"""granian's `http_version` as SERVER_PROTOCOL (it says "1" for HTTP/1.0)."""
+_QUERY_SAFE = "".join(chr(c) for c in range(0x21, 0x7F))
+"""Every visible ASCII character stays as it came: only the non-ASCII ones are percent-encoded."""
+UNREADABLE_VALUE = "\ufffd".encode().decode("latin-1")
+"""A header value granian could not read: U+FFFD (the replacement character) as PEP 3333 has it, the
+latin-1 characters of its UTF-8 bytes."""
 
 
 class WholeRequestFront:
@@ -161,19 +169,31 @@ def _declared_length(headers: Any) -> int | None:
         return None  # granian refuses such a request before it gets here
 
 
-def _environ(scope: Scope, header_items: Iterable[tuple[str, str]]) -> WSGIEnvironment:
-    """A PEP 3333 environ; the path as latin-1 characters of its percent-decoded bytes."""
+def _environ(scope: Scope, header_items: Sequence[tuple[str, str]]) -> WSGIEnvironment:
+    """A PEP 3333 environ; the path as latin-1 characters of its percent-decoded bytes.
+
+    granian hands the query string decoded as UTF-8 (it refuses one that is not): its non-ASCII
+    characters are percent-encoded again, as a browser sends them, so that every reader of the
+    environ (Werkzeug, the control parameters, the journal, the proxy's request line) sees the same
+    ASCII query. A header whose value is not visible ASCII is left out of granian's items, although
+    its name is listed: it gets a stand-in value rather than vanishing (see `_restore_dropped`).
+    """
     environ: dict[str, Any] = dict(_BASE_ENVIRON)
     server_host, _, server_port = scope.server.rpartition(":")
+    path = scope.path
+    query = scope.query_string
     environ["REQUEST_METHOD"] = scope.method
-    environ["PATH_INFO"] = scope.path.encode("utf-8", "surrogateescape").decode("latin-1")
-    environ["QUERY_STRING"] = scope.query_string
-    environ["SERVER_PROTOCOL"] = f"HTTP/{scope.http_version}"
+    environ["PATH_INFO"] = (
+        path if path.isascii() else path.encode("utf-8", "surrogateescape").decode("latin-1")
+    )
+    environ["QUERY_STRING"] = query if query.isascii() else quote(query, safe=_QUERY_SAFE)
+    environ["SERVER_PROTOCOL"] = _PROTOCOLS.get(scope.http_version) or f"HTTP/{scope.http_version}"
     environ["SERVER_NAME"] = server_host.strip("[]")
     environ["SERVER_PORT"] = server_port
     environ["REMOTE_ADDR"] = scope.client.rpartition(":")[0].strip("[]")
     environ["wsgi.url_scheme"] = scope.scheme
     environ["wsgi.input"] = io.BytesIO(b"")
+    without_headers = len(environ)
     for name, value in header_items:
         if name == "content-type":
             environ["CONTENT_TYPE"] = value
@@ -182,7 +202,37 @@ def _environ(scope: Scope, header_items: Iterable[tuple[str, str]]) -> WSGIEnvir
         else:
             key = "HTTP_" + name.upper().replace("-", "_")
             environ[key] = f"{environ[key]},{value}" if key in environ else value
+    headers = scope.headers
+    names = len(headers)  # type: ignore[arg-type]  # it has __len__ (distinct names); the stub omits it
+    if len(environ) - without_headers != names:  # a name without a value, or a repeated one
+        _restore_dropped(environ, header_items, headers.keys())
     return environ
+
+
+def _environ_key(name: str) -> str:
+    if name == "content-type":
+        return "CONTENT_TYPE"
+    if name == "content-length":
+        return "CONTENT_LENGTH"
+    return "HTTP_" + name.upper().replace("-", "_")
+
+
+def _restore_dropped(
+    environ: dict[str, Any], header_items: Sequence[tuple[str, str]], names: Iterable[str]
+) -> None:
+    """Give each header granian listed without a value (bytes outside visible ASCII) a stand-in.
+
+    Left out, `Authorization: Bearer tökén` would read as no credentials at all (the default user) and
+    `X-Mock-Session: tëst` as the default session; with a non-ASCII stand-in every check refuses it as
+    it refuses any other malformed value, and as it does under waitress (which passes such bytes on
+    as latin-1 characters). A repeated header of which one value is readable keeps that value only:
+    granian does not say that another was dropped.
+    """
+    sent = {name for name, _ in header_items}
+    for name in names:
+        if name not in sent:
+            key = _environ_key(name)
+            environ[key] = f"{environ[key]},{UNREADABLE_VALUE}" if key in environ else UNREADABLE_VALUE
 
 
 def _call(app: WSGIApplication, environ: WSGIEnvironment) -> tuple[int, list[tuple[str, str]], bytes]:

@@ -144,9 +144,11 @@ def session_id_of_request() -> str | None:
         return None
     if not SESSION_ID.fullmatch(raw):
         shown = raw if len(raw) <= 40 else raw[:40] + "…"
+        # Not ASCII: under granian the value is a stand-in for bytes it could not read (see rsgi).
+        got = repr(shown) if raw.isascii() else "bytes outside ASCII"
         raise ApiError.of(
             INVALID_SESSION,
-            f"{HEADER} must be 1 to 64 letters, digits or . _ ~ -, got {shown!r}",
+            f"{HEADER} must be 1 to 64 letters, digits or . _ ~ -, got {got}",
             ("header", HEADER),
         )
     return raw

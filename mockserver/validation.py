@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote_plus, unquote_to_bytes
 
 from flask import Flask, current_app, g, request
 from jsonschema.exceptions import ValidationError as SchemaError
@@ -100,6 +101,34 @@ def _query_checks(operation: Operation) -> Iterator[ErrorItem]:
                 )
             elif name in operation.integer_bounds:
                 yield from _integer_check(name, values[0], operation.integer_bounds[name])
+
+
+def _check_percent_escapes() -> None:
+    """A parameter whose percent-escapes do not decode as UTF-8 (`name=%E9`) is a 400: Werkzeug would
+    keep the escapes as typed, so the value would silently be another one. Only a query with a `%` is
+    read again, and piece by piece only when it has such an escape."""
+    query: str = request.environ.get("QUERY_STRING", "")
+    if "%" in query and not _is_utf8(query):
+        raise ApiError(*_undecodable_parameters(query))
+
+
+def _undecodable_parameters(query: str) -> Iterator[ErrorItem]:
+    for pair in query.split("&"):
+        if not _is_utf8(pair):
+            name = unquote_plus(pair.partition("=")[0])
+            yield ErrorItem(
+                INVALID_PARAMETER,
+                f"{name} is not UTF-8 text once its percent-escapes are decoded",
+                ("parameter", name),
+            )
+
+
+def _is_utf8(escaped: str) -> bool:
+    try:
+        unquote_to_bytes(escaped).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 _DECIMAL = re.compile(r"-?[0-9]+")
@@ -276,6 +305,7 @@ def validate_current_request(spec: Spec | None = None) -> ValidRequest:
             f"{request.method} is not allowed on {entry.template}; allowed: {allowed}",
             headers={"Allow": allowed},
         )
+    _check_percent_escapes()
     problems = [*read_indexed_arrays(operation), *_query_checks(operation)]
     if problems:
         raise ApiError(*problems)

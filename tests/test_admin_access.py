@@ -21,7 +21,7 @@ from werkzeug.test import TestResponse
 
 from mockserver import Settings
 from mockserver.admin_access import is_loopback
-from mockserver.live import LiveServer, Reply, python_environment
+from mockserver.live import LiveServer, Reply, parse_raw_response, python_environment
 from mockserver.serving import admin_notice, announce
 
 ADMIN_FORBIDDEN = (403, "admin_forbidden", "Admin API not reachable")
@@ -226,6 +226,23 @@ def test_the_server_sees_the_client_address(public: LiveServer) -> None:
     assert request_via(address, public.port, f"{API}/{P01}").status == 200
 
 
+def test_http_1_1_without_host_on_every_interface_is_a_400_naming_it(public: LiveServer) -> None:
+    """Bound to 0.0.0.0, Werkzeug took the listening address for the host name: a 403 instead."""
+    reply = parse_raw_response(public.raw(b"GET /__admin/health HTTP/1.1\r\nConnection: close\r\n\r\n"))
+    assert reply.status == 400, reply.text()
+    assert reply.json()["errors"] == [
+        {
+            "status": "400",
+            "code": "missing_header",
+            "title": "Missing header",
+            "detail": "An HTTP/1.1 request must carry a Host header (RFC 9112, section 3.2)",
+            "source": {"header": "Host"},
+        }
+    ]
+    old = parse_raw_response(public.raw(b"GET /__admin/health HTTP/1.0\r\n\r\n"))
+    assert (old.status, old.json()) == (200, {"status": "ok"})
+
+
 def test_a_token_from_the_environment_opens_admin_and_is_not_printed() -> None:
     env = python_environment({"MOCKSERVER_ADMIN_TOKEN": TOKEN})
     server = LiveServer.start("--scenario", "default", "--host", "0.0.0.0", env=env)
@@ -266,6 +283,27 @@ def test_a_loopback_request_to_another_host_name_is_refused_and_changes_nothing(
         (error,) = response.get_json()["errors"]
         assert error["code"] == "admin_forbidden" and error["source"] == {"header": "Host"}
     assert (ALICE, P01) in links(client)
+
+
+UNREADABLE_HOSTS = [
+    ":80",
+    "@",
+    "",
+    " ",
+    "evil_rebinding.example",
+    "127.0.0.1@evil.example",
+    "a b",
+    "localhost:99999",
+]
+"""Host values Werkzeug's `request.host` reduces to "" (and "" passed): none names this machine."""
+
+
+@pytest.mark.parametrize("host", UNREADABLE_HOSTS)
+def test_a_host_that_is_not_host_and_port_is_refused(open_app: Flask, host: str) -> None:
+    response = from_address(open_app, "127.0.0.1", "POST", "/__admin/reset", Host=host)
+    assert response.status_code == 403, response.get_data(as_text=True)
+    (error,) = response.get_json()["errors"]
+    assert (error["code"], error["source"]) == ("admin_forbidden", {"header": "Host"})
 
 
 @pytest.mark.parametrize("host", LOOPBACK_HOSTS + [socket.gethostname()])

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.core.result import Ok
 from support import ROOT, make_app
 
+from mockserver.framing import BODY_PROBLEM
 from mockserver.spec import ADMIN_SPEC_PATH, load_spec
 
 schema = schemathesis.openapi.from_path(
@@ -76,3 +77,32 @@ def test_the_document_is_served_and_is_the_one_the_requests_are_checked_against(
     document = yaml.safe_load(response.get_data(as_text=True))
     assert document == yaml.safe_load(ADMIN_SPEC_PATH.read_text(encoding="utf-8"))
     assert "/__admin/requests/find" in document["paths"]
+
+
+def admin_operations() -> list[tuple[str, str]]:
+    """(method, path) of every admin operation, a path parameter filled in."""
+    document = yaml.safe_load(ADMIN_SPEC_PATH.read_text(encoding="utf-8"))
+    return [
+        (method.upper(), path.replace("{id}", "some-rule"))
+        for path, item in document["paths"].items()
+        for method in item
+        if method in ("get", "put", "post", "delete", "patch")
+    ]
+
+
+def test_a_body_that_did_not_arrive_gets_a_declared_408_from_every_operation() -> None:
+    """Any request may carry a body, and one that stops arriving is a 408 before anything else: the
+    checking client fails the test when an operation does not declare it (with its error schema)."""
+    client = make_app(scenario="default").test_client()
+    operations = admin_operations()
+    assert len(operations) == 15
+    for method, path in operations:
+        response = client.open(
+            path,
+            method=method,
+            data=b"{}",
+            content_type="application/json",
+            environ_base={"REMOTE_ADDR": "127.0.0.1", BODY_PROBLEM: "timeout"},
+        )
+        assert response.status_code == 408, (method, path, response.get_data(as_text=True))
+        assert response.get_json()["errors"][0]["code"] == "request_timeout"

@@ -298,6 +298,199 @@ def test_live_hostile_request_then_a_normal_one_on_the_same_connection(live: Liv
         assert json.loads(two.body)["data"]["id"] == P01
 
 
+# --- bytes outside ASCII, and the Host header -------------------------------------------------------
+
+INVALID_SESSION = (400, "invalid_session", "Invalid session id")
+INVALID_PREFERENCE = (400, "invalid_preference", "Invalid preference")
+MISSING_HEADER = (400, "missing_header", "Missing header")
+ADMIN_FORBIDDEN = (403, "admin_forbidden", "Admin API not reachable")
+CATEGORIES = (
+    "'accounting', 'delivery', 'inventory', 'marketing', 'payments', 'payroll', 'pos', 'reservations', "
+    "'scheduling', 'wholesaler'"
+)
+NOT_ASCII_TOKEN = "Authorization must be 'Bearer <token>' in ASCII; it carries other bytes"
+HOST_REQUIRED = "An HTTP/1.1 request must carry a Host header (RFC 9112, section 3.2)"
+
+
+@pytest.fixture
+def on_waitress(request: pytest.FixtureRequest) -> bool:
+    return bool(request.node.callspec.params.get("live") == "waitress")
+
+
+def test_live_raw_utf8_in_a_query_is_read_as_utf8(live: LiveServer, on_waitress: bool) -> None:
+    """`?x=é` sent unencoded was a 500 under granian (it hands the query on decoded). Now it reads as
+    the percent-encoded form a browser sends; waitress refuses such a request line itself."""
+    with live_unchanged(live):
+        replies = [
+            _raw_reply(live, _http11(f"{API}/available?filter[categories]=é".encode())),
+            _raw_reply(live, _http11("/__admin/requests?path=/é".encode())),
+            _raw_reply(live, _http11(f"{API}/{P01}?x=é".encode())),
+        ]
+        if on_waitress:
+            for reply in replies:
+                assert (reply.status, reply.mimetype) == (400, "text/plain"), reply.text()
+            return
+        invalid, journal, unknown = replies
+        assert_live_errors(
+            invalid,
+            400,
+            item(
+                INVALID_PARAMETER,
+                f"filter[categories] item 1 must be one of {CATEGORIES}, got 'é'",
+                parameter="filter[categories]",
+            ),
+        )
+        assert (journal.status, journal.mimetype) == (200, JSON), journal.text()
+        assert (unknown.status, unknown.json()["data"]["id"]) == (200, P01)
+        queries = [entry["query"] for entry in live.get_json("/__admin/requests")["requests"]]
+        assert "x=%C3%A9" in queries, queries
+
+
+def test_live_a_percent_escape_that_is_not_utf8_is_a_400_naming_the_parameter(live: LiveServer) -> None:
+    """Werkzeug keeps such an escape as typed: `path=/%E9` searched the journal for "/%E9"."""
+    with live_unchanged(live):
+        assert_live_errors(
+            _raw_reply(live, _http11(b"/__admin/requests?path=/%E9")),
+            400,
+            item(
+                INVALID_PARAMETER,
+                "path is not UTF-8 text once its percent-escapes are decoded",
+                parameter="path",
+            ),
+        )
+        assert_live_errors(
+            _raw_reply(live, _http11(f"{API}/available?__code=200&filter[categories]=%C3".encode())),
+            400,
+            item(
+                INVALID_PARAMETER,
+                "filter[categories] is not UTF-8 text once its percent-escapes are decoded",
+                parameter="filter[categories]",
+            ),
+        )
+
+
+@pytest.mark.parametrize(
+    ("query", "header", "shown"),
+    [
+        ("__delay=%C2%B2", "", "²"),  # SUPERSCRIPT TWO: str.isdigit() says yes, int() says no
+        ("__delay=%D9%A1%D9%A0", "", "١٠"),  # ARABIC-INDIC ten: int() takes it
+        ("__delay=" + "1" * 5000, "", "1" * 20),  # int() refuses over 4,300 digits
+        ("__delay=60001", "", "60001"),
+        ("", "Prefer: delay=" + "1" * 5000, "1" * 20),
+        ("", "Prefer: delay=%C2%B2", "%C2%B2"),
+    ],
+)
+def test_live_a_delay_is_ascii_digits_up_to_60000(
+    live: LiveServer, query: str, header: str, shown: str
+) -> None:
+    extra = [f"{header}\r\n".encode()] if header else []
+    source = {"header": "Prefer"} if header else {"parameter": "__delay"}
+    with live_unchanged(live):
+        assert_live_errors(
+            _raw_reply(live, _http11(f"{API}/{P01}?{query}".encode(), *extra)),
+            400,
+            item(
+                INVALID_PREFERENCE,
+                f"delay must be a whole number of milliseconds, 0 to 60000, got {shown!r}",
+                **source,
+            ),
+        )
+
+
+def test_live_a_prefer_header_outside_ascii_is_refused_not_ignored(live: LiveServer) -> None:
+    """granian dropped it, and the view answered (and acted) as if nothing had been asked."""
+    prefer = "Prefer: code=404, example=ünknown\r\n".encode()
+    with live_unchanged(live):
+        assert_live_errors(
+            _raw_reply(live, _http11(f"{API}/{P01}/connect".encode(), prefer, method=b"PATCH")),
+            400,
+            item(INVALID_PREFERENCE, "Prefer must be ASCII text; it carries other bytes", header="Prefer"),
+        )
+
+
+REPEATED = b"X-Repeated: 1\r\nX-Repeated: 2\r\n"
+"""A header sent twice: granian lists its name once, so a count of names alone would miss a dropped one."""
+
+
+@pytest.mark.parametrize("token", ["tökén".encode(), b"t\xf6k\xe9n"], ids=["utf-8", "latin-1"])
+@pytest.mark.parametrize("extra", [b"", REPEATED], ids=["alone", "beside-a-repeated-header"])
+def test_live_a_bearer_token_outside_ascii_is_a_401_and_links_nothing(
+    live: LiveServer, token: bytes, extra: bytes
+) -> None:
+    """granian dropped the header, and the request linked the default user (200)."""
+    authorization = b"Authorization: Bearer " + token + b"\r\n"
+    with live_unchanged(live):
+        reply = _raw_reply(
+            live, _http11(f"{API}/{P01}/connect".encode(), extra, authorization, method=b"PATCH")
+        )
+        assert_live_errors(reply, 401, item(UNKNOWN_TOKEN, NOT_ASCII_TOKEN, header="Authorization"))
+        assert reply.headers["www-authenticate"] == 'Bearer realm="mockserver"'
+
+
+@pytest.mark.parametrize("session", ["tëst".encode(), b"t\xebst"], ids=["utf-8", "latin-1"])
+def test_live_a_session_id_outside_ascii_is_a_400_and_changes_no_session(
+    live: LiveServer, session: bytes
+) -> None:
+    """granian dropped the header, and the request wrote into the shared default session."""
+    header = b"X-Mock-Session: " + session + b"\r\n"
+    with live_unchanged(live):
+        assert_live_errors(
+            _raw_reply(live, _http11(f"{API}/{P01}/connect".encode(), header, method=b"PATCH")),
+            400,
+            item(
+                INVALID_SESSION,
+                "X-Mock-Session must be 1 to 64 letters, digits or . _ ~ -, got bytes outside ASCII",
+                header="X-Mock-Session",
+            ),
+        )
+
+
+UNREADABLE_HOSTS = [
+    b":80",
+    b"@",
+    b"",
+    b"evil_rebinding.example",
+    b"127.0.0.1@evil.example",
+    b"localhost:99999",
+]
+
+
+@pytest.mark.parametrize("hosts", [[h] for h in UNREADABLE_HOSTS] + [[b"127.0.0.1", b"evil.example"]])
+def test_live_a_host_werkzeug_reads_as_empty_does_not_open_admin(
+    live: LiveServer, hosts: list[bytes]
+) -> None:
+    """Werkzeug's `request.host` is "" for a Host it finds invalid, and "" passed the admin host check."""
+    assert live.request("PATCH", f"{API}/{P01}/connect").status == 200
+    try:
+        head = b"".join(b"Host: " + host + b"\r\n" for host in hosts)
+        reply = _raw_reply(
+            live,
+            b"POST /__admin/reset HTTP/1.1\r\n" + head + b"Content-Length: 0\r\nConnection: close\r\n\r\n",
+        )
+        assert reply.status == 403, reply.text()
+        (error,) = reply.json()["errors"]
+        assert (error["code"], error["source"]) == ("admin_forbidden", {"header": "Host"})
+        assert P01 in state_of(live_getter(live))["alice-linked"]
+    finally:
+        assert live.request("POST", "/__admin/reset").status == 204
+
+
+def test_live_http_1_1_without_host_is_a_400_naming_it(live: LiveServer) -> None:
+    with live_unchanged(live):
+        for target in (b"/__admin/health", f"{API}/{P01}".encode()):
+            assert_live_errors(
+                _raw_reply(live, b"GET " + target + b" HTTP/1.1\r\nConnection: close\r\n\r\n"),
+                400,
+                item(MISSING_HEADER, HOST_REQUIRED, header="Host"),
+            )
+
+
+def test_live_http_1_0_without_host_reaches_admin_from_loopback(live: LiveServer) -> None:
+    """HTTP/1.0 has no Host to require; no browser sends a request without one (no rebinding)."""
+    reply = _raw_reply(live, b"GET /__admin/health HTTP/1.0\r\n\r\n")
+    assert (reply.status, reply.json()) == (200, {"status": "ok"})
+
+
 def test_live_server_kept_its_data_and_logged_no_unhandled_error(live: LiveServer) -> None:
     """Last for each server: after all of the above, the data set is as loaded and nothing reached
     the 500 handler."""

@@ -213,3 +213,30 @@ def test_a_view_preference_and_a_forced_one_are_both_applied(client: FlaskClient
     response = send(client, "DELETE", f"{API}/{P07}/connect", headers={"Prefer": "return=minimal, delay=50"})
     assert response.status_code == 204
     assert response.headers["Preference-Applied"] == "return=minimal, delay=50"
+
+
+@pytest.mark.parametrize(
+    ("sent", "shown"),
+    [("%D9%A1%D9%A0", "١٠"), ("%EF%BC%91", "１"), ("%C2%B2", "²"), ("1" * 5000, "1" * 20)],
+    ids=["arabic-indic", "fullwidth", "superscript", "5000-digits"],
+)
+def test_a_delay_takes_ascii_digits_only(client: FlaskClient, sent: str, shown: str) -> None:
+    """`str.isdigit` also says yes to ARABIC-INDIC and FULLWIDTH digits (which int() reads) and to "²"
+    (which it does not); int() refuses 5,000 digits."""
+    response = get(client, f"{API}/{P07}?__delay={sent}")
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert response.get_json()["errors"] == [
+        {
+            "status": "400",
+            "code": "invalid_preference",
+            "title": "Invalid preference",
+            "detail": f"delay must be a whole number of milliseconds, 0 to 60000, got {shown!r}",
+            "source": {"parameter": "__delay"},
+        }
+    ]
+
+
+def test_a_delay_may_have_leading_zeros(client: FlaskClient) -> None:
+    response = get(client, f"{API}/{P07}?__delay=" + "0" * 30 + "1")
+    assert response.status_code == 200
+    assert response.headers["Preference-Applied"] == "delay=" + "0" * 30 + "1"

@@ -16,9 +16,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import yaml
 from support import API, P01, VALID_CLICK
 
 from mockserver.live import LiveServer, Reply, parse_raw_response, read_responses
+from mockserver.spec import ADMIN_SPEC_PATH
 
 READ_TIMEOUT = 1.0
 MAX_CLICK_EVENTS = 40
@@ -176,6 +178,57 @@ def test_a_body_that_stops_arriving_gets_a_408_and_is_not_acted_on(granian: Live
     assert reply.headers.get("connection") == "close"
     assert READ_TIMEOUT * 0.8 <= waited < READ_TIMEOUT + 3
     assert stored_events(granian)["meta"]["stored"] == 0
+
+
+def test_a_stalled_admin_body_gets_the_408_the_admin_contract_declares(granian: LiveServer) -> None:
+    head = (
+        b"PUT /__admin/scenario HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 100\r\n\r\n"
+    )
+    with socket.create_connection((granian.host, granian.port), timeout=10) as sock:
+        sock.sendall(head + b'{"name": ')
+        reply = parse_raw_response(read_responses(sock, 1, 10, 1 << 20))
+    assert (reply.status, error_codes(reply)) == (408, ["request_timeout"]), reply.text()
+    declared = yaml.safe_load(ADMIN_SPEC_PATH.read_text(encoding="utf-8"))["paths"]["/__admin/scenario"][
+        "put"
+    ]
+    assert declared["responses"]["408"] == {"$ref": "#/components/responses/RequestTimeout"}
+
+
+def test_a_204_carries_neither_body_nor_content_type(live: LiveServer) -> None:
+    rule = {"id": "short-lived", "match": {"operation_id": "getPartner"}, "respond": {"status": 404}}
+    assert (
+        live.request("POST", "/__admin/rules", json.dumps(rule), {"Content-Type": "application/json"}).status
+        == 201
+    )
+    replies = {  # the rule first: a reset drops it
+        "rule removed": live.request("DELETE", "/__admin/rules/short-lived"),
+        "reset": live.request("POST", "/__admin/reset"),
+        "return=minimal": live.request(
+            "DELETE", f"{API}/{P01}/connect", headers={"Prefer": "return=minimal"}
+        ),
+    }
+    for name, reply in replies.items():
+        assert (reply.status, reply.body) == (204, b""), name
+        assert "content-type" not in reply.headers, (name, reply.headers)
+
+
+def test_raw_utf8_in_a_query_passes_the_proxy_percent_encoded() -> None:
+    """The proxy failed like the mock (500): its upstream now gets the query as a browser sends it."""
+    upstream = LiveServer.start("--scenario", "default")
+    try:
+        proxy = LiveServer.start("--upstream", upstream.base, subcommand="proxy")
+        try:
+            raw = proxy.raw(
+                f"GET {API}/{P01}?x=é HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode()
+            )
+            reply = parse_raw_response(raw)
+        finally:
+            proxy.stop()
+        assert (reply.status, reply.json()["data"]["id"]) == (200, P01), reply.text()
+        assert upstream.get_json("/__admin/requests")["requests"][-1]["query"] == "x=%C3%A9"
+    finally:
+        upstream.stop()
 
 
 # --- never act on an incomplete request ---------------------------------------------------------

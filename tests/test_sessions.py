@@ -114,6 +114,22 @@ def test_a_malformed_session_id_is_a_400_naming_the_header(client: FlaskClient, 
         assert error["source"] == {"header": "X-Mock-Session"}
 
 
+def test_a_session_id_outside_ascii_is_named_as_such(client: FlaskClient) -> None:
+    """A WSGI server hands such bytes on as latin-1 characters (granian's front as a stand-in): the
+    detail says what is wrong rather than echo them."""
+    response = client.patch(f"{API}/{P01}/connect", headers={"X-Mock-Session": "t\u00c3\u00abst"})
+    assert response.status_code == 400
+    assert response.get_json()["errors"] == [
+        {
+            "status": "400",
+            "code": "invalid_session",
+            "title": "Invalid session id",
+            "detail": "X-Mock-Session must be 1 to 64 letters, digits or . _ ~ -, got bytes outside ASCII",
+            "source": {"header": "X-Mock-Session"},
+        }
+    ]
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 0.0
