@@ -100,10 +100,10 @@ def _journal_entries() -> Iterator[Entry]:
 def find_requests() -> Response:
     """Entries matching a pattern; when none does, the nearest misses with what differs."""
     pattern = Pattern.from_json(valid_request().body)
-    entries = get_journal().entries(session_id_of_request())
-    found = [entry.to_json() for entry in pattern.find(entries)]
-    near = [] if found else [miss.to_json() for miss in pattern.near_misses(entries)]
-    return json_response({"requests": found, "near_misses": near})
+    found, near = pattern.search(get_journal().entries(session_id_of_request()))
+    return json_response(
+        {"requests": [entry.to_json() for entry in found], "near_misses": [miss.to_json() for miss in near]}
+    )
 
 
 @bp.post("/requests/count")

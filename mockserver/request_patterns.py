@@ -39,8 +39,9 @@ MAX_BODY_VALUES = 1000
 """Values (objects, arrays and leaves) of a pattern's body, compared with every journaled body."""
 MAX_BODY_DEPTH = 32
 """Nesting of a pattern's body."""
-SIMILARITY_SPAN = 64
-"""Characters from each end of a path that its similarity reads (difflib is quadratic in the worst case)."""
+SIMILARITY_SPAN = 32
+"""Characters from each end of a path that its similarity reads (difflib is quadratic in the worst case:
+a 2,048-character path took 20 ms to rank against another)."""
 
 Where = tuple[str | int, ...]
 """A JSON path into a pattern document."""
@@ -236,9 +237,19 @@ class Pattern:
 
     def near_misses(self, entries: list[Entry], limit: int = NEAR_MISSES) -> list[Comparison]:
         """The closest entries, nearest first; among equals, the newest first."""
-        compared = [self.compare(entry) for entry in reversed(entries)]
-        compared.sort(key=lambda comparison: comparison.distance)
-        return compared[:limit]
+        return _nearest([self.compare(entry) for entry in reversed(entries)], limit)
+
+    def search(self, entries: list[Entry], limit: int = NEAR_MISSES) -> tuple[list[Entry], list[Comparison]]:
+        """The matching entries, oldest first, and when there is none the near misses: one pass over
+        the entries (a costly path pattern runs once per entry)."""
+        compared = [self.compare(entry) for entry in entries]
+        found = [comparison.entry for comparison in compared if not comparison.differences]
+        return found, [] if found else _nearest(compared[::-1], limit)
+
+
+def _nearest(compared: list[Comparison], limit: int) -> list[Comparison]:
+    """The `limit` nearest, in the order given among equals."""
+    return sorted(compared, key=lambda comparison: comparison.distance)[:limit]
 
 
 def _problem_item(where: Where, message: str) -> ErrorItem:
