@@ -358,7 +358,7 @@ class RuleBook:
     def rules(self) -> list[Rule]:
         """The rules, in the order they are tried (read without the lock: the list is replaced whole,
         never changed in place)."""
-        return self._rules
+        return self._all
 
     def tries(self, operation_id: str) -> bool:
         """Whether any rule is for this operation (a dict lookup: the plain path's only cost)."""
