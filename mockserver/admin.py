@@ -10,11 +10,11 @@ from flask import Blueprint, Response, current_app, request
 
 from .datasets import requested_dataset
 from .documents import click_event_document, json_response
-from .errors import INVALID_BODY, RULE_NOT_FOUND, ApiError, ErrorItem
+from .errors import INVALID_BODY, RULE_NOT_FOUND, TOO_MANY_RULES, ApiError, ErrorItem
 from .framing import no_content
 from .journal import Entry, get_journal
 from .request_patterns import Pattern
-from .rules import RuleError, compile_rules
+from .rules import RuleError, TooManyRules, compile_rules
 from .sessions import get_sessions, session_id_of_request
 from .settings import Settings
 from .spec import ADMIN_SPEC_PATH, get_spec
@@ -101,10 +101,10 @@ def _journal_entries() -> Iterator[Entry]:
 def find_requests() -> Response:
     """Entries matching a pattern; when none does, the nearest misses with what differs."""
     pattern = Pattern.from_json(valid_request().body)
-    entries = get_journal().entries(session_id_of_request())
-    found = [entry.to_json() for entry in pattern.find(entries)]
-    near = [] if found else [miss.to_json() for miss in pattern.near_misses(entries)]
-    return json_response({"requests": found, "near_misses": near})
+    found, near = pattern.search(get_journal().entries(session_id_of_request()))
+    return json_response(
+        {"requests": [entry.to_json() for entry in found], "near_misses": [miss.to_json() for miss in near]}
+    )
 
 
 @bp.post("/requests/count")
@@ -155,17 +155,21 @@ def add_rule() -> Response:
     it is tried after the data set's rules and those added before it."""
     book = current_session().rules
     try:
+        book.check_room()  # before compiling: a full session costs no more than this
         (rule,) = compile_rules([valid_request().body], get_spec(), origin="admin", first=book.next_number())
         book.add(rule, definition=valid_request().body)
     except RuleError as error:
         raise ApiError(*(_rule_item(at, message) for at, message in error.problems)) from None
+    except TooManyRules as error:
+        raise ApiError.of(TOO_MANY_RULES, str(error), ("pointer", "")) from None
     (listed,) = [item for item in book.listing() if item["id"] == rule.id]
     return json_response({"rule": listed}, status=201)
 
 
 def _rule_item(at: tuple[str | int, ...], message: str) -> ErrorItem:
     inside = at[2:] if at[:1] == ("rules",) else at  # ("rules", 0, "respond", "status") → the body's
-    return ErrorItem(INVALID_BODY, message, ("pointer", "".join(f"/{part}" for part in inside)))
+    pointer = "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in inside)
+    return ErrorItem(INVALID_BODY, message, ("pointer", pointer))
 
 
 @bp.delete("/rules/<rule_id>")

@@ -151,6 +151,7 @@ class SharedRuleBook(RuleBook):
         return result
 
     def add(self, rule: Rule, definition: Any = None) -> None:
+        self.check_room()
         if any(existing.id == rule.id for existing in self._rules):
             raise RuleError([(("id",), f"a rule {rule.id!r} exists; remove it first")])
         entry = f"{rule.id}\n{json.dumps({**definition, 'id': rule.id})}"

@@ -6,25 +6,120 @@ What names the endpoint (method, path, path pattern, operation id) weighs twice 
 call (status, query, headers, body), so a request to the right path with a wrong query value ranks
 before one to another path with the right query. A path that misses scores by its similarity, steeply
 (1 - ratio**4): a typo (`/partners/availble`) is near, another operation of the same prefix is far.
+
+What a pattern may cost is bounded, as a find runs it over the whole journal and a rule over every
+request of its operation: a path pattern is RE2 (linear in the path, never backtracking; a bounded
+program), a body at most MAX_BODY_VALUES values, and path similarity reads the ends of long paths only.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Any
 from urllib.parse import parse_qs
 
-from .errors import INVALID_BODY, ApiError
+import re2
+
+from .errors import INVALID_BODY, ApiError, ErrorItem
 from .journal import Entry
 
 NEAR_MISSES = 5
 """Closest entries listed when nothing matches."""
 ENDPOINT_WEIGHT = 2.0
 """Weight of the criteria that name the endpoint, against 1 for those that describe the call."""
+MAX_PATH_PATTERN = 500
+"""Characters of a path pattern."""
+PATH_PATTERN_MEMORY = 256 * 1024
+"""Bytes RE2 may use for one path pattern: its compiled program and its matching caches (past it, a
+pattern is refused as too large; a match that runs out of cache goes on, slower, in RE2's NFA)."""
+MAX_BODY_VALUES = 1000
+"""Values (objects, arrays and leaves) of a pattern's body, compared with every journaled body."""
+MAX_BODY_DEPTH = 32
+"""Nesting of a pattern's body."""
+SIMILARITY_SPAN = 32
+"""Characters from each end of a path that its similarity reads (difflib is quadratic in the worst case:
+ranking a 2,048-character path against another took up to 10 ms)."""
+
+Where = tuple[str | int, ...]
+"""A JSON path into a pattern document."""
+
+
+def _re2_options() -> Any:
+    options = re2.Options()
+    options.max_mem = PATH_PATTERN_MEMORY
+    options.never_capture = True  # a match needs no groups, and finds none cheaper
+    options.log_errors = False
+    return options
+
+
+RE2_OPTIONS = _re2_options()
+
+
+@dataclass(frozen=True)
+class PathPattern:
+    """A regular expression the whole path must match, in RE2's syntax (no backreferences or
+    lookarounds), matched in time linear in the path whatever the pattern."""
+
+    pattern: str
+    regex: Any = field(repr=False, compare=False)
+
+    @classmethod
+    def compile(cls, text: str) -> PathPattern:
+        """The compiled pattern; ValueError saying why when it cannot be used."""
+        if len(text) > MAX_PATH_PATTERN:
+            raise ValueError(f"{len(text)} characters, at most {MAX_PATH_PATTERN}")
+        try:
+            return cls(text, re2.compile(text.encode("utf-8"), RE2_OPTIONS))
+        except UnicodeEncodeError:
+            raise ValueError("not valid Unicode text") from None
+        except re2.error as exc:
+            raise ValueError(_re2_reason(exc)) from None
+
+    def fullmatch(self, path: str) -> bool:
+        return self.regex.fullmatch(path.encode("utf-8", "surrogatepass")) is not None
+
+
+def _re2_reason(exc: Exception) -> str:
+    raw = exc.args[0] if exc.args else ""
+    reason = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    if reason.startswith("pattern too large"):
+        return f"too large: RE2 compiles it to a program over {PATH_PATTERN_MEMORY // 1024} KiB"
+    return f"not a regular expression RE2 accepts ({reason}); RE2 has no backreferences or lookarounds"
+
+
+def pattern_problems(document: Mapping[str, Any]) -> list[tuple[Where, str]]:
+    """Why a pattern (of the admin or scenario schema's shape) cannot be used: a path pattern RE2
+    cannot compile, or a body too large to compare with every entry."""
+    problems: list[tuple[Where, str]] = []
+    regex = document.get("path_pattern")
+    if regex is not None:
+        try:
+            PathPattern.compile(regex)
+        except ValueError as exc:
+            problems.append((("path_pattern",), str(exc)))
+    if "body" in document:
+        size = _body_size(document["body"])
+        if size is not None:
+            problems.append((("body",), size))
+    return problems
+
+
+def _body_size(body: Any) -> str | None:
+    """Why a pattern's body is too large to compare, or None."""
+    values, pending = 0, [(body, 1)]
+    while pending:
+        value, depth = pending.pop()
+        values += 1
+        if values > MAX_BODY_VALUES:
+            return f"more than {MAX_BODY_VALUES} values; match on fewer"
+        if depth > MAX_BODY_DEPTH:
+            return f"nested more than {MAX_BODY_DEPTH} deep"
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        pending += [(child, depth + 1) for child in children]
+    return None
 
 
 @dataclass(frozen=True)
@@ -58,7 +153,7 @@ class Pattern:
 
     method: str | None = None
     path: str | None = None
-    path_pattern: re.Pattern[str] | None = None
+    path_pattern: PathPattern | None = None
     operation_id: str | None = None
     status: int | None = None
     query: Mapping[str, str | list[str]] = field(default_factory=dict)
@@ -69,14 +164,13 @@ class Pattern:
 
     @classmethod
     def from_json(cls, document: Mapping[str, Any]) -> Pattern:
-        """A pattern from a request body the admin spec already checked for shape."""
+        """A pattern from a request body the admin spec already checked for shape; ApiError (422, naming
+        the field) for one that `pattern_problems` refuses."""
+        problems = pattern_problems(document)
+        if problems:
+            raise ApiError(*(_problem_item(where, message) for where, message in problems))
         regex = document.get("path_pattern")
-        try:
-            compiled = re.compile(regex) if regex is not None else None
-        except re.error as exc:
-            raise ApiError.of(
-                INVALID_BODY, f"path_pattern is not a regular expression: {exc}", ("pointer", "/path_pattern")
-            ) from None
+        compiled = PathPattern.compile(regex) if regex is not None else None
         method = document.get("method")
         return cls(
             method=method.upper() if method else None,
@@ -90,7 +184,9 @@ class Pattern:
             has_body="body" in document,
         )
 
-    def compare(self, entry: Entry) -> Comparison:
+    def compare(self, entry: Entry, rank: bool = True) -> Comparison:
+        """How far the entry is from the pattern; without `rank`, a missed path is not scored by its
+        similarity (what `matches` needs is the differences alone)."""
         scores: list[tuple[float, float]] = []
         """(score, weight) per criterion given."""
         differences: list[Difference] = []
@@ -105,13 +201,13 @@ class Pattern:
 
         exact("method", self.method, entry.method, ENDPOINT_WEIGHT)
         if self.path is not None and self.path != entry.path:
-            similarity = SequenceMatcher(None, self.path, entry.path).ratio()
+            similarity = _similarity(self.path, entry.path) if rank else 0.0
             scores.append((1.0 - similarity**4, ENDPOINT_WEIGHT))
             differences.append(Difference("path", self.path, entry.path))
         elif self.path is not None:
             scores.append((0.0, ENDPOINT_WEIGHT))
         if self.path_pattern is not None:
-            missed = self.path_pattern.fullmatch(entry.path) is None
+            missed = not self.path_pattern.fullmatch(entry.path)
             scores.append((float(missed), ENDPOINT_WEIGHT))
             if missed:
                 differences.append(Difference("path_pattern", self.path_pattern.pattern, entry.path))
@@ -134,16 +230,40 @@ class Pattern:
         return Comparison(entry, distance, tuple(differences))
 
     def matches(self, entry: Entry) -> bool:
-        return not self.compare(entry).differences
+        return not self.compare(entry, rank=False).differences
 
     def find(self, entries: Iterable[Entry]) -> Iterator[Entry]:
         return (entry for entry in entries if self.matches(entry))
 
     def near_misses(self, entries: list[Entry], limit: int = NEAR_MISSES) -> list[Comparison]:
         """The closest entries, nearest first; among equals, the newest first."""
-        compared = [self.compare(entry) for entry in reversed(entries)]
-        compared.sort(key=lambda comparison: comparison.distance)
-        return compared[:limit]
+        return _nearest([self.compare(entry) for entry in reversed(entries)], limit)
+
+    def search(self, entries: list[Entry], limit: int = NEAR_MISSES) -> tuple[list[Entry], list[Comparison]]:
+        """The matching entries, oldest first, and when there is none the near misses: one pass over
+        the entries (a costly path pattern runs once per entry)."""
+        compared = [self.compare(entry) for entry in entries]
+        found = [comparison.entry for comparison in compared if not comparison.differences]
+        return found, [] if found else _nearest(compared[::-1], limit)
+
+
+def _nearest(compared: list[Comparison], limit: int) -> list[Comparison]:
+    """The `limit` nearest, in the order given among equals."""
+    return sorted(compared, key=lambda comparison: comparison.distance)[:limit]
+
+
+def _problem_item(where: Where, message: str) -> ErrorItem:
+    pointer = "".join(f"/{_escape(str(part))}" for part in where)
+    return ErrorItem(INVALID_BODY, f"{'.'.join(map(str, where))}: {message}", ("pointer", pointer))
+
+
+def _similarity(expected: str, actual: str) -> float:
+    """difflib's ratio of two paths, reading SIMILARITY_SPAN characters from each end of a long one."""
+    return SequenceMatcher(None, _ends(expected), _ends(actual)).ratio()
+
+
+def _ends(path: str) -> str:
+    return path if len(path) <= 2 * SIMILARITY_SPAN else path[:SIMILARITY_SPAN] + path[-SIMILARITY_SPAN:]
 
 
 def _query_differences(

@@ -50,6 +50,8 @@ def forced_answer() -> Response | None:
 def apply_rules(book: RuleBook, environ: WSGIEnvironment) -> Response | None:
     """Answer the request from the session's first matching rule, or let the view answer."""
     operation = valid_request().operation
+    if not book.tries(operation.operation_id):
+        return None
     entry = Entry(
         request.method,
         request.path,

@@ -95,9 +95,10 @@ def load_scenario(
 
 
 def _problems(data: Any, lines: Lines, spec: Spec | None) -> list[tuple[JsonPath, str]]:
-    """The schema's problems, else the references', else (with a spec) the rules'."""
+    """The schema's problems, else the references', else the rules' (without a spec, those that need
+    none: patterns, headers, how many)."""
     problems = _schema_problems(data) or _reference_problems(data, lines)
-    if not problems and spec is not None and data.get("rules"):
+    if not problems and data.get("rules"):
         problems = rule_problems(data["rules"], spec)
     return problems
 

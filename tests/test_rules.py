@@ -8,9 +8,13 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from flask import Flask
@@ -29,7 +33,10 @@ from support import (
     send,
 )
 
-from mockserver.live import LiveServer, read_responses
+from mockserver.journal import Entry
+from mockserver.live import LiveServer, Reply, python_environment, read_responses
+from mockserver.request_patterns import Pattern
+from mockserver.rules import MAX_RULES, RuleBook, compile_rules
 from mockserver.scenarios import ScenarioError, load_scenario
 
 DEFAULT_YAML = (SCENARIOS_DIR / "default.yaml").read_text(encoding="utf-8")
@@ -396,3 +403,265 @@ def test_a_rule_answers_before_simulated_errors(tmp_path: Path) -> None:
     assert client.get(f"{API}/{P07}").status_code == 404
     assert client.get(f"{API}/wholesalers").status_code == 500
     assert send(client, "PATCH", f"{API}/{P08}/connect").status_code == 500
+
+
+# --- what a rule may say: patterns, headers, how many ---------------------------------------------------
+
+BACKTRACKING = "/api/v1/partners/([0-9a-f-]+)+X"
+"""Python's `re` takes about 2**35 steps to find that a partner path does not match this."""
+SESSION = "rule-limits"
+
+
+@pytest.fixture(scope="module")
+def validating() -> Iterator[LiveServer]:
+    """The default server with the response self-check on, shared by the socket tests below."""
+    live = LiveServer.start("--scenario", "default", "--validate-responses")
+    try:
+        yield live
+    finally:
+        live.stop()
+
+
+def add_rule(live: LiveServer, rule: dict[str, Any], session: str) -> Reply:
+    headers = {"Content-Type": "application/json", "X-Mock-Session": session}
+    return live.admin("POST", "/__admin/rules", json.dumps(rule), headers, timeout=5)
+
+
+def test_a_backtracking_rule_pattern_answers_at_once_and_the_server_stays_responsive(
+    validating: LiveServer,
+) -> None:
+    rule = {"match": {"operation_id": "getPartner", "path_pattern": BACKTRACKING}, "respond": {"status": 404}}
+    assert add_rule(validating, rule, "backtracking").status == 201
+    started = time.perf_counter()
+    reply = validating.request("GET", f"{API}/{P07}", headers={"X-Mock-Session": "backtracking"}, timeout=5)
+    assert reply.status == 200  # the rule does not match (no X), and finding that out is quick
+    assert time.perf_counter() - started < 1.0
+    started = time.perf_counter()
+    assert validating.is_healthy()
+    assert time.perf_counter() - started < 1.0
+
+
+@pytest.mark.parametrize(
+    ("pattern", "reason"),
+    [
+        (r"/api/(v1)/\1", "not a regular expression RE2 accepts"),
+        ("/api/(?=v1).*", "not a regular expression RE2 accepts"),
+        ("(", "not a regular expression RE2 accepts (missing ): ()"),
+        ("[^/]{1000}x[^/]{1000}", "too large: RE2 compiles it to a program over 256 KiB"),
+    ],
+    ids=["backreference", "lookahead", "unclosed", "too-large"],
+)
+def test_a_pattern_re2_cannot_run_is_a_422_naming_the_field(
+    client: FlaskClient, pattern: str, reason: str
+) -> None:
+    rule = {"match": {"operation_id": "getPartner", "path_pattern": pattern}, "respond": {"status": 404}}
+    response = client.post("/__admin/rules", json=rule)
+    assert response.status_code == 422, response.get_data(as_text=True)
+    (error,) = response.get_json()["errors"]
+    assert error["source"] == {"pointer": "/match/path_pattern"}
+    assert error["detail"].startswith(reason), error["detail"]
+    assert client.get("/__admin/rules").get_json() == {"rules": []}
+
+
+def with_pattern_rule(tmp_path: Path, pattern: str = "(") -> tuple[Path, int]:
+    """A scenario file whose first rule has this path pattern, and the line of the pattern."""
+    path = with_rules(
+        tmp_path, f"  - match:\n      operation_id: getPartner\n      path_pattern: {json.dumps(pattern)}\n"
+    )
+    return path, DEFAULT_YAML.count("\n") + 5
+
+
+def test_a_bad_pattern_in_a_scenario_file_is_reported_with_its_line_by_check(
+    tmp_path: Path, runner: Any
+) -> None:
+    from mockserver.cli import cli
+
+    path, line = with_pattern_rule(tmp_path)
+    result = runner.invoke(cli, ["check", str(path)])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(
+        f"error: {path}:{line}: rules[0].match.path_pattern: not a regular expression RE2 accepts"
+    ), result.stderr
+
+
+def test_a_bad_pattern_in_a_scenario_file_stops_serve_with_one_error_line(tmp_path: Path) -> None:
+    path, line = with_pattern_rule(tmp_path)
+    finished = subprocess.run(
+        [sys.executable, "-m", "mockserver", "serve", "--port", "0", "--scenario", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=python_environment(),
+    )
+    assert finished.returncode == 1, finished.stderr
+    assert "Traceback" not in finished.stderr
+    assert finished.stderr.startswith(f"error: {path}:{line}: rules[0].match.path_pattern: "), finished.stderr
+
+
+def test_a_bad_pattern_in_an_inline_scenario_is_the_scenario_error(client: FlaskClient) -> None:
+    text = DEFAULT_YAML + "\nrules:\n  - match:\n      operation_id: getPartner\n      path_pattern: '('\n"
+    response = client.put("/__admin/scenario", json={"inline": text})
+    assert response.status_code == 400, response.get_data(as_text=True)
+    (error,) = response.get_json()["errors"]
+    line = DEFAULT_YAML.count("\n") + 5
+    assert error["code"] == "invalid_scenario" and error["source"] == {"pointer": "/inline"}
+    assert error["detail"].startswith(f"<inline>:{line}: rules[0].match.path_pattern: "), error["detail"]
+
+
+def test_a_pattern_longer_than_the_bound_is_refused_in_a_scenario_file(tmp_path: Path) -> None:
+    path, line = with_pattern_rule(tmp_path, "/" + "a" * 600)
+    with pytest.raises(ScenarioError, match=r"rules\[0\]\.match\.path_pattern: 601 characters, at most 500"):
+        load_scenario(path, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("headers", "pointer", "reason"),
+    [
+        ({"X-Note": "a\r\nSet-Cookie: x=1"}, "/respond/headers/X-Note", "a header value is visible ASCII"),
+        ({"X-Note": "a\nb"}, "/respond/headers/X-Note", "a header value is visible ASCII"),
+        ({"X-Note": "a\x00b"}, "/respond/headers/X-Note", "a header value is visible ASCII"),
+        ({"X Note": "a"}, "/respond/headers/X Note", "'X Note' is not a header name"),
+        ({"X/Note": "a"}, "/respond/headers/X~1Note", "'X/Note' is not a header name"),
+        ({"X-Note:": "a"}, "/respond/headers/X-Note:", "'X-Note:' is not a header name"),
+    ],
+    ids=["crlf", "lf", "nul", "space-in-name", "slash-in-name", "colon-in-name"],
+)
+def test_a_rule_header_that_is_not_an_http_field_is_a_422(
+    client: FlaskClient, headers: dict[str, str], pointer: str, reason: str
+) -> None:
+    for violation in (False, True):
+        rule = {"match": {"operation_id": "getPartner"}, "respond": {"headers": headers}}
+        response = client.post("/__admin/rules", json={**rule, "contract_violation": violation})
+        assert response.status_code == 422, response.get_data(as_text=True)
+        (error,) = response.get_json()["errors"]
+        assert error["source"] == {"pointer": pointer} and error["detail"].startswith(reason)
+    assert client.get(f"{API}/{P07}").status_code == 200
+
+
+def test_a_rule_header_with_a_line_break_is_refused_in_a_scenario_file(tmp_path: Path) -> None:
+    path = with_rules(
+        tmp_path, '  - match: {operation_id: getPartner}\n    respond: {headers: {X-Note: "a\\r\\nb"}}\n'
+    )
+    with pytest.raises(ScenarioError, match=r"rules\[0\]\.respond\.headers\.X-Note: a header value is"):
+        load_scenario(path, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ("Content-Length", "transfer-encoding", "Connection", "Keep-Alive", "Upgrade", "TE", "Trailer")
+    + ("Proxy-Authenticate",),
+)
+def test_framing_headers_are_never_a_rules_even_breaking_the_contract(client: FlaskClient, name: str) -> None:
+    for violation in (False, True):
+        rule = {"match": {"operation_id": "getPartner"}, "respond": {"headers": {name: "5"}}}
+        response = client.post("/__admin/rules", json={**rule, "contract_violation": violation})
+        assert response.status_code == 422, response.get_data(as_text=True)
+        (error,) = response.get_json()["errors"]
+        assert error["source"] == {"pointer": f"/respond/headers/{name}"}
+        assert "frames the message or the connection" in error["detail"]
+
+
+def test_a_content_type_must_be_one_the_response_declares_unless_the_rule_breaks_the_contract(
+    client: FlaskClient,
+) -> None:
+    html = {"match": {"operation_id": "getPartner"}, "respond": {"headers": {"Content-Type": "text/html"}}}
+    response = client.post("/__admin/rules", json=html)
+    assert response.status_code == 422
+    (error,) = response.get_json()["errors"]
+    assert error["source"] == {"pointer": "/respond/headers/Content-Type"}
+    assert error["detail"].startswith("'text/html' is not a media type 200 of getPartner declares")
+    with_charset = {"headers": {"Content-Type": "application/json; charset=utf-8"}, "status": 404}
+    rule = {"id": "json", "match": {"operation_id": "getPartner"}, "respond": with_charset}
+    assert client.post("/__admin/rules", json=rule).status_code == 201
+    assert client.get(f"{API}/{P07}").headers["Content-Type"] == "application/json; charset=utf-8"
+    assert client.delete("/__admin/rules/json").status_code == 204
+    assert client.post("/__admin/rules", json={**html, "contract_violation": True}).status_code == 201
+    assert plain_client(client.application).get(f"{API}/{P07}").headers["Content-Type"] == "text/html"
+
+
+def split_responses(raw: bytes) -> list[tuple[str, bytes]]:
+    """Status lines and bodies of HTTP/1.1 responses read back to back, framed by Content-Length;
+    AssertionError when the bytes are not such responses."""
+    found = []
+    while raw:
+        head, separator, rest = raw.partition(b"\r\n\r\n")
+        assert separator and head.startswith(b"HTTP/1.1 "), raw[:200]
+        lines = head.decode("latin-1").split("\r\n")
+        lengths = [line.split(":", 1)[1] for line in lines if line.lower().startswith("content-length:")]
+        assert len(lengths) == 1, lines
+        length = int(lengths[0])
+        found.append((lines[0], rest[:length]))
+        raw = rest[length:]
+    return found
+
+
+@pytest.mark.parametrize(
+    "headers", [{"Content-Length": "5"}, {"Transfer-Encoding": "chunked"}], ids=["content-length", "chunked"]
+)
+def test_pipelined_answers_stay_framed_whatever_a_rule_tries(
+    validating: LiveServer, headers: dict[str, str]
+) -> None:
+    session = f"framing-{next(iter(headers)).lower()}"
+    rule = {"match": {"operation_id": "getPartner"}, "respond": {"headers": headers}}
+    added = add_rule(validating, {**rule, "contract_violation": True}, session)
+    request = f"GET {API}/{P07} HTTP/1.1\r\nHost: mock\r\nX-Mock-Session: {session}\r\n\r\n".encode()
+    with socket.create_connection((validating.host, validating.port), timeout=10) as sock:
+        sock.sendall(request * 2)
+        raw = read_responses(sock, 2, 10, 1 << 20)
+    answers = split_responses(raw)
+    assert [status for status, _ in answers] == ["HTTP/1.1 200 OK"] * 2
+    assert [json.loads(body)["data"]["id"] for _, body in answers] == [P07, P07]
+    assert added.status == 422, added.text()
+    assert added.json()["errors"][0]["source"] == {"pointer": f"/respond/headers/{next(iter(headers))}"}
+
+
+def test_a_session_holds_at_most_200_rules(client: FlaskClient) -> None:
+    mine = {"X-Mock-Session": SESSION}
+    for n in range(MAX_RULES):
+        rule = {"id": f"r{n}", "match": {"operation_id": "getPartner", "query": {"n": str(n)}}, "respond": {}}
+        assert client.post("/__admin/rules", json=rule, headers=mine).status_code == 201
+    one_more = {"match": {"operation_id": "listWholesalers"}, "respond": {"status": 500}}
+    response = client.post("/__admin/rules", json=one_more, headers=mine)
+    assert response.status_code == 409, response.get_data(as_text=True)
+    (error,) = response.get_json()["errors"]
+    assert error["code"] == "too_many_rules" and "at most 200" in error["detail"]
+    assert len(client.get("/__admin/rules", headers=mine).get_json()["rules"]) == MAX_RULES
+    assert client.get(f"{API}/wholesalers", headers=mine).status_code == 200  # not added
+    assert client.post("/__admin/rules", json=one_more).status_code == 201  # other sessions have room
+    assert client.delete("/__admin/rules/r0", headers=mine).status_code == 204
+    assert client.post("/__admin/rules", json=one_more, headers=mine).status_code == 201
+
+
+def test_a_scenario_file_with_more_rules_than_a_session_holds_is_refused(tmp_path: Path) -> None:
+    rule = "  - match: {operation_id: getPartner}\n    respond: {status: 404}\n"
+    path = with_rules(tmp_path, rule * (MAX_RULES + 1))
+    with pytest.raises(ScenarioError, match=r":\d+: rules: 201 rules; a session holds at most 200"):
+        load_scenario(path, tmp_path)
+
+
+class CountingPattern(Pattern):
+    """A pattern that counts the entries it is asked about."""
+
+    asked: ClassVar[list[Entry]] = []
+
+    def matches(self, entry: Entry) -> bool:
+        self.asked.append(entry)
+        return False
+
+
+def test_a_request_tries_only_the_rules_of_its_operation() -> None:
+    (template,) = compile_rules([{"match": {"operation_id": "getPartner"}}], SPEC)
+    others = tuple(
+        replace(template, id=f"other-{n}", pattern=CountingPattern(operation_id="getPartner"))
+        for n in range(MAX_RULES)
+    )
+    book = RuleBook(others)
+    listing = Entry("GET", f"{API}/available", "", 0, 0.0, operation_id="listAvailablePartners")
+    started = time.perf_counter()
+    for _ in range(1000):
+        assert book.answer(listing) is None
+    assert CountingPattern.asked == []
+    assert time.perf_counter() - started < 0.5
+    assert not book.tries("listAvailablePartners") and book.tries("getPartner")
+    book.answer(replace(listing, operation_id="getPartner"))
+    assert len(CountingPattern.asked) == MAX_RULES

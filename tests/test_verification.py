@@ -4,6 +4,11 @@ patterns, the near-miss ranking when nothing matches, and `/__admin/violations`.
 from __future__ import annotations
 
 import json
+import random
+import socket
+import string
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -12,6 +17,7 @@ from flask.testing import FlaskClient
 from support import API, AS_BOB, JSON, P01, P08, VALID_CLICK, make_app, post_click, send
 
 from mockserver.journal import MAX_BODY
+from mockserver.live import LiveServer, Reply, complete_responses, read_responses
 
 SESSION = {"X-Mock-Session": "verify-1"}
 
@@ -231,3 +237,94 @@ def test_a_session_is_told_how_many_of_its_entries_the_bound_dropped() -> None:
     assert client.post("/__admin/reset", headers=mine).status_code == 204
     assert client.get("/__admin/requests", headers=mine).get_json()["meta"]["dropped"] == 0
     assert client.get("/__admin/requests").get_json()["meta"]["dropped"] == 2  # since start-up
+
+
+# --- what a pattern may cost -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pattern", "pointer", "reason"),
+    [
+        ({"path_pattern": r"/api/(v1)/\1"}, "/path_pattern", "path_pattern: not a regular expression RE2"),
+        ({"path_pattern": "(?<=/api)/v1"}, "/path_pattern", "path_pattern: not a regular expression RE2"),
+        ({"path_pattern": r"\pL{400}"}, "/path_pattern", "path_pattern: too large"),
+        ({"body": list(range(1001))}, "/body", "body: more than 1000 values"),
+        ({"body": json.loads("[" * 40 + "]" * 40)}, "/body", "body: nested more"),
+    ],
+    ids=["backreference", "lookbehind", "too-large", "body-values", "body-depth"],
+)
+def test_a_pattern_too_costly_to_run_is_a_422_naming_the_field(
+    client: FlaskClient, pattern: dict[str, Any], pointer: str, reason: str
+) -> None:
+    for endpoint in ("find", "count"):
+        response = client.post(f"/__admin/requests/{endpoint}", json=pattern)
+        assert response.status_code == 422, response.get_data(as_text=True)
+        (error,) = response.get_json()["errors"]
+        assert error["source"] == {"pointer": pointer} and error["detail"].startswith(reason)
+
+
+LONG_PATH = 2048
+"""The journal's bound on a path."""
+
+
+def journal_long_paths(live: LiveServer, count: int, seed: int = 17) -> None:
+    """`count` requests to 2,048-character paths (404s, journaled), pipelined 100 at a time."""
+    rng = random.Random(seed)
+    alphabet = string.ascii_letters + string.digits
+    for _ in range(count // 100):
+        paths = ["/" + "".join(rng.choices(alphabet, k=LONG_PATH - 1)) for _ in range(100)]
+        payload = b"".join(f"GET {path} HTTP/1.1\r\nHost: mock\r\n\r\n".encode() for path in paths)
+        with socket.create_connection((live.host, live.port), timeout=30) as sock:
+            sock.sendall(payload)
+            assert complete_responses(read_responses(sock, 100, 30, 1 << 24)) == 100
+
+
+def post_in_background(
+    live: LiveServer, path: str, document: Any
+) -> tuple[threading.Thread, list[Reply | OSError]]:
+    """A POST sent by a thread of its own; its answer, or the time-out, lands in the list."""
+    answered: list[Reply | OSError] = []
+    body = json.dumps(document)
+
+    def post() -> None:
+        try:
+            answered.append(live.admin("POST", path, body, {"Content-Type": JSON}, timeout=15))
+        except OSError as error:
+            answered.append(error)
+
+    thread = threading.Thread(target=post)
+    thread.start()
+    return thread, answered
+
+
+def test_finding_and_counting_over_a_full_journal_of_long_paths_is_quick_and_others_are_served() -> None:
+    """1,000 journaled 2,048-character paths: a backtracking pattern (it ran for hours under Python's
+    `re`), a long path ranked against each entry (about 20 s under difflib's full ratio) and counts
+    each answer within seconds, and the health check is answered while they run."""
+    live = LiveServer.start("--scenario", "default")
+    try:
+        journal_long_paths(live, 1000)
+        assert live.get_json("/__admin/requests")["meta"]["stored"] == 1000
+        other = "/" + "".join(random.Random(5).choices(string.ascii_letters + string.digits, k=2047))
+        searches = [
+            ("find", {"path_pattern": "/([A-Za-z0-9]+)+!"}),
+            ("find", {"path": other}),
+            ("count", {"path": other}),
+            ("count", {"path_pattern": "/([A-Za-z0-9]+)+!"}),
+        ]
+        for endpoint, pattern in searches:
+            started = time.perf_counter()
+            searching, answered = post_in_background(live, f"/__admin/requests/{endpoint}", pattern)
+            assert live.is_healthy(), (endpoint, pattern)  # within its 2 s time-out
+            searching.join(20)
+            elapsed = time.perf_counter() - started
+            assert answered and isinstance(answered[0], Reply), (endpoint, pattern, answered)
+            assert answered[0].status == 200, (endpoint, pattern)
+            assert elapsed < 3.0, (endpoint, pattern, elapsed)
+            document = answered[0].json()
+            if endpoint == "find":
+                assert document["requests"] == [] and len(document["near_misses"]) == 5
+            else:
+                assert document == {"count": 0}
+    finally:
+        live.stop()
