@@ -5,21 +5,27 @@
 
 Without --url it starts `python -m mockserver serve --port <free> --quiet <server args>` itself
 (mockserver.live.LiveServer). Threads of good clients (readers: the list and read operations;
-writers: click events and PATCH/DELETE …/connect) and hostile raw-socket clients (stalled, truncated,
-oversize, malformed, lower-case method, gzip) run for --duration seconds. Then: every click event
+writers: click events and PATCH/DELETE …/connect), hostile raw-socket clients (stalled, truncated,
+oversize, malformed, lower-case method, gzip), attacks on the server's bounds (recursive and deeply
+nested scenarios, backtracking patterns, fast chunked floods, a flood of idle connections), slow and
+trickling upstreams behind a `mockserver proxy` it starts, and probes (health checks on fresh
+connections) run for --duration seconds. Then: the server still answers; every click event
 acknowledged with 201 must be stored (or counted as dropped) and nothing else; every (user, partner)
-pair must show the link state of its last acknowledged operation. Prints a summary (and --json).
-Exit 0 only with no 5xx, no failed good request and both invariants holding; 1 otherwise; 2 when the
+pair must show the link state of its last acknowledged operation; the probes' p99 and the RSS growth
+stay within their bounds; the attacks got only accepted outcomes. Prints a summary (and --json).
+Exit 0 only with no 5xx, no failed good request and every invariant holding; 1 otherwise; 2 when the
 run could not start. Parts in bench/soaklib/; see bench/README.md.
 """
 
 from __future__ import annotations
 
 import json
+import resource
 import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from urllib.parse import urlsplit
@@ -30,13 +36,17 @@ for _path in (HERE.parent, HERE):  # soaklib, benchlib, and this repository's mo
         sys.path.insert(0, str(_path))
 
 from benchlib.servers import tree_rss_kib  # noqa: E402
-from soaklib.checks import check_click_events, check_links, click_meta  # noqa: E402
+from soaklib.attacks import run_admin_attacks, run_chunked_floods, run_idle_flood  # noqa: E402
+from soaklib.bounds import check_answering, check_hostile_outcomes, check_probes, check_rss  # noqa: E402
+from soaklib.checks import Invariant, check_click_events, check_links, click_meta  # noqa: E402
 from soaklib.client import TRANSPORT_ERRORS, Client, DataSet  # noqa: E402
-from soaklib.good import link_pairs, run_reader, run_writer, settle  # noqa: E402
-from soaklib.hostile import run_quick, run_stalls  # noqa: E402
+from soaklib.good import Pair, PairState, link_pairs, run_reader, run_writer, settle  # noqa: E402
+from soaklib.hostile import QUICK_KINDS, STALL_KINDS, run_quick, run_stalls  # noqa: E402
 from soaklib.options import Options, parse_args  # noqa: E402
+from soaklib.probes import run_probe  # noqa: E402
 from soaklib.report import RunInfo, build, render  # noqa: E402
 from soaklib.tally import Tally  # noqa: E402
+from soaklib.upstream import SlowUpstream, run_slow_upstream_clients  # noqa: E402
 
 from mockserver.live import LiveServer, ServerNotReady  # noqa: E402
 
@@ -45,6 +55,18 @@ RSS_INTERVAL = 5.0
 """Seconds between two RSS samples during the load (the peak is reported)."""
 QUIESCE = 1.0
 """Seconds between the last hostile socket closing and the checks (let the server finish with them)."""
+ADMIN_ATTACKS = ("recursive-scenario", "backtracking-rule", "backtracking-find")
+UPSTREAM_KINDS = ("slow-upstream", "trickle-upstream")
+FINAL_HEALTH_TIMEOUT = 10.0
+BOUNDED_SERVER = """
+import resource, sys
+limit = int(sys.argv.pop(1))
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+from mockserver.cli import cli
+cli(sys.argv[1:], prog_name="mockserver")
+"""
+"""`python -m mockserver` within an address space (--server-memory): a server that takes all the memory
+fails the soak instead of starving the machine."""
 
 
 def log(message: str) -> None:
@@ -100,15 +122,12 @@ class Soak:
             tally = Tally()
             writer_args = (i, options.seed, data, ledgers[i], self.client(), stop, tally)
             good.append((threading.Thread(target=run_writer, args=writer_args, name=f"writer-{i}"), tally))
-        stall_tally, quick_tally = Tally(), Tally()
-        wait = options.hostile_wait
-        common = (self.host, self.port, options.seed, data)
-        hostile = [
-            threading.Thread(
-                target=run_stalls, args=(*common, options.stalled, wait, stop, stall_tally), name="stalls"
-            ),
-            threading.Thread(target=run_quick, args=(*common, wait, stop, quick_tally), name="hostile"),
-        ]
+        hostile, hostile_tallies = self.hostile_threads(data, stop)
+        proxy = self.start_proxy()
+        if proxy is not None:
+            threads, tallies = self.proxy_threads(proxy[1], stop)
+            hostile += threads
+            hostile_tallies += tallies
 
         started = time.perf_counter()
         for thread in [t for t, _ in good] + hostile:
@@ -132,26 +151,28 @@ class Soak:
         elapsed = time.perf_counter() - started
         for thread in hostile:
             thread.join()
+        if proxy is not None:
+            proxy[1].stop()
+            proxy[0].close()
         server_exit = self.server_exit()
 
         tally = Tally()
         for _, part in good:
             tally.merge(part)
-        checker = self.client()
-        invariants = {}
+        for part in hostile_tallies:
+            tally.merge(part)
+        invariants: dict[str, Invariant] = {}
         if server_exit is None:
-            for ledger in ledgers:
-                settle(checker, tally, ledger)
-            time.sleep(QUIESCE)
-            invariants["click_events"] = check_click_events(checker, baseline, tally.ok["click-event"])
-            invariants["links"] = check_links(checker, data, ledgers)
-        checker.close()
-        tally.merge(stall_tally)
-        tally.merge(quick_tally)
+            invariants = self.state_invariants(tally, ledgers, data, baseline)
         rss_end = self.rss()
         rss = None
         if rss_start is not None and rss_end is not None and rss_peak is not None:
             rss = {"start": rss_start, "end": rss_end, "peak": max(rss_peak, rss_end)}
+        invariants["probes"] = check_probes(tally, "probe-mock", "mock", options.probe_p99)
+        if proxy is not None:
+            invariants["proxy_probes"] = check_probes(tally, "probe-proxy", "proxy", options.probe_p99)
+        invariants["rss"] = check_rss(rss, options.max_rss_growth_mib)
+        invariants["hostile_outcomes"] = check_hostile_outcomes(tally, options.hostile)
         info = RunInfo(
             target=target,
             server_args=options.server_args,
@@ -160,17 +181,113 @@ class Soak:
             elapsed_s=elapsed,
             threads={"readers": options.readers, "writers": options.writers, "stalled": options.stalled},
             read_timeout_s=options.read_timeout,
-            hostile_wait_s=wait,
+            hostile_wait_s=options.hostile_wait,
             rss_kib=rss,
             server_exit=server_exit,
             max_latency_s=options.max_latency,
+            hostile_kinds=sorted(options.hostile),
+            idle=options.idle if "idle-flood" in options.hostile else 0,
+            flood_mib=options.flood_bytes / 2**20,
+            proxy=f"mockserver proxy --upstream-timeout {options.upstream_timeout:g}" if proxy else None,
         )
         return build(info, tally, invariants)
+
+    def hostile_threads(
+        self, data: DataSet, stop: threading.Event
+    ) -> tuple[list[threading.Thread], list[Tally]]:
+        """The threads of the hostile kinds --hostile selects, each with its tally; and the probe."""
+        options, kinds = self.options, self.options.hostile
+        wait = options.hostile_wait
+        common = (self.host, self.port, options.seed)
+        threads: list[threading.Thread] = []
+        tallies: list[Tally] = []
+
+        def add(
+            name: str, target: Callable[..., None], *args: object, after: tuple[object, ...] = ()
+        ) -> None:
+            tallies.append(Tally())
+            threads.append(threading.Thread(target=target, args=(*args, tallies[-1], *after), name=name))
+
+        add("probe-mock", run_probe, self.host, self.port, "probe-mock", stop)
+        stalls = tuple(k for k in STALL_KINDS if k in kinds)
+        if stalls:
+            add("stalls", run_stalls, *common, data, options.stalled, wait, stop, after=(stalls,))
+        quick = tuple(k for k in QUICK_KINDS if k in kinds)
+        if quick:
+            add("hostile", run_quick, *common, data, wait, stop, after=(quick,))
+        if kinds & set(ADMIN_ATTACKS):
+            add("admin-attacks", run_admin_attacks, *common, kinds, stop)
+        if "chunked-flood" in kinds:
+            add("chunked-flood", run_chunked_floods, *common, data, options.flood_bytes, wait, stop)
+        if "idle-flood" in kinds and options.idle:
+            add("idle-flood", run_idle_flood, self.host, self.port, options.idle, stop)
+        return threads, tallies
+
+    def proxy_threads(
+        self, proxy: LiveServer, stop: threading.Event
+    ) -> tuple[list[threading.Thread], list[Tally]]:
+        """The slow-upstream clients and the probe of the proxy, each with its tally."""
+        options = self.options
+        clients, probes = Tally(), Tally()
+        ask = (proxy.host, proxy.port, options.seed, options.upstream_timeout, stop, clients)
+        probe = (proxy.host, proxy.port, "probe-proxy", stop, probes)
+        threads = [
+            threading.Thread(target=run_slow_upstream_clients, args=ask, name="slow-upstream"),
+            threading.Thread(target=run_probe, args=probe, name="probe-proxy"),
+        ]
+        return threads, [clients, probes]
+
+    def start_proxy(self) -> tuple[SlowUpstream, LiveServer] | None:
+        """The slow upstream and a `mockserver proxy` in front of it, when their kinds run."""
+        if not set(UPSTREAM_KINDS) & self.options.hostile:
+            return None
+        upstream = SlowUpstream()
+        try:
+            timeout = f"{self.options.upstream_timeout:g}"
+            proxy = LiveServer.start(
+                "--upstream", upstream.url, "--upstream-timeout", timeout, subcommand="proxy", cwd=ROOT
+            )
+        except BaseException:
+            upstream.close()
+            raise
+        log(f"soak: proxy on port {proxy.port} in front of a slow upstream at {upstream.url}")
+        return upstream, proxy
+
+    def state_invariants(
+        self, tally: Tally, ledgers: list[dict[Pair, PairState]], data: DataSet, baseline: dict[str, int]
+    ) -> dict[str, Invariant]:
+        """The server answers; then the click events and the links are as acknowledged."""
+        checker = Client(self.host, self.port, FINAL_HEALTH_TIMEOUT)
+        try:
+            answering = check_answering(checker)
+            if not answering.ok:
+                return {"answering": answering}
+            checker.close()
+            checker = self.client()
+            for ledger in ledgers:
+                settle(checker, tally, ledger)
+            time.sleep(QUIESCE)
+            return {
+                "answering": answering,
+                "click_events": check_click_events(checker, baseline, tally.ok["click-event"]),
+                "links": check_links(checker, data, ledgers),
+            }
+        finally:
+            checker.close()
+
+
+def raise_open_files() -> None:
+    """The soft limit on open files up to the hard one: the idle flood holds over a thousand sockets
+    (and the server it starts inherits the limit)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)
+    raise_open_files()
     server: LiveServer | None = None
     try:
         if options.url is not None:
@@ -179,7 +296,11 @@ def main(argv: list[str] | None = None) -> int:
             target = options.url
         else:
             log(f"soak: starting python -m mockserver serve {' '.join(options.server_args)}".rstrip())
-            server = LiveServer.start(*options.server_args, cwd=ROOT)
+            command = None
+            if options.server_memory_mib:
+                limit = str(int(options.server_memory_mib * 2**20))
+                command = [sys.executable, "-c", BOUNDED_SERVER, limit]
+            server = LiveServer.start(*options.server_args, cwd=ROOT, command=command)
             host, port, pid = server.host, server.port, server.process.pid
             target = f"python -m mockserver serve (port {port})"
         report = Soak(options, host, port, pid, server).run(target)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from .errors import INVALID_BODY, INVALID_SCENARIO, ApiError
@@ -14,12 +15,25 @@ from .spec import Spec
 MAX_SCENARIO_PARTNERS = 10_000
 """Partners a scenario sent over the network (inline or Faker) may hold."""
 
+_FAKER_DATA: weakref.WeakValueDictionary[tuple[int, int], DataSet] = weakref.WeakValueDictionary()
+"""Faker data sets by (seed, partners), kept while a session serves them."""
+
+
+def faker_dataset(seed: int, partners: int) -> DataSet:
+    """Faker data of this seed and size, generated once while any session serves it (10,000 partners
+    take about 2 s of CPU): every switch and session asking for the same shares one data set."""
+    dataset = _FAKER_DATA.get((seed, partners))
+    if dataset is None:
+        dataset = generate_dataset(seed, partners)
+        _FAKER_DATA[seed, partners] = dataset
+    return dataset
+
 
 def load_dataset(settings: Settings, spec: Spec | None = None) -> DataSet:
     """The data set the settings name; a scenario's rules are checked against `spec` when given."""
     if settings.scenario is not None:
         return load_scenario(settings.scenario, settings.scenarios_dir, spec=spec)
-    return generate_dataset(settings.seed, settings.partners)
+    return faker_dataset(settings.seed, settings.partners)
 
 
 def describe_dataset(settings: Settings) -> str:
@@ -53,7 +67,7 @@ def requested_dataset(body: Any, settings: Settings, spec: Spec) -> tuple[DataSe
     if partners > MAX_SCENARIO_PARTNERS:  # the server's own --partners may be larger
         detail = f"partners must be at most {MAX_SCENARIO_PARTNERS}, got {partners}"
         raise ApiError.of(INVALID_BODY, detail, ("pointer", "/partners"))
-    return generate_dataset(seed, partners), seed, faker_source(seed, partners)
+    return faker_dataset(seed, partners), seed, faker_source(seed, partners)
 
 
 def _inline(text: str, pointer: str, spec: Spec) -> DataSet:

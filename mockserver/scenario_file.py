@@ -1,8 +1,10 @@
-"""A scenario file read safely and within bounds: size, UTF-8, tags, duplicate keys and aliases are
-checked on the YAML node tree before anything is built, and every JSON path keeps its line."""
+"""A scenario file read safely and within bounds: size, UTF-8, nesting, aliases, tags and duplicate keys
+are checked while the YAML node tree is composed and on that tree, before anything is built; every JSON
+path keeps its line."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +17,18 @@ MAX_NODES = 300_000
 """Cap on YAML nodes once aliases are expanded, counted before anything is expanded or built."""
 MAX_ALIASES = 1_000
 """Cap on alias uses (`*name`): a small file of many aliases would expand into a huge document."""
-SAFE_LOADER: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-"""libyaml's SafeLoader when PyYAML was built with it: ~10x faster, nesting capped at 1000."""
+MAX_DEPTH = 100
+"""Cap on nested collections (aliases expanded); a scenario needs about five, a rule's body a few more."""
+LINE_DEPTH = 16
+"""JSON paths longer than this share their ancestor's line (keeps the line index small in any file)."""
+TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep"
+TOO_MANY_NODES = f"more than {MAX_NODES} YAML nodes"
 YAML_PREFIX = "tag:yaml.org,2002:"
 SAFE_TAGS = frozenset(t for t in yaml.SafeLoader.yaml_constructors if t) | {YAML_PREFIX + "merge"}
 """Tags SafeLoader builds (plus `<<` merge keys); anything else is refused before building."""
+SAFE_LOADER: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's SafeLoader when PyYAML was built with it: its parser is ~3x faster. Only its parser and
+constructor are used: the node tree is composed here, without recursion and within the bounds."""
 
 JsonPath = tuple[str | int, ...]
 Lines = dict[JsonPath, int]
@@ -60,99 +69,215 @@ def read_text(path: Path) -> str:
 
 
 def parse_yaml(text: str, path: Path) -> tuple[Any, Lines]:
-    """Compose with SafeLoader, check tags and keys on the node tree, then construct plain data."""
+    """Compose the node tree within bounds and checked (`_Composer`), then construct plain data from it.
+
+    Nothing is built before the whole tree has passed: it is then acyclic, at most MAX_DEPTH collections
+    deep and MAX_NODES nodes once expanded, so constructing it is bounded. The loader only parses and
+    constructs.
+    """
     loader = SAFE_LOADER(text)
     try:
-        root = loader.get_single_node()
-        if root is None:
-            raise ScenarioError(path, None, "the file is empty; see scenario.schema.json")
-        _check_size(root, path)
-        lines = _index(root, path)
-        return loader.construct_document(root), lines
+        composer = _Composer(loader, path)
+        root = composer.single_node()
+        return loader.construct_document(root), composer.lines
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        detail = f"{exc.problem} ({exc.context})" if exc.context else str(exc.problem)
         line = mark.line + 1 if mark else None
+        if exc.problem and "maximum nesting depth" in exc.problem:  # libyaml's own cap (1,000 levels)
+            raise ScenarioError(path, line, TOO_DEEP) from None
+        detail = f"{exc.problem} ({exc.context})" if exc.context else str(exc.problem)
         raise ScenarioError(path, line, f"invalid YAML: {detail}") from None
     except yaml.YAMLError as exc:
         raise ScenarioError(path, None, f"invalid YAML: {exc}") from None
-    except RecursionError:
-        raise ScenarioError(path, None, "invalid YAML: nested too deeply") from None
     finally:
         loader.dispose()
 
 
-def _check_size(root: yaml.Node, path: Path) -> None:
-    """Refuse a file whose aliases are too many or expand too far, in time linear in the file.
+@dataclass
+class _Open:
+    """A collection being composed, and what is known of it so far."""
 
-    Each node is visited once (an alias is the same node object met again); only when there are
-    aliases is the expanded size computed, bottom-up from the children's, so nothing is expanded.
+    node: yaml.SequenceNode | yaml.MappingNode
+    anchor: str | None
+    at: JsonPath
+    """its JSON path (cut at LINE_DEPTH parts)"""
+    key: yaml.ScalarNode | None = None
+    """a mapping's key waiting for its value"""
+    keys: dict[str, int] = field(default_factory=dict)
+    """a mapping's keys so far, with their lines"""
+    height: int = 1
+    """collections nested in it, itself included (aliases expanded)"""
+    size: int = 1
+    """nodes in it, itself included, aliases expanded (at most MAX_NODES + 1)"""
+
+
+class _Composer:
+    """PyYAML's composer without recursion, checking each node as it comes; refused with the line:
+
+    more than MAX_NODES nodes or MAX_DEPTH nested collections (aliases expanded: each anchored node's
+    height and size are measured when it ends, so nothing is expanded), more than MAX_ALIASES aliases,
+    an alias to a node that contains it (PyYAML would build a self-referencing list that no walk ever
+    leaves), tags SafeLoader cannot build, duplicate and non-scalar keys. Records the line of each JSON
+    path down to LINE_DEPTH parts (deeper ones, and those inside an alias, take their ancestor's).
+    Events and loaders are typed `Any`: the stubs leave the C parser's marks and events half typed.
     """
-    seen = {id(root)}
-    order = [root]
-    aliases = 0
-    for node in order:  # grows while it is walked: a breadth-first walk of distinct nodes
-        for child in _children(node):
-            if id(child) in seen:
-                aliases += 1
-                if aliases > MAX_ALIASES:
-                    raise ScenarioError(path, None, f"more than {MAX_ALIASES} YAML aliases")
-            else:
-                seen.add(id(child))
-                order.append(child)
-    if aliases == 0:
-        return  # as many nodes as the file spells out: bounded by MAX_BYTES
-    expanded: dict[int, int] = {}
-    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
-    while stack:  # depth-first, each node once; a node's size once its children's are known
-        node, children_done = stack.pop()
-        if children_done:
-            expanded[id(node)] = 1 + sum(expanded.get(id(child), 1) for child in _children(node))
-        elif id(node) not in expanded:
-            expanded[id(node)] = 1  # in progress: a recursive alias counts as one node
-            stack.append((node, True))
-            stack.extend((child, False) for child in _children(node) if id(child) not in expanded)
-    if expanded[id(root)] > MAX_NODES:
-        raise ScenarioError(path, None, f"more than {MAX_NODES} YAML nodes once aliases are expanded")
+
+    def __init__(self, loader: Any, path: Path) -> None:
+        self.loader = loader
+        self.path = path
+        self.lines: Lines = {}
+        self.open: list[_Open] = []
+        self.anchors: dict[str, tuple[yaml.Node, int, int]] = {}
+        """anchor -> (node, height, size) of each anchored node composed"""
+        self.nodes = 0
+        self.aliases = 0
+
+    def single_node(self) -> yaml.Node:
+        """The one document's root node (yaml.Loader.get_single_node)."""
+        loader = self.loader
+        loader.get_event()  # the stream's start
+        if loader.check_event(yaml.StreamEndEvent):
+            raise ScenarioError(self.path, None, "the file is empty; see scenario.schema.json")
+        loader.get_event()  # the document's start
+        root = self._document()
+        loader.get_event()  # the document's end
+        if not loader.check_event(yaml.StreamEndEvent):
+            line = _line(loader.peek_event())
+            raise ScenarioError(self.path, line, "invalid YAML: a second document (a scenario is one)")
+        self.lines[()] = root.start_mark.line + 1
+        return root
+
+    def _document(self) -> yaml.Node:
+        get_event = self.loader.get_event
+        while True:
+            event = get_event()
+            if isinstance(event, yaml.ScalarEvent):
+                node: yaml.Node = self._scalar(event)
+                done = self._add(node, 0, 1, _line(event))
+            elif isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
+                self._start(event)
+                continue
+            elif isinstance(event, yaml.AliasEvent):
+                node, height, size = self._alias(event)
+                done = self._add(node, height, size, _line(event))
+            else:  # the end of a collection
+                done = self._end(event)
+            if done is not None:
+                return done
+
+    def _scalar(self, event: Any) -> yaml.ScalarNode:
+        self._count(event)
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = self.loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
+        _check_tag(node, self.path)
+        if event.anchor is not None:
+            self.anchors[event.anchor] = (node, 0, 1)
+        return node
+
+    def _start(self, event: Any) -> None:
+        self._count(event)
+        line = _line(event)
+        if len(self.open) >= MAX_DEPTH:
+            raise ScenarioError(self.path, line, TOO_DEEP)
+        kind = yaml.SequenceNode if isinstance(event, yaml.SequenceStartEvent) else yaml.MappingNode
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = self.loader.resolve(kind, None, event.implicit)
+        node = kind(tag, [], event.start_mark, None, flow_style=event.flow_style)
+        _check_tag(node, self.path)
+        at = self._place(line) if self.open else ()
+        self.open.append(_Open(node, event.anchor, at))
+
+    def _end(self, event: Any) -> yaml.Node | None:
+        closed = self.open.pop()
+        node = closed.node
+        node.end_mark = event.end_mark
+        if closed.anchor is not None:  # complete: aliases to it may follow
+            self.anchors[closed.anchor] = (node, closed.height, closed.size)
+        return self._add(node, closed.height, closed.size, node.start_mark.line + 1)
+
+    def _alias(self, event: Any) -> tuple[yaml.Node, int, int]:
+        line = _line(event)
+        self.aliases += 1
+        if self.aliases > MAX_ALIASES:
+            raise ScenarioError(self.path, line, f"more than {MAX_ALIASES} YAML aliases")
+        if any(collection.anchor == event.anchor for collection in self.open):
+            message = f"the alias *{event.anchor} is inside the node it names (a recursive alias)"
+            raise ScenarioError(self.path, line, message)
+        if event.anchor not in self.anchors:
+            raise ScenarioError(self.path, line, f"invalid YAML: found undefined alias {event.anchor!r}")
+        node, height, size = self.anchors[event.anchor]
+        if len(self.open) + height > MAX_DEPTH:
+            raise ScenarioError(self.path, line, TOO_DEEP + " once aliases are expanded")
+        return node, height, size
+
+    def _count(self, event: Any) -> None:
+        """Count a new node; refuse a repeated anchor, as PyYAML does."""
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise ScenarioError(self.path, _line(event), TOO_MANY_NODES)
+        anchor = event.anchor
+        if anchor is not None and (anchor in self.anchors or any(c.anchor == anchor for c in self.open)):
+            message = f"invalid YAML: found duplicate anchor {anchor!r}"
+            raise ScenarioError(self.path, _line(event), message)
+
+    def _add(self, node: yaml.Node, height: int, size: int, line: int) -> yaml.Node | None:
+        """Put a complete node in the collection being composed; the root when there is none."""
+        if not self.open:
+            if size > MAX_NODES:
+                raise ScenarioError(self.path, None, TOO_MANY_NODES + " once aliases are expanded")
+            return node
+        parent = self.open[-1]
+        parent.height = max(parent.height, height + 1)
+        parent.size = min(MAX_NODES + 1, parent.size + size)
+        if isinstance(parent.node, yaml.SequenceNode):
+            self._place(line)
+            parent.node.value.append(node)
+        elif parent.key is None:
+            parent.key = self._key(parent, node, line)
+        else:
+            parent.node.value.append((parent.key, node))
+            parent.key = None
+        return None
+
+    def _place(self, line: int) -> JsonPath:
+        """The JSON path of the value now added to the innermost open collection, its line recorded
+        (a mapping's value has its key's line)."""
+        parent = self.open[-1]
+        at = parent.at
+        if isinstance(parent.node, yaml.SequenceNode):
+            part: str | int = len(parent.node.value)
+        elif parent.key is not None:
+            part = str(parent.key.value)
+        else:
+            raise ScenarioError(self.path, line, "a key must be a plain value")
+        if len(at) >= LINE_DEPTH:
+            return at
+        where = (*at, part)
+        self.lines.setdefault(where, line)
+        return where
+
+    def _key(self, parent: _Open, node: yaml.Node, line: int) -> yaml.ScalarNode:
+        """A mapping's key: plain, and not repeated (merge keys `<<` aside); its value's line is its own."""
+        if not isinstance(node, yaml.ScalarNode):
+            raise ScenarioError(self.path, line, "a key must be a plain value")
+        name = str(node.value)
+        if name in parent.keys and node.tag != YAML_PREFIX + "merge":
+            raise ScenarioError(
+                self.path, line, f"duplicate key {name!r} (first at line {parent.keys[name]})"
+            )
+        parent.keys[name] = line
+        if len(parent.at) < LINE_DEPTH:
+            self.lines.setdefault((*parent.at, name), line)
+        return node
 
 
-def _children(node: yaml.Node) -> list[yaml.Node]:
-    if isinstance(node, yaml.SequenceNode):
-        return node.value  # type: ignore[no-any-return]
-    if isinstance(node, yaml.MappingNode):
-        return [part for pair in node.value for part in pair]
-    return []
-
-
-def _index(root: yaml.Node, path: Path) -> Lines:
-    """Map each JSON path to its 1-based source line; reject unsafe tags and duplicate keys."""
-    lines: Lines = {(): root.start_mark.line + 1}
-    stack: list[tuple[yaml.Node, JsonPath]] = [(root, ())]
-    visited = 0
-    while stack:
-        node, at = stack.pop()
-        visited += 1
-        if visited > MAX_NODES:
-            raise ScenarioError(path, None, f"more than {MAX_NODES} YAML nodes (aliases expanded)")
-        _check_tag(node, path)
-        if isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                lines[(*at, i)] = item.start_mark.line + 1
-                stack.append((item, (*at, i)))
-        elif isinstance(node, yaml.MappingNode):
-            first_seen: dict[str, int] = {}
-            for key, value in node.value:
-                _check_tag(key, path)
-                name, line = str(key.value), key.start_mark.line + 1
-                if not isinstance(key, yaml.ScalarNode):
-                    raise ScenarioError(path, line, "a key must be a plain value")
-                if name in first_seen and key.tag != YAML_PREFIX + "merge":
-                    message = f"duplicate key {name!r} (first at line {first_seen[name]})"
-                    raise ScenarioError(path, line, message)
-                first_seen[name] = line
-                lines[(*at, name)] = line
-                stack.append((value, (*at, name)))
-    return lines
+def _line(event: Any) -> int:
+    """The 1-based line where an event starts."""
+    line: int = event.start_mark.line + 1
+    return line
 
 
 def _check_tag(node: yaml.Node, path: Path) -> None:

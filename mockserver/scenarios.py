@@ -109,6 +109,9 @@ def load_scenario_text(
     """Load a scenario sent as text (YAML, or JSON, which YAML reads too), checked exactly like a file;
     errors name `label` as the file. `max_partners` bounds what a client may make the server build."""
     path = Path(label)
+    if len(text.encode("utf-8")) > MAX_BYTES:
+        limit = MAX_BYTES // 2**20
+        raise ScenarioError(path, None, f"the scenario is over {limit} MB; use Faker data for volume")
     data, lines = parse_yaml(text, path)
     partners = data.get("partners") if isinstance(data, dict) else None
     if max_partners is not None and isinstance(partners, list) and len(partners) > max_partners:

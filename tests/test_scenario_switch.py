@@ -4,17 +4,36 @@ session or for everyone; checked like at start-up, bounded, and never half-appli
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from support import ALICE, API, AS_BOB, BOB, P01, P08, SCENARIOS_DIR, links, make_app, post_click, send
+from support import (
+    ALICE,
+    API,
+    AS_BOB,
+    BOB,
+    MIB,
+    P01,
+    P08,
+    SCENARIOS_DIR,
+    SPEC,
+    links,
+    make_app,
+    post_click,
+    send,
+)
 
-from mockserver.datasets import MAX_SCENARIO_PARTNERS
-from mockserver.scenario_file import MAX_ALIASES
+from mockserver.datasets import MAX_SCENARIO_PARTNERS, requested_dataset
+from mockserver.live import LiveServer
+from mockserver.scenario_file import MAX_ALIASES, MAX_BYTES, MAX_DEPTH
 
 ONE = {"X-Mock-Session": "switch-one"}
 TWO = {"X-Mock-Session": "switch-two"}
@@ -279,3 +298,108 @@ def test_requests_in_flight_see_one_data_set_whole_while_the_default_switches_ba
         sys.setswitchinterval(previous)
     assert errors == []
     assert data(app.test_client())["partners"] == sizes["default"]
+
+
+def test_an_inline_scenario_over_the_file_size_limit_is_refused() -> None:
+    app: Flask = make_app(scenario="default", max_body_bytes=MAX_BYTES + MIB)
+    response = switch(app.test_client(), EMPTY_YAML + "#" * MAX_BYTES + "\n", ONE)
+    assert response.status_code == 400, response.get_data(as_text=True)[:300]
+    (error,) = response.get_json()["errors"]
+    assert error["detail"] == "<inline>: the scenario is over 5 MB; use Faker data for volume"
+    assert error["source"] == {"pointer": ""}
+
+
+def test_switches_to_the_same_faker_data_share_one_data_set(app: Flask) -> None:
+    """Faker data is generated once per seed and size while it is served (10,000 partners take about
+    2 s of CPU): another session or a later switch asking for the same does not pay again."""
+    settings = app.config["MOCKSERVER_SETTINGS"]
+    first, _, _ = requested_dataset({"seed": 5, "partners": 300}, settings, SPEC)
+    again, _, _ = requested_dataset({"seed": 5, "partners": 300}, settings, SPEC)
+    other, _, _ = requested_dataset({"seed": 6, "partners": 300}, settings, SPEC)
+    assert again is first
+    assert other is not first and other.partners != first.partners
+
+
+# Over a live server: hostile scenarios sent inline
+
+
+ADDRESS_SPACE = 2 * 1024**3
+BOUNDED_SERVER = f"""
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, ({ADDRESS_SPACE}, {ADDRESS_SPACE}))
+from mockserver.cli import cli
+cli(sys.argv[1:], prog_name="mockserver")
+"""
+"""`python -m mockserver` within 2 GiB of address space: a scenario that would take all the memory
+fails the test quickly instead of starving the machine."""
+MAX_SECONDS = 5.0
+MAX_GROWTH_MIB = 64
+RECURSIVE = "the alias *a is inside the node it names (a recursive alias)"
+TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep"
+
+
+def tree_rss_mib(pid: int) -> float:
+    """RSS of a process and all its descendants (granian's workers), from /proc."""
+    parents: dict[int, list[int]] = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        parents.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
+    total_kib, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        todo += parents.get(current, [])
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+        except OSError:
+            continue
+        total_kib += sum(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+    return total_kib / 1024
+
+
+@pytest.fixture(scope="module")
+def bounded_live() -> Iterator[LiveServer]:
+    server = LiveServer.start("--scenario", "default", command=[sys.executable, "-c", BOUNDED_SERVER])
+    yield server
+    server.stop()
+
+
+HOSTILE_INLINE = {
+    "recursive-sequence": ("a: &a [*a]\n", 1, RECURSIVE),
+    "recursive-merge": ("a: &a {<<: *a}\n", 1, RECURSIVE),
+    "block-nesting-990": (
+        "".join("  " * n + "-\n" for n in range(990)) + "  " * 990 + "- 1\n",
+        101,
+        TOO_DEEP,
+    ),
+    "flow-nesting-990": ("[" * 990 + "]" * 990, 1, TOO_DEEP),
+    "flow-nesting-200000": ("[" * 200_000 + "]" * 200_000, 1, TOO_DEEP),
+}
+
+
+@pytest.mark.parametrize("wrapped", [False, True], ids=["yaml-body", "json-inline"])
+@pytest.mark.parametrize(("text", "line", "message"), HOSTILE_INLINE.values(), ids=HOSTILE_INLINE.keys())
+def test_a_recursive_or_deeply_nested_scenario_is_refused_quickly_within_bounded_memory(
+    bounded_live: LiveServer, text: str, line: int, message: str, wrapped: bool
+) -> None:
+    """The answer names the line, comes within MAX_SECONDS, the server's processes grow by less than
+    MAX_GROWTH_MIB, and the data served stays the one before."""
+    pid = bounded_live.process.pid
+    before = tree_rss_mib(pid)
+    body, content_type = (
+        (json.dumps({"inline": text}), "application/json") if wrapped else (text, "application/yaml")
+    )
+    started = time.perf_counter()
+    reply = bounded_live.admin("PUT", "/__admin/scenario", body, {"Content-Type": content_type}, timeout=30)
+    elapsed = time.perf_counter() - started
+    assert reply.status == 400, reply.text()
+    (error,) = reply.json()["errors"]
+    assert error["code"] == "invalid_scenario"
+    assert error["detail"] == f"<inline>:{line}: {message}"
+    assert error["source"] == {"pointer": "/inline" if wrapped else ""}
+    assert elapsed < MAX_SECONDS, f"{elapsed:.2f} s"
+    assert tree_rss_mib(pid) - before < MAX_GROWTH_MIB, f"{before:.0f} -> {tree_rss_mib(pid):.0f} MiB"
+    assert bounded_live.get_json("/__admin/data")["source"] == "scenario default"
+    assert bounded_live.request("GET", f"{API}/available").status == 200

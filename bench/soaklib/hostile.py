@@ -28,6 +28,7 @@ OVERSIZE = 2 * 1024 * 1024
 CHUNK = 64 * 1024
 TRUNCATED_DECLARED = 200
 MALFORMED_BODY = CLICK_BODY[:-1]  # the last closing brace missing
+STALL_KINDS = ("stall-body", "stall-headers")
 QUICK_KINDS = ("truncated-body", "oversize-body", "malformed-json", "lowercase-method", "gzip-body")
 
 
@@ -116,12 +117,19 @@ def quick_request(kind: str, host: str, port: int, partner: str, wait: float) ->
 
 
 def run_quick(
-    host: str, port: int, seed: int, data: DataSet, wait: float, stop: threading.Event, tally: Tally
+    host: str,
+    port: int,
+    seed: int,
+    data: DataSet,
+    wait: float,
+    stop: threading.Event,
+    tally: Tally,
+    kinds: tuple[str, ...] = QUICK_KINDS,
 ) -> None:
     """Malformed requests one after the other, each kind once per round, in a seeded order."""
     rng = random.Random(f"{seed}:hostile")
-    while not stop.is_set():
-        for kind in rng.sample(QUICK_KINDS, len(QUICK_KINDS)):
+    while kinds and not stop.is_set():
+        for kind in rng.sample(kinds, len(kinds)):
             if stop.is_set():
                 break
             tally.hostile(kind, quick_request(kind, host, port, rng.choice(data.partners), wait))
@@ -159,6 +167,7 @@ def run_stalls(
     wait: float,
     stop: threading.Event,
     tally: Tally,
+    kinds: tuple[str, ...] = STALL_KINDS,
 ) -> None:
     """Keep up to `max_open` stalled connections: each sends part of a request, then waits up to `wait`
     seconds for the server to answer or close, then closes."""
@@ -174,9 +183,9 @@ def run_stalls(
     try:
         while not stop.is_set():
             now = time.monotonic()
-            if max_open and len(selector.get_map()) < max_open and now >= next_open:
+            if max_open and kinds and len(selector.get_map()) < max_open and now >= next_open:
                 next_open = now + OPEN_INTERVAL
-                kind = rng.choice(("stall-body", "stall-headers"))
+                kind = rng.choice(kinds)
                 payload = stall_payload(kind, rng, rng.choice(data.partners), f"{host}:{port}")
                 try:
                     sock = socket.create_connection((host, port), timeout=wait)

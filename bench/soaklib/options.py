@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from .tally import HOSTILE_KINDS
+
 DEFAULT_READ_TIMEOUT = 10.0
 """The server's `--read-timeout` default (mockserver.settings.Settings.read_timeout)."""
 
@@ -28,6 +30,15 @@ class Options:
     timeout: float
     pid: int | None
     max_latency: float | None
+    hostile: frozenset[str]
+    """the hostile kinds that run (--hostile; all by default)"""
+    idle: int
+    flood_bytes: int
+    upstream_timeout: float
+    probe_p99: float
+    max_rss_growth_mib: float
+    server_memory_mib: float
+    """address space of the server this command starts (0: unbounded)"""
 
     @property
     def hostile_wait(self) -> float:
@@ -79,6 +90,40 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         help="also fail when a good request took longer than this many seconds (default: no limit)",
     )
     parser.add_argument("--pid", type=int, help="with --url: the server's pid, to measure its RSS")
+    parser.add_argument(
+        "--hostile",
+        default="all",
+        help="hostile kinds to run, comma-separated, or 'all' or 'none' (all): " + ", ".join(HOSTILE_KINDS),
+    )
+    parser.add_argument("--idle", type=int, default=1100, help="idle connections the idle flood holds (1100)")
+    parser.add_argument(
+        "--flood-mib", type=float, default=128.0, help="MiB a chunked flood sends at most (128)"
+    )
+    parser.add_argument(
+        "--upstream-timeout",
+        type=float,
+        default=2.0,
+        help="--upstream-timeout of the proxy started in front of the slow upstream (2)",
+    )
+    parser.add_argument(
+        "--probe-p99",
+        type=float,
+        default=1.0,
+        help="fail when the health probes' (fresh connections) p99 exceeds this many seconds (1)",
+    )
+    parser.add_argument(
+        "--max-rss-growth",
+        type=float,
+        default=256.0,
+        help="fail when the server's peak RSS exceeds its RSS at the start by more MiB than this (256)",
+    )
+    parser.add_argument(
+        "--server-memory",
+        type=float,
+        default=4096.0,
+        help="MiB of address space for the server this command starts; past it the server fails, the "
+        "soak with it, instead of the machine running out of memory (4096; 0: no bound)",
+    )
     ns = parser.parse_args(argv)
     server_args = shlex.split(ns.server_args or "")
     if ns.url is not None:
@@ -89,6 +134,11 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         parser.error("--pid goes with --url (the server this command starts is measured anyway)")
     if ns.duration <= 0 or ns.readers < 1 or ns.writers < 1 or ns.stalled < 0:
         parser.error("--duration, --readers and --writers must be positive, --stalled at least 0")
+    hostile = hostile_kinds(ns.hostile)
+    if hostile is None:
+        parser.error(f"--hostile takes 'all', 'none' or kinds among: {', '.join(HOSTILE_KINDS)}")
+    if ns.idle < 0 or ns.flood_mib <= 0 or ns.upstream_timeout <= 0 or ns.probe_p99 <= 0:
+        parser.error("--idle must be at least 0; --flood-mib, --upstream-timeout and --probe-p99 positive")
     read_timeout = ns.read_timeout
     if read_timeout is None:
         given = read_timeout_in(server_args)
@@ -107,4 +157,19 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         timeout=ns.timeout,
         pid=ns.pid,
         max_latency=ns.max_latency,
+        hostile=hostile,
+        idle=ns.idle,
+        flood_bytes=int(ns.flood_mib * 1024 * 1024),
+        upstream_timeout=ns.upstream_timeout,
+        probe_p99=ns.probe_p99,
+        max_rss_growth_mib=ns.max_rss_growth,
+        server_memory_mib=ns.server_memory,
     )
+
+
+def hostile_kinds(text: str) -> frozenset[str] | None:
+    """The kinds --hostile names (None when one is unknown)."""
+    if text == "all":
+        return frozenset(HOSTILE_KINDS)
+    kinds = frozenset(k.strip() for k in text.split(",") if k.strip() and text != "none")
+    return kinds if kinds <= set(HOSTILE_KINDS) else None

@@ -7,9 +7,11 @@ from typing import Any
 
 from .checks import Invariant
 from .tally import (
+    ACCEPTED,
     GOOD_KINDS,
     HOSTILE_EXPECTED,
     HOSTILE_KINDS,
+    PROBE_KINDS,
     READER_KINDS,
     WRITER_KINDS,
     Tally,
@@ -33,6 +35,13 @@ class RunInfo:
     """how the server this command started had ended before the checks (None: still running)"""
     max_latency_s: float | None
     """--max-latency: a good request slower than this is a failure (None: no limit)"""
+    hostile_kinds: list[str]
+    """the hostile kinds that ran (--hostile)"""
+    idle: int
+    """idle connections the idle flood held (0: it did not run)"""
+    flood_mib: float
+    proxy: str | None
+    """the proxy started in front of the slow upstream (None: not started)"""
 
 
 SLOW_MS = 1000.0
@@ -59,6 +68,8 @@ def build(info: RunInfo, tally: Tally, invariants: dict[str, Invariant]) -> dict
         kind: {
             "sent": tally.sent[kind],
             "expected": HOSTILE_EXPECTED[kind],
+            "accepted": sorted(ACCEPTED[kind]) if kind in ACCEPTED else None,
+            "ran": kind in info.hostile_kinds,
             "outcomes": {out: n for (k, out), n in sorted(tally.outcomes.items()) if k == kind},
             "cut_at_end": tally.cut_at_end[kind],
         }
@@ -87,6 +98,10 @@ def build(info: RunInfo, tally: Tally, invariants: dict[str, Invariant]) -> dict
         "duration_s": info.duration_s,
         "elapsed_s": round(info.elapsed_s, 3),
         "threads": info.threads,
+        "hostile_kinds": info.hostile_kinds,
+        "idle_connections": info.idle,
+        "flood_mib": info.flood_mib,
+        "proxy": info.proxy,
         "read_timeout_s": info.read_timeout_s,
         "hostile_wait_s": info.hostile_wait_s,
         "requests": requests,
@@ -101,6 +116,9 @@ def build(info: RunInfo, tally: Tally, invariants: dict[str, Invariant]) -> dict
             **{k: latency_summary(tally.latencies_ms.get(k, [])) for k in READER_KINDS},
         },
         "writer_latency": {k: latency_summary(tally.latencies_ms.get(k, [])) for k in WRITER_KINDS},
+        "probe_latency": {
+            k: latency_summary(tally.latencies_ms.get(k, [])) for k in PROBE_KINDS if tally.sent[k]
+        },
         "slow_requests": slow,
         "slow_threshold_ms": SLOW_MS,
         "slowest_ms": round(slowest, 3),
@@ -133,7 +151,11 @@ def render(report: dict[str, Any]) -> str:
         f"{report['target']}{' ' + args if args else ''}, seed {report['seed']}",
         f"threads: {report['threads']['readers']} readers, {report['threads']['writers']} writers, "
         f"hostile: {report['threads']['stalled']} stalled at most + 1 malformed-request client "
-        f"(they wait {report['hostile_wait_s']:g} s = read timeout {report['read_timeout_s']:g} s + margin)",
+        f"(they wait {report['hostile_wait_s']:g} s = read timeout {report['read_timeout_s']:g} s + margin), "
+        f"1 admin attacker, chunked floods of {report['flood_mib']:g} MiB at most, "
+        f"{report['idle_connections']:,} idle connections, "
+        + (f"slow upstreams behind {report['proxy']}" if report["proxy"] else "no proxy")
+        + "; probes on fresh connections every 0.2 s",
         "",
         f"{'good requests':<18}{'sent':>9}{'ok':>9}  statuses",
     ]
@@ -146,6 +168,7 @@ def render(report: dict[str, Any]) -> str:
     lines += ["", f"{'latency':<25}{'count':>9}{'p50':>12}{'p99':>12}{'max':>12}"]
     rows = [(f"reader {kind}", row) for kind, row in report["reader_latency"].items()]
     rows += [(f"writer {kind}", row) for kind, row in report["writer_latency"].items()]
+    rows += [(kind, row) for kind, row in report["probe_latency"].items()]
     for label, row in rows:
         figures = "".join(f"{ms(row[key]):>12}" for key in ("p50_ms", "p99_ms", "max_ms"))
         lines.append(f"  {label:<23}{row['count']:>9,}{figures}")
@@ -163,12 +186,14 @@ def render(report: dict[str, Any]) -> str:
             else ""
         ),
         "",
-        f"{'hostile clients':<18}{'sent':>7}  {'expected':<15}outcomes",
+        f"{'hostile clients':<22}{'sent':>7}  {'expected':<41}outcomes",
     ]
     for kind, row in report["hostile"].items():
+        if not row["ran"]:
+            continue
         outcomes = ", ".join(f"{s}: {n}" for s, n in row["outcomes"].items()) or "-"
         cut = f"; {row['cut_at_end']} still open at the end" if row["cut_at_end"] else ""
-        lines.append(f"  {kind:<16}{row['sent']:>7,}  {row['expected']:<15}{outcomes}{cut}")
+        lines.append(f"  {kind:<20}{row['sent']:>7,}  {row['expected']:<41}{outcomes}{cut}")
     rss = report["rss_mib"]
     lines += [
         "",
