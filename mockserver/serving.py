@@ -43,6 +43,10 @@ RESERVED_FILES = 256
 """Open files a worker keeps for itself beside its connections (listening socket, Redis, logs...)."""
 LISTEN_BACKLOG = 4096
 """Connections the kernel queues before a worker accepts them (capped by net.core.somaxconn)."""
+STOP_GRACE = 5
+"""Seconds a stopping worker may take to finish the requests in flight (forced delays end at once);
+then granian kills it: a client stalled mid-body or a slow upstream cannot hold a stop until a
+container's own time-out (often 10 s) ends it in SIGKILL."""
 
 log = logging.getLogger("mockserver")
 
@@ -226,6 +230,7 @@ def serve_granian(settings: Settings, threads: int) -> None:
         workers=settings.workers,
         runtime_threads=threads,
         backlog=LISTEN_BACKLOG,
+        workers_kill_timeout=STOP_GRACE,
         backpressure=connections_per_worker(settings.workers),
         http1_settings=HTTP1Settings(header_read_timeout=round(settings.read_timeout * 1000)),
         log_level=LogLevels.warning,

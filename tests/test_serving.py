@@ -620,6 +620,24 @@ def test_a_stop_cuts_a_forced_delay_short_and_exits_0() -> None:
     assert "delay=" not in reply.headers.get("preference-applied", "")
 
 
+def test_a_stop_does_not_wait_for_a_client_stalled_mid_body() -> None:
+    """A stop used to wait for the read time-out of a client that stopped sending its body."""
+    server = LiveServer.start("--scenario", "default", "--read-timeout", "60")
+    try:
+        with open_connections(server, 1, click_head(200) + CLICK[:8]):
+            time.sleep(0.5)
+            stopped = time.monotonic()
+            server.process.send_signal(signal.SIGTERM)
+            try:
+                code = server.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                code = None
+            took = time.monotonic() - stopped
+    finally:
+        server.stop()
+    assert (code, took < 10) == (0, True), f"exit code {code} after {took:.1f} s"
+
+
 def test_a_truncated_204_ends_its_connection(granian: LiveServer) -> None:
     """A 204 has no body to cut: it used to go out whole on a connection kept open, so the next
     request on it was answered. A truncated answer ends its connection whatever its status."""
