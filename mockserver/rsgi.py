@@ -37,8 +37,8 @@ if TYPE_CHECKING:
 
 PROTOCOL_ERRORS = (RSGIProtocolClosed, RSGIProtocolError)
 OVERSIZE = "oversize"
-"""`_read_body`'s problem for a chunked body that passed the limit: the app answers 413, then the
-connection is closed (the rest of the body is never read)."""
+"""`_read_body`'s problem for a body over the limit (declared so, or chunked and past it): the app
+answers (413 where the operation takes a body), then the connection is closed, the rest unread."""
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 BODILESS_STATUSES = frozenset({204, 304})
 
@@ -78,7 +78,7 @@ class WholeRequestFront:
         self.on_close = on_close
         """Called once granian's worker has stopped serving (`serve --watch` stops its watcher)."""
         self.delays = DelayCounts(limit=max_delayed)
-        """Forced delays waiting now, their bound, and how many were cut short (`/__admin/health`)."""
+        """Forced delays waiting now, their bound, and how many were cut short (`/__admin/delays`)."""
         self.stopping = asyncio.Event()
         """Set when the worker is told to stop: delays in flight end, new ones are not waited."""
 
