@@ -11,7 +11,7 @@ from flask import Blueprint, Response, current_app, request
 from .datasets import requested_dataset
 from .documents import click_event_document, json_response
 from .errors import INVALID_BODY, RULE_NOT_FOUND, TOO_MANY_RULES, ApiError, ErrorItem
-from .framing import no_content
+from .framing import FRONT_DELAYS_KEY, DelayCounts, no_content
 from .journal import Entry, get_journal
 from .request_patterns import Pattern
 from .rules import RuleError, TooManyRules, compile_rules
@@ -27,6 +27,16 @@ bp = Blueprint("admin", __name__, url_prefix="/__admin")
 @bp.get("/health")
 def health() -> Response:
     return json_response({"status": "ok"})
+
+
+@bp.get("/delays")
+def delays() -> Response:
+    """Forced delays of the worker that answered: waiting now, the bound, cut short. Only a front that
+    waits them itself (granian's) counts them; otherwise all three are null."""
+    counts = request.environ.get(FRONT_DELAYS_KEY)
+    if not isinstance(counts, DelayCounts):
+        return json_response({"waiting": None, "limit": None, "cut": None})
+    return json_response({"waiting": counts.waiting, "limit": counts.limit, "cut": counts.cut})
 
 
 @bp.post("/reset")

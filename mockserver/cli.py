@@ -224,6 +224,14 @@ def server_options(command: Callable[..., Any]) -> Callable[..., Any]:
     help="Live sessions at most; past it the least recently used is evicted.",
 )
 @click.option(
+    "--max-delayed",
+    type=click.IntRange(1),
+    default=DEFAULTS.max_delayed,
+    show_default=True,
+    help="Forced delays (Prefer: delay, __delay, rules, --latency) waiting at once per worker; past it "
+    "an answer goes out undelayed (counted in /__admin/health).",
+)
+@click.option(
     "--watch",
     is_flag=True,
     default=DEFAULTS.watch,
@@ -249,7 +257,7 @@ def server_options(command: Callable[..., Any]) -> Callable[..., Any]:
 def serve_command(quiet: bool, **options: Any) -> None:
     """Serve every operation of the spec on a production WSGI server until Ctrl-C or SIGTERM."""
     from .scenarios import load_scenario
-    from .serving import check_scale_out, serve
+    from .serving import check_port_free, check_scale_out, serve
     from .spec import load_spec
 
     settings = Settings(access_log=not quiet, **options)
@@ -257,6 +265,7 @@ def serve_command(quiet: bool, **options: Any) -> None:
     load_spec(settings.spec_path)  # a bad spec or scenario is reported here, before any server starts
     if settings.scenario is not None:
         load_scenario(settings.scenario, settings.scenarios_dir)
+    check_port_free(settings.host, settings.port)
     try:
         serve(settings)
     finally:
@@ -288,12 +297,13 @@ def proxy_command(quiet: bool, **options: Any) -> None:
     """Forward every API request to --upstream; check requests and answers against the spec; list the
     violations at /__admin/violations and in an X-Contract-Violations header."""
     from .proxy import Upstream
-    from .serving import serve
+    from .serving import check_port_free, serve
     from .spec import load_spec
 
     settings = Settings(access_log=not quiet, **options)
     load_spec(settings.spec_path)
     Upstream.parse(settings.upstream or "", settings.upstream_timeout)  # a bad URL is reported here
+    check_port_free(settings.host, settings.port)
     try:
         serve(settings)
     finally:

@@ -4,6 +4,8 @@ client did not finish); and the 204 answer, which has neither body nor Content-T
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import Flask, Response, current_app, request
 
 from .errors import (
@@ -24,11 +26,22 @@ BODY_PROBLEM = "mockserver.body_problem"
 DELAY_KEY = "mockserver.delay"
 """Environ key: seconds to wait before the answer goes out (a forced delay)."""
 FRONT_DELAYS_KEY = "mockserver.front_delays"
-"""Environ key a server front sets when it waits DELAY_KEY itself (the RSGI front, on its event loop)."""
+"""Environ key a server front sets when it waits DELAY_KEY itself (the RSGI front, on its event loop):
+its DelayCounts."""
 FAULT_KEY = "mockserver.fault"
 """Environ key: a transport fault to apply as the answer goes out ("truncate" or "close")."""
 FRONT_FAULTS_KEY = "mockserver.front_faults"
 """Environ key a server front sets when it applies FAULT_KEY itself (the RSGI front)."""
+
+
+@dataclass
+class DelayCounts:
+    """Forced delays a front waits itself: how many wait now, how many may, how many were cut short
+    (answered at once because `limit` were waiting, or because the server was stopping)."""
+
+    limit: int
+    waiting: int = 0
+    cut: int = 0
 
 
 def allowed_methods(path: str) -> list[str]:
@@ -54,6 +67,12 @@ def check_body_arrived() -> None:
         timeout = current_app.config["MOCKSERVER_SETTINGS"].read_timeout
         raise ApiError.of(
             REQUEST_TIMEOUT, f"The request body did not arrive within {timeout:g} s ({framing})", source
+        )
+    if declared is None:  # the front cannot tell a cut chunked body from one with trailers
+        raise ApiError.of(
+            INCOMPLETE_BODY,
+            "The chunked body ended before its last chunk, or carried trailers (not accepted)",
+            source,
         )
     raise ApiError.of(
         INCOMPLETE_BODY, f"The connection ended before the whole body arrived ({framing})", source

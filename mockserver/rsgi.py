@@ -5,6 +5,8 @@ stalls mid-body blocks every other request. Here the body is read on granian's e
 deadline, while other requests are served; the Flask app then runs with the whole body in memory.
 A body that stops arriving becomes a 408, one that ends before its `Content-Length` (or its final
 chunk) a 400, and neither reaches a view. Headers are read by granian itself, under the same time-out.
+A chunked body is read chunk by chunk and never held past the size limit. Forced delays are bounded
+in number, and a stop (SIGTERM, SIGINT) ends the ones in flight at once.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import signal
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -19,7 +22,14 @@ from urllib.parse import quote
 
 from granian._granian import RSGIProtocolClosed, RSGIProtocolError
 
-from .framing import BODY_PROBLEM, DELAY_KEY, FAULT_KEY, FRONT_DELAYS_KEY, FRONT_FAULTS_KEY
+from .framing import (
+    BODY_PROBLEM,
+    DELAY_KEY,
+    FAULT_KEY,
+    FRONT_DELAYS_KEY,
+    FRONT_FAULTS_KEY,
+    DelayCounts,
+)
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
@@ -27,6 +37,11 @@ if TYPE_CHECKING:
     from granian.rsgi import Scope
 
 PROTOCOL_ERRORS = (RSGIProtocolClosed, RSGIProtocolError)
+OVERSIZE = "oversize"
+"""`_read_body`'s problem for a body over the limit (declared so, or chunked and past it): the app
+answers (413 where the operation takes a body), then the connection is closed, the rest unread."""
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+BODILESS_STATUSES = frozenset({204, 304})
 
 _BASE_ENVIRON: dict[str, Any] = {
     "SCRIPT_NAME": "",
@@ -63,12 +78,23 @@ class WholeRequestFront:
         read_timeout: float,
         max_body_bytes: int,
         on_close: Callable[[], None] | None = None,
+        max_delayed: int = 4096,
     ) -> None:
         self.wsgi_app = wsgi_app
         self.read_timeout = read_timeout
         self.max_body_bytes = max_body_bytes
         self.on_close = on_close
         """Called once granian's worker has stopped serving (`serve --watch` stops its watcher)."""
+        self.delays = DelayCounts(limit=max_delayed)
+        """Forced delays waiting now, their bound, and how many were cut short (`/__admin/delays`)."""
+        self.stopping = asyncio.Event()
+        """Set when the worker is told to stop: delays in flight end, new ones are not waited."""
+
+    def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Chain a handler to granian's on the stop signals: granian finishes the requests in flight
+        before its worker exits, and a forced delay (up to a minute) would hold the stop that long."""
+        for signum in STOP_SIGNALS:
+            _chain_signal(signum, lambda: loop.call_soon_threadsafe(self.stopping.set))
 
     def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
         if self.on_close is not None:
@@ -80,17 +106,19 @@ class WholeRequestFront:
             return
         headers = scope.headers
         environ = _environ(scope, headers.items())
+        environ[FRONT_DELAYS_KEY] = self.delays
         close = False
         if "content-length" in headers or "transfer-encoding" in headers:
-            body, problem = await self._read_body(protocol, _declared_length(headers))
+            body, problem = await self._read_body(protocol, headers)
             environ["wsgi.input"] = io.BytesIO(body)
             if problem:
-                environ[BODY_PROBLEM] = problem
-                close = True  # the connection is in an unknown state: do not reuse it
+                close = True  # the connection is in an unknown state, or the body unread: do not reuse it
+                if problem != OVERSIZE:
+                    environ[BODY_PROBLEM] = problem
         status, response_headers, content = _call(self.wsgi_app, environ)
         delay = environ.get(DELAY_KEY)
-        if delay:  # a forced delay holds a coroutine, not the event loop
-            await asyncio.sleep(delay)
+        if delay and not await self._wait(delay):  # a forced delay holds a coroutine, not the loop
+            response_headers = _without_applied_delay(response_headers)
         fault = environ.get(FAULT_KEY)
         if fault is not None:
             await _fault(protocol, fault, status, response_headers, content, self.read_timeout)
@@ -100,18 +128,19 @@ class WholeRequestFront:
         with contextlib.suppress(*PROTOCOL_ERRORS):  # the client left: nothing to tell it
             protocol.response_bytes(status, response_headers, content)
 
-    async def _read_body(self, protocol: HTTPProtocol, declared: int | None) -> tuple[bytes, str]:
-        """The body, and "" when it is whole, "timeout" or "incomplete" when it is not.
+    async def _read_body(self, protocol: HTTPProtocol, headers: Any) -> tuple[bytes, str]:
+        """The body, and "" when it is whole, "timeout" or "incomplete" when it is not, OVERSIZE
+        when it is over the limit.
 
-        A declared length over the limit is not read at all (the app answers 413 from the header).
-        Otherwise the body is read in one call, which raises when it ends early, whether framed by
-        its length or chunked (trailers included); iterating over the protocol would hide a cut
-        chunked body. A chunked body is therefore held whole before its size is known: bounded by
-        what a client can send within the read time-out. The app gets one byte past the limit at
-        most, which it measures for its 413.
+        A declared length over the limit is not read at all (the app answers 413 from the header,
+        and the connection is closed). Otherwise a body framed by its length, at most the limit,
+        is read in one call, which raises when it ends early.
         """
-        if declared is not None and declared > self.max_body_bytes:
-            return b"", ""
+        declared = None if "transfer-encoding" in headers else _declared_length(headers)
+        if declared is None:
+            return await self._read_chunked(protocol)
+        if declared > self.max_body_bytes:
+            return b"", OVERSIZE
         try:
             async with asyncio.timeout(self.read_timeout):
                 body: bytes = await protocol()
@@ -119,9 +148,57 @@ class WholeRequestFront:
             return b"", "timeout"
         except PROTOCOL_ERRORS:
             return b"", "incomplete"
-        if declared is not None and len(body) != declared:
+        if len(body) != declared:
             return body, "incomplete"
-        return body[: self.max_body_bytes + 1], ""
+        return body, ""
+
+    async def _read_chunked(self, protocol: HTTPProtocol) -> tuple[bytes, str]:
+        """A chunked body read chunk by chunk, and "" when it is whole, "timeout", "incomplete", or
+        OVERSIZE once it is past the limit (the app gets one byte more than the limit, which it
+        measures for its 413; the rest is never read).
+
+        granian's iteration yields the data chunks, then one empty chunk where the body ended. A
+        body cut short yields an empty chunk for the error before that one, and so does a trailer
+        section: the two cannot be told apart, so both are "incomplete" (a trailer is refused
+        rather than a cut body acted on). `await protocol()` would tell them apart, but only after
+        holding the whole body, whatever its size.
+        """
+        limit = self.max_body_bytes
+        chunks: list[bytes] = []
+        size = ends = 0
+        try:
+            async with asyncio.timeout(self.read_timeout):
+                async for chunk in protocol:
+                    if not chunk:
+                        ends += 1
+                        continue
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size > limit:
+                        return b"".join(chunks)[: limit + 1], OVERSIZE
+        except TimeoutError:
+            return b"", "timeout"
+        except PROTOCOL_ERRORS:
+            return b"", "incomplete"
+        return b"".join(chunks), "" if ends == 1 else "incomplete"
+
+    async def _wait(self, seconds: float) -> bool:
+        """A forced delay, on a coroutine; False when it was cut short. At most `delays.limit` wait
+        at once (past it the answer goes out at once), and a stop ends them all."""
+        delays = self.delays
+        if delays.waiting >= delays.limit or self.stopping.is_set():
+            delays.cut += 1
+            return False
+        delays.waiting += 1
+        try:
+            async with asyncio.timeout(seconds):
+                await self.stopping.wait()
+        except TimeoutError:
+            return True
+        finally:
+            delays.waiting -= 1
+        delays.cut += 1  # the stop came first
+        return False
 
 
 async def _fault(
@@ -133,7 +210,8 @@ async def _fault(
     hold: float,
 ) -> None:
     """ "truncate": the status line and headers (with the full length), half the body, and the end of
-    the connection; "close": the connection ends before any byte of an answer.
+    the connection (after the headers alone for a status without a body: hyper writes none and would
+    keep the connection); "close": the connection ends before any byte of an answer.
 
     For "close", granian's HTTP/1 layer (hyper) is handed a streamed answer whose `Content-Length` is
     not a number: a streamed body has no length of its own, so hyper takes the header's, cannot parse
@@ -152,11 +230,39 @@ async def _fault(
             finally:
                 del stream  # the stream's end, only now
         return
-    headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
-    headers.append(("content-length", str(max(len(content), 1))))
+    headers = [(k, v) for k, v in headers if k.lower() not in ("content-length", "connection")]
+    if status not in BODILESS_STATUSES:  # which must not announce a length (RFC 9110 §8.6)
+        headers.append(("content-length", str(max(len(content), 1))))
+    headers.append(("connection", "close"))  # an answer without a body ends the connection too
     with contextlib.suppress(*PROTOCOL_ERRORS):
         transport = protocol.response_stream(status, headers)
         await transport.send_bytes(content[: len(content) // 2])
+
+
+def _without_applied_delay(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The answer's headers without `delay=…` in `Preference-Applied`: the delay was cut short."""
+    kept = []
+    for name, value in headers:
+        if name.lower() == "preference-applied":
+            value = ", ".join(p for p in value.split(", ") if not p.startswith("delay="))
+            if not value:
+                continue
+        kept.append((name, value))
+    return kept
+
+
+def _chain_signal(signum: int, action: Callable[[], object]) -> None:
+    """Run `action` on a signal, then whatever handled it before (asyncio's loop still hears it
+    through its wake-up file descriptor, which the C-level handler writes whatever Python's is)."""
+    previous = signal.getsignal(signum)
+
+    def handler(number: int, frame: Any) -> None:
+        action()
+        if callable(previous):
+            previous(number, frame)
+
+    signal.signal(signum, handler)
+    signal.siginterrupt(signum, False)
 
 
 def _declared_length(headers: Any) -> int | None:

@@ -59,6 +59,8 @@ class Settings:
     """How many recent requests `/__admin/requests` keeps."""
     max_click_events: int = 100_000
     """Click events kept (about 300 bytes each); past it the oldest are dropped and counted."""
+    max_delayed: int = 4096
+    """Forced delays a worker waits at once (under granian); past it an answer goes out undelayed."""
     read_timeout: float = 10.0
     """Seconds a client may take to send a request's headers or body before it gets a 408."""
     session_ttl: float = 600.0

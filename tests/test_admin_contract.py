@@ -67,7 +67,7 @@ def test_every_admin_operation_is_fuzzed() -> None:
     for result in schema.get_all_operations():
         assert isinstance(result, Ok), result
         operations.append(result.ok().definition.raw["operationId"])
-    assert len(operations) == 15
+    assert len(operations) == 16
 
 
 def test_the_document_is_served_and_is_the_one_the_requests_are_checked_against(client: FlaskClient) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -187,3 +189,56 @@ def test_serve_bounds_the_journal_and_bodies_as_told() -> None:
         assert reply.status == 413, reply.text()
     finally:
         server.stop()
+
+
+def serve_on_taken_port(port: int, *args: str) -> subprocess.CompletedProcess[str]:
+    """`serve` on a port something else listens on; a server that starts anyway is stopped after 20 s
+    (and the test fails on its exit code)."""
+    process = subprocess.Popen(
+        mockserver("serve", "--port", str(port), "--scenario", "default", *args),
+        cwd=ROOT,
+        env=python_environment(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        stdout, stderr = process.communicate()
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def in_use(port: int) -> str:
+    return (
+        f"error: port {port} on 127.0.0.1 is in use: another process listens there "
+        "(stop it, or choose another --port)"
+    )
+
+
+@pytest.mark.parametrize("server", ["granian", "waitress"])
+def test_serve_refuses_the_port_of_a_running_mockserver(server: str) -> None:
+    """granian listens with SO_REUSEPORT: a second server used to start beside the first, and the
+    kernel split the connections between them."""
+    first = LiveServer.start("--scenario", "default")
+    try:
+        result = serve_on_taken_port(first.port, "--server", server)
+        assert first.is_healthy()
+    finally:
+        first.stop()
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert result.stderr.splitlines() == [in_use(first.port)]
+
+
+def test_serve_refuses_a_port_another_program_listens_on() -> None:
+    """Used to end in a 148-line traceback from granian."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = serve_on_taken_port(port)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert result.stderr.splitlines() == [in_use(port)]

@@ -7,17 +7,22 @@ behaviour belongs to the server), so what is checked is what a client on the net
 
 from __future__ import annotations
 
+import contextlib
 import json
+import resource
+import signal
 import socket
 import statistics
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from support import API, P01, VALID_CLICK
+from support import API, MIB, P01, VALID_CLICK
 
 from mockserver.live import LiveServer, Reply, parse_raw_response, read_responses
 from mockserver.spec import ADMIN_SPEC_PATH
@@ -252,12 +257,22 @@ def test_a_chunked_body_without_its_last_chunk_is_not_acted_on(live: LiveServer)
     assert stored_events(live)["meta"]["stored"] == 0
 
 
-def test_a_chunked_body_with_a_trailer_is_stored(live: LiveServer) -> None:
-    """A trailer after the last chunk is valid HTTP/1.1: the body is whole."""
+def test_a_chunked_body_with_a_trailer(live: LiveServer) -> None:
+    """A trailer after the last chunk is valid HTTP/1.1. waitress stores the body; granian's RSGI
+    front reads a chunked body chunk by chunk (to stop at the size limit), and there a trailer
+    section looks exactly like a body cut short: it is refused, never acted on."""
     chunk = f"{len(CLICK):x}\r\n".encode() + CLICK + b"\r\n0\r\nX-Checksum: 1\r\n\r\n"
     reply = parse_raw_response(raw_request(live, click_head("Transfer-Encoding: chunked\r\n") + chunk))
-    assert reply.status == 201, reply.text()
-    assert stored_events(live)["meta"]["stored"] == 1
+    if "waitress" in live.argv:
+        assert reply.status == 201, reply.text()
+        assert stored_events(live)["meta"]["stored"] == 1
+        return
+    assert reply.status == 400, reply.text()
+    assert reply.json()["errors"][0]["detail"] == (
+        "The chunked body ended before its last chunk, or carried trailers (not accepted)"
+    )
+    assert reply.json()["errors"][0]["source"] == {"header": "Transfer-Encoding"}
+    assert stored_events(live)["meta"]["stored"] == 0
 
 
 def test_a_complete_chunked_body_is_stored(live: LiveServer) -> None:
@@ -441,3 +456,256 @@ def test_stored_click_events_are_capped_and_the_dropped_ones_counted(granian: Li
     document = stored_events(granian)
     assert document["meta"] == {"stored": MAX_CLICK_EVENTS, "dropped": 7, "limit": MAX_CLICK_EVENTS}
     assert [event["id"] for event in document["data"]] == ids[7:]
+
+
+# --- floods: bodies, idle connections, delayed requests -------------------------------------------
+
+FLOOD_MIB = 200
+RSS_GROWTH_BOUND_MIB = 64
+"""A chunked body is never held past the size limit (1 MiB): the server's processes grow by less
+than this while a client sends 200 MiB as fast as loopback allows (the whole body took 2x its size)."""
+CONNECTIONS = 1_100
+"""More than granian's default backpressure (1,024 connections per worker)."""
+PROBE_BOUND = 2.0
+"""Seconds a probe may take beside the floods (the default backpressure made it wait 10 s, the
+header time-out, or for as long as the delays lasted)."""
+
+
+def session_pids(server: LiveServer) -> list[int]:
+    """The server's processes: its session (the CLI's process and granian's worker)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                stat = (entry / "stat").read_text()
+                if int(stat.rsplit(")", 1)[1].split()[3]) == server.process.pid:
+                    pids.append(int(entry.name))
+    return pids
+
+
+def rss_mib(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+    return total / 1024
+
+
+class PeakRss:
+    """The largest RSS of the server's processes while the block runs, sampled every 10 ms."""
+
+    def __init__(self, server: LiveServer) -> None:
+        self.pids = session_pids(server)
+        self.start = rss_mib(self.pids)
+        self.peak = self.start
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample)
+
+    def _sample(self) -> None:
+        while not self._done.wait(0.01):
+            self.peak = max(self.peak, rss_mib(self.pids))
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss_mib(self.pids))
+
+
+def chunked_flood(server: LiveServer, method: str, path: str) -> bytes:
+    """Headers, then 1 MiB chunks as fast as they go, up to FLOOD_MIB or until the server closes;
+    what it answered."""
+    chunk = b"%x\r\n%s\r\n" % (MIB, b" " * MIB)
+    with socket.create_connection((server.host, server.port), timeout=30) as sock:
+        sock.sendall(
+            f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n".encode()
+        )
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            for _ in range(FLOOD_MIB):
+                sock.sendall(chunk)
+            sock.sendall(b"0\r\n\r\n")
+        return read_responses(sock, 1, 10, 1 << 20)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("POST", f"{API}/{P01}/click_event", 413),
+        ("GET", f"{API}/{P01}", 200),  # a route that takes no body
+        ("POST", LIST, 405),  # a method the path does not serve
+    ],
+    ids=["click-event", "get-route", "wrong-method"],
+)
+def test_a_fast_chunked_flood_is_cut_at_the_size_limit(
+    granian: LiveServer, method: str, path: str, status: int
+) -> None:
+    """The limit applies while the body is read: 200 MiB sent as fast as loopback allows used to be
+    held whole (the RSS grew by twice the body: a pyo3 panic at 2,000 MiB) before the 413 or 405."""
+    started = time.monotonic()
+    with PeakRss(granian) as rss:
+        answer = chunked_flood(granian, method, path)
+    took = time.monotonic() - started
+    growth = rss.peak - rss.start
+    assert growth <= RSS_GROWTH_BOUND_MIB, f"RSS grew by {growth:.0f} MiB ({rss.start:.0f} at the start)"
+    assert took < 10, f"the flood took {took:.1f} s to be answered"
+    if answer:  # else the connection was closed before the answer could be read
+        reply = parse_raw_response(answer)
+        assert (reply.status, reply.headers.get("connection")) == (status, "close"), reply.text()
+    assert granian.request("GET", LIST).status == 200
+    assert stored_events(granian)["meta"]["stored"] == 0
+
+
+def raise_own_file_limit(needed: int) -> None:
+    """This process opens more sockets than a shell's default limit of 1,024 allows."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < needed:
+        if hard != resource.RLIM_INFINITY and hard < needed:
+            pytest.fail(f"the hard limit on open files is {hard}: {needed} are needed")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+
+
+@pytest.fixture(scope="module")
+def crowded() -> Iterator[LiveServer]:
+    """A server with the default read time-out (10 s): idle connections are not closed early."""
+    raise_own_file_limit(CONNECTIONS + 200)
+    server = LiveServer.start("--scenario", "default")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def open_connections(server: LiveServer, count: int, request: bytes = b"") -> Iterator[list[socket.socket]]:
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sock = socket.create_connection((server.host, server.port), timeout=10)
+            sockets.append(sock)
+            if request:
+                sock.sendall(request)
+        yield sockets
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def timed_probe(server: LiveServer) -> float:
+    started = time.monotonic()
+    reply = server.request("GET", LIST, timeout=30)
+    assert reply.status == 200
+    return time.monotonic() - started
+
+
+def test_1100_idle_connections_do_not_keep_a_new_client_waiting(crowded: LiveServer) -> None:
+    with open_connections(crowded, CONNECTIONS):
+        time.sleep(0.5)  # the server accepts them
+        waited = timed_probe(crowded)
+    assert waited < PROBE_BOUND, f"a GET waited {waited:.1f} s beside {CONNECTIONS} idle connections"
+
+
+def wait_for_delays(server: LiveServer, waiting: int) -> dict[str, Any]:
+    """/__admin/delays once `waiting` delays wait (within 30 s)."""
+    deadline = time.monotonic() + 30
+    while True:
+        delays: dict[str, Any] = server.get_json("/__admin/delays", timeout=30)
+        if delays["waiting"] >= waiting or time.monotonic() > deadline:
+            return delays
+        time.sleep(0.1)
+
+
+def delayed_get(path: str, delay_ms: int = 60_000) -> bytes:
+    return f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nPrefer: delay={delay_ms}\r\n\r\n".encode()
+
+
+def test_1100_delayed_requests_do_not_keep_a_new_client_waiting(crowded: LiveServer) -> None:
+    """1,100 requests in a 60 s forced delay used to hold every connection granian allowed."""
+    with open_connections(crowded, CONNECTIONS, delayed_get(f"{API}/{P01}")):
+        delays = wait_for_delays(crowded, CONNECTIONS)
+        assert delays["waiting"] == CONNECTIONS, delays
+        waited = timed_probe(crowded)
+    assert waited < PROBE_BOUND, f"a GET waited {waited:.1f} s beside {CONNECTIONS} delayed requests"
+
+
+def test_delays_past_the_bound_are_answered_at_once_and_counted() -> None:
+    server = LiveServer.start("--scenario", "default", "--max-delayed", "3")
+    try:
+        with open_connections(server, 5, delayed_get(f"{API}/{P01}")) as sockets:
+            deadline = time.monotonic() + 10
+            while (delays := server.get_json("/__admin/delays"))["cut"] < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert delays == {"waiting": 3, "limit": 3, "cut": 2}
+            for sock in sockets:
+                sock.settimeout(0.5)
+            answers = [read_responses(sock, 1, 0.5, 1 << 20) for sock in sockets]
+    finally:
+        server.stop()
+    cut = [parse_raw_response(answer) for answer in answers if answer]
+    assert [reply.status for reply in cut] == [200, 200]  # the three others still wait
+    assert all("delay=" not in reply.headers.get("preference-applied", "") for reply in cut)
+
+
+def test_a_stop_cuts_a_forced_delay_short_and_exits_0() -> None:
+    """A stop used to wait for the delay (up to a minute), so a container's stop ended in SIGKILL."""
+    server = LiveServer.start("--scenario", "default")
+    try:
+        with open_connections(server, 1, delayed_get(f"{API}/{P01}")) as (sock,):
+            time.sleep(1)  # the request is in its delay
+            stopped = time.monotonic()
+            server.process.send_signal(signal.SIGTERM)
+            try:
+                code = server.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                code = None
+            took = time.monotonic() - stopped
+            answer = read_responses(sock, 1, 1, 1 << 20)
+    finally:
+        server.stop()
+    assert (code, took < 5) == (0, True), f"exit code {code} after {took:.1f} s"
+    reply = parse_raw_response(answer)
+    assert reply.status == 200
+    assert "delay=" not in reply.headers.get("preference-applied", "")
+
+
+def test_a_stop_does_not_wait_for_a_client_stalled_mid_body() -> None:
+    """A stop used to wait for the read time-out of a client that stopped sending its body."""
+    server = LiveServer.start("--scenario", "default", "--read-timeout", "60")
+    try:
+        with open_connections(server, 1, click_head(200) + CLICK[:8]):
+            time.sleep(0.5)
+            stopped = time.monotonic()
+            server.process.send_signal(signal.SIGTERM)
+            try:
+                code = server.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                code = None
+            took = time.monotonic() - stopped
+    finally:
+        server.stop()
+    assert (code, took < 10) == (0, True), f"exit code {code} after {took:.1f} s"
+
+
+def test_a_truncated_204_ends_its_connection(granian: LiveServer) -> None:
+    """A 204 has no body to cut: it used to go out whole on a connection kept open, so the next
+    request on it was answered. A truncated answer ends its connection whatever its status."""
+    rule = {"match": {"operation_id": "disconnectPartner"}, "respond": {"status": 204, "fault": "truncate"}}
+    reply = granian.request("POST", "/__admin/rules", json.dumps(rule), {"Content-Type": "application/json"})
+    assert reply.status == 201, reply.text()
+    pipelined = f"DELETE {API}/{P01}/connect HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" + (
+        f"GET {LIST} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    )
+    with socket.create_connection((granian.host, granian.port), timeout=10) as sock:
+        sock.sendall(pipelined.encode())
+        received = b""
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := sock.recv(65536):
+                received += chunk
+    assert received.startswith(b"HTTP/1.1 204 ")
+    assert received.count(b"HTTP/1.1 ") == 1, received[:300]
+    assert b"content-length" not in received.lower()  # a 204 announces no length (RFC 9110)
