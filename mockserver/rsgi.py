@@ -79,6 +79,12 @@ class WholeRequestFront:
             if problem:
                 environ[BODY_PROBLEM] = problem
                 close = True  # the connection is in an unknown state: do not reuse it
+        await self._answer(scope, protocol, environ, close)
+
+    async def _answer(
+        self, scope: Scope, protocol: HTTPProtocol, environ: WSGIEnvironment, close: bool
+    ) -> None:
+        """Call the app with the whole request and send its answer (a subclass may do it elsewhere)."""
         status, response_headers, content = _call(self.wsgi_app, environ)
         delay = environ.get(DELAY_KEY)
         if delay:  # a forced delay holds a coroutine, not the event loop

@@ -124,14 +124,17 @@ def start_reloading(app: Flask) -> ReloadingApp:
 
 
 def create_front() -> WholeRequestFront:
-    """The factory granian's worker imports: the app behind the front that reads whole requests."""
-    from .rsgi import WholeRequestFront
+    """The factory granian's worker imports: the app behind the front that reads whole requests, and
+    runs the requests that may block (every proxied one; admin changes and searches) on thread pools
+    (`offload.Offload.pool_for` chooses; `offload.UPSTREAM_THREADS` and `ADMIN_THREADS` size them)."""
+    from .offload import Offload, OffloadingFront
 
     app, reloading = create_announced_app()
     settings: Settings = app.config["MOCKSERVER_SETTINGS"]
-    if reloading is None:
-        return WholeRequestFront(app.wsgi_app, settings.read_timeout, settings.max_body_bytes)
-    return WholeRequestFront(reloading, settings.read_timeout, settings.max_body_bytes, reloading.stop)
+    offload = Offload.create(proxying=settings.upstream is not None)
+    served: WSGIApplication = reloading or app.wsgi_app
+    on_close = reloading.stop if reloading is not None else None
+    return OffloadingFront(served, settings.read_timeout, settings.max_body_bytes, offload, on_close)
 
 
 def serve_granian(settings: Settings, threads: int) -> None:
