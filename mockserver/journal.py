@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app
+from werkzeug.wsgi import ClosingIterator
 
 from .errors import CONTRACT_KINDS, ERROR_ENVIRON_KEY, MAX_ITEMS, ErrorItem
 
@@ -39,6 +40,9 @@ ANSWERED_BY_KEY = "mockserver.answered_by"
 """Environ key: what answered instead of the view (a rule, a preference, a simulated error)."""
 OPERATION_ENVIRON_KEY = "mockserver.operation_id"
 """Environ key where validation leaves the id of the operation a request matched."""
+JOURNAL_AT_CLOSE_KEY = "mockserver.journal_at_close"
+"""Environ key set by a view whose body is streamed (the proxy's past its checked part): the request
+is journaled once the body has been sent, with the error a cut on the way left in the environ."""
 UNJOURNALED_ENVIRON_KEY = "mockserver.unjournaled"
 """Environ key set on a request that is no call of the API (the documentation): it is not journaled."""
 _HEADER_PREFIXES = ("HTTP_", "CONTENT_")
@@ -207,6 +211,12 @@ class JournalMiddleware:
             return start_response(code, headers, exc_info)
 
         body = self.wsgi_app(environ, record_status)
+        if environ.get(JOURNAL_AT_CLOSE_KEY):
+            return ClosingIterator(body, lambda: self._record(environ, status[0], arrived, started))
+        self._record(environ, status[0], arrived, started)
+        return body
+
+    def _record(self, environ: WSGIEnvironment, status: int, arrived: float, started: float) -> None:
         elapsed = (time.perf_counter() - started) * 1000
         method = environ.get("REQUEST_METHOD", "")
         path = environ.get("PATH_INFO", "")
@@ -219,7 +229,7 @@ class JournalMiddleware:
                 method[:MAX_FIELD],
                 path[:MAX_FIELD],
                 query[:MAX_FIELD],
-                status[0],
+                status,
                 round(elapsed, 3),
                 session[:64] if session else None,
                 arrived,
@@ -234,9 +244,8 @@ class JournalMiddleware:
         if self.log is not None:
             target = f"{path}?{query}" if query else path
             self.log.info(
-                '%s "%s %s" %s %.1fms', environ.get("REMOTE_ADDR", "-"), method, target, status[0], elapsed
+                '%s "%s %s" %s %.1fms', environ.get("REMOTE_ADDR", "-"), method, target, status, elapsed
             )
-        return body
 
 
 def init_app(app: Flask, journal: Journal, access_log: bool) -> None:

@@ -115,6 +115,12 @@ class WholeRequestFront:
                 close = True  # the connection is in an unknown state, or the body unread: do not reuse it
                 if problem != OVERSIZE:
                     environ[BODY_PROBLEM] = problem
+        await self._answer(scope, protocol, environ, close)
+
+    async def _answer(
+        self, scope: Scope, protocol: HTTPProtocol, environ: WSGIEnvironment, close: bool
+    ) -> None:
+        """Call the app with the whole request and send its answer (a subclass may do it elsewhere)."""
         status, response_headers, content = _call(self.wsgi_app, environ)
         delay = environ.get(DELAY_KEY)
         if delay and not await self._wait(delay):  # a forced delay holds a coroutine, not the loop

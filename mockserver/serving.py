@@ -139,15 +139,18 @@ def start_reloading(app: Flask) -> ReloadingApp:
 
 
 def create_front() -> WholeRequestFront:
-    """The factory granian's worker imports: the app behind the front that reads whole requests."""
-    from .rsgi import WholeRequestFront
+    """The factory granian's worker imports: the app behind the front that reads whole requests, and
+    runs the requests that may block (every proxied one; admin changes and searches) on thread pools
+    (`offload.Offload.pool_for` chooses; `offload.UPSTREAM_THREADS` and `ADMIN_THREADS` size them)."""
+    from .offload import Offload, OffloadingFront
 
     app, reloading = create_announced_app()
     settings: Settings = app.config["MOCKSERVER_SETTINGS"]
-    return WholeRequestFront(
+    return OffloadingFront(
         reloading or app.wsgi_app,
         settings.read_timeout,
         settings.max_body_bytes,
+        Offload.create(proxying=settings.upstream is not None),
         reloading.stop if reloading else None,
         max_delayed=delayed_per_worker(settings),
     )
