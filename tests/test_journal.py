@@ -56,6 +56,7 @@ def test_an_entry_as_json() -> None:
         "path": "/a",
         "query": "x=1",
         "headers": {},
+        "headers_truncated": False,
         "body": None,
         "body_truncated": False,
         "status": 404,
