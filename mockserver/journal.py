@@ -43,7 +43,8 @@ ANSWERED_BY_KEY = "mockserver.answered_by"
 OPERATION_ENVIRON_KEY = "mockserver.operation_id"
 """Environ key where validation leaves the id of the operation a request matched."""
 INCARNATION_ENVIRON_KEY = "mockserver.incarnation"
-"""Environ key where the session layer leaves the incarnation of the session a request used."""
+"""Environ key where the session layer leaves the incarnation of the session a request used (None when
+its store failed to tell)."""
 UNJOURNALED_ENVIRON_KEY = "mockserver.unjournaled"
 """Environ key set on a request that is no call of the API (the documentation): it is not journaled."""
 _HEADER_PREFIXES = ("HTTP_", "CONTENT_")
@@ -265,9 +266,10 @@ class JournalMiddleware:
             raw_body: bytes | None = environ.get(BODY_ENVIRON_KEY)
             error = environ.get(ERROR_ENVIRON_KEY)
             headers, headers_cut = journaled_headers(environ)
-            incarnation = environ.get(INCARNATION_ENVIRON_KEY)
-            if session and incarnation is None:  # refused before its session was picked
+            if session and INCARNATION_ENVIRON_KEY not in environ:  # refused before the session layer
                 incarnation = self._incarnation(session)
+            else:  # None: the session layer could not tell (its store failed)
+                incarnation = environ.get(INCARNATION_ENVIRON_KEY)
             entry = Entry(
                 method[:MAX_FIELD],
                 path[:MAX_FIELD],

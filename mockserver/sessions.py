@@ -264,6 +264,7 @@ def init_app(app: Flask, sessions: Sessions) -> None:
         @app.before_request
         def pick_shared_session() -> None:
             CURRENT_SESSION.set(shared.default)
+            request.environ[INCARNATION_ENVIRON_KEY] = None  # until the store tells
             session = shared.current(session_id_of_request())
             CURRENT_SESSION.set(session)
             request.environ[INCARNATION_ENVIRON_KEY] = session.incarnation
