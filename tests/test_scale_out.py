@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+import redis
 import test_concurrency
 from click.testing import CliRunner
 from support import (
@@ -863,3 +864,78 @@ def test_a_hung_redis_stalls_no_read_and_stores_no_write_its_client_was_told_fai
             os.kill(pid, signal.SIGCONT)
         live.stop()
         redis_server.stop()
+
+
+# --------------------------------------------------------------------------------------------------
+# the bounds held in Redis for the whole server
+
+
+def test_redis_holds_at_most_max_sessions_sessions_and_max_click_events_events(tmp_path: Path) -> None:
+    """40 sessions each link a partner and post two click events, `--max-sessions 5 --max-click-events
+    30`: counted in Redis itself, at most 5 sessions' keys and 30 events remain, and /__admin/sessions
+    lists at most 5 beside its limit (before, Redis kept every session until its TTL: 20,000 ids made
+    40,005 keys, listed next to "limit": 1000)."""
+    redis_server = RedisServer(tmp_path).start()
+    client = redis.Redis.from_url(redis_server.url)
+    live = LiveServer.start(*serve_args(redis_server.url, "--max-sessions", "5", "--max-click-events", "30"))
+    try:
+        for n in range(40):
+            session = f"many-{n}"
+            assert live.request("PATCH", f"{API}/{P08}/connect", None, as_user(ALICE, session)).status == 200
+            for _ in range(2):
+                click_row(post_click(live, P07, BOB, session=session))
+        keys = [key.decode() for key in client.scan_iter(count=1000)]
+        sessions = {key.split(":session:")[1].rsplit(":", 1)[0] for key in keys if ":session:" in key}
+        assert len(sessions) <= 5, sorted(sessions)
+        assert sessions <= {f"many-{n}" for n in range(35, 40)}, sorted(sessions)  # the most recent
+        assert len(keys) <= 5 * 7 + 16, sorted(keys)  # the default session's and the server's own
+        events = sum(int(client.llen(key)) for key in keys if key.endswith(":events"))
+        assert events <= 30
+        document = ok(live.request("GET", "/__admin/sessions"))
+        assert len(document["sessions"]) <= 5 and document["limit"] == 5
+        assert document["evicted"] >= 35
+        assert document["bounds"]["sessions"] == {
+            "limit": 5,
+            "used": len(document["sessions"]),
+            "evicted": document["evicted"],
+        }
+        assert document["bounds"]["click_events"] == {"limit": 30, "used": events}
+        # The newest session still serves its own state.
+        assert linked(live, P08, ALICE, "many-39") == ({ALICE}, True)
+        assert len(click_events(live, "many-39")) == 2
+    finally:
+        live.stop()
+        client.close()
+        redis_server.stop()
+
+
+def test_click_event_ids_do_not_repeat_after_redis_restarts_without_persistence(tmp_path: Path) -> None:
+    """Redis without persistence restarts empty: the sessions are made again, and their click events
+    numbered from 1 again. Their ids derive from the session's incarnation, drawn when Redis made it,
+    so the new events' ids are new (before, the same ids came back)."""
+    redis_server = RedisServer(tmp_path).start()
+    port = redis_server.port
+    restarted: RedisServer | None = None
+    live = LiveServer.start(*serve_args(redis_server.url))
+    try:
+        before = {click_row(post_click(live, P07, ALICE))[0] for _ in range(3)}
+        redis_server.stop()
+        restarted = RedisServer(tmp_path, port=port).start()
+        back = time.monotonic()
+        while live.request("GET", f"{API}/{P07}").status != 200:
+            assert time.monotonic() - back < 10
+            time.sleep(0.05)
+        after: set[str] = set()
+        while len(after) < 3:
+            reply = post_click(live, P07, ALICE)
+            if reply.status == 201:
+                after.add(click_row(reply)[0])
+            else:  # the first write may find the session's state gone: a 503, then it is made again
+                assert error_of(reply)["code"] == "store_unavailable"
+        assert len(click_events(live)) == 3
+        assert not before & after, "click event ids repeat after the restart"
+    finally:
+        live.stop()
+        redis_server.stop()
+        if restarted is not None:
+            restarted.stop()
