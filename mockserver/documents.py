@@ -163,10 +163,6 @@ class Renderer:
         """A renderer for a forked store: its own cache of rendered pieces, the same templates and bound."""
         return Renderer(store, self._templates, self.budget)
 
-    def for_store(self, store: Store) -> Renderer:
-        """A renderer of another data set under the same bound."""
-        return Renderer(store, budget=self.budget)
-
     def release(self) -> None:
         """The session is gone: its cache no longer counts against the bound."""
         self.budget.forget(self)
