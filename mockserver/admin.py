@@ -196,8 +196,15 @@ def openapi_document() -> Response:
 
 @bp.get("/sessions")
 def sessions() -> Response:
-    """The live sessions, least recently used first, and how many the TTL or the bound evicted."""
+    """The live sessions, least recently used first, how many the TTL or the bound evicted, and each
+    bound on what sessions hold together with how much of it is used."""
     live = get_sessions()
     return json_response(
-        {"sessions": live.ids(), "limit": live.max_sessions, "ttl": live.ttl, "evicted": live.evicted}
+        {
+            "sessions": live.ids(),
+            "limit": live.max_sessions,
+            "ttl": live.ttl,
+            "evicted": live.evicted,
+            "bounds": live.usage(),
+        }
     )

@@ -83,7 +83,13 @@ def create_app(settings: Settings | None = None, spec: Spec | None = None) -> Fl
         shared[0]
         if shared
         else sessions.Sessions(
-            data_store, settings.session_ttl, settings.max_sessions, source=source, rules=rules
+            data_store,
+            settings.session_ttl,
+            settings.max_sessions,
+            source=source,
+            rules=rules,
+            max_rendered=settings.max_rendered,
+            max_switched_partners=settings.max_switched_partners,
         ),
     )
     if settings.upstream is None:

@@ -207,7 +207,7 @@ def server_options(command: Callable[..., Any]) -> Callable[..., Any]:
     type=click.IntRange(1),
     default=DEFAULTS.max_click_events,
     show_default=True,
-    help="Click events kept; past it the oldest are dropped (and counted in /__admin/click-events).",
+    help="Click events kept over all sessions together; past it the oldest are dropped (and counted).",
 )
 @click.option(
     "--session-ttl",
@@ -221,7 +221,22 @@ def server_options(command: Callable[..., Any]) -> Callable[..., Any]:
     type=click.IntRange(1),
     default=DEFAULTS.max_sessions,
     show_default=True,
-    help="Live sessions at most; past it the least recently used is evicted.",
+    help="Live sessions at most (in Redis too, with --state); past it the least recently used is evicted.",
+)
+@click.option(
+    "--max-rendered",
+    type=click.IntRange(0),
+    default=DEFAULTS.max_rendered,
+    show_default=True,
+    help="Rendered partners cached over all sessions together (about 1.2 kB each).",
+)
+@click.option(
+    "--max-switched-partners",
+    type=click.IntRange(0),
+    default=DEFAULTS.max_switched_partners,
+    show_default=True,
+    help="Partners of data sets switched to at run time, over all sessions together; past it the least "
+    "recently used sessions holding one are evicted.",
 )
 @click.option(
     "--max-delayed",
@@ -246,6 +261,14 @@ def server_options(command: Callable[..., Any]) -> Callable[..., Any]:
     help="Keep the state (links, click events, sessions, rules, journal) in Redis at this URL "
     "(redis://host:port/db), shared by every worker and host serving the same configuration. "
     "Default: in this process. [env: MOCKSERVER_STATE]",
+)
+@click.option(
+    "--state-timeout",
+    type=click.FloatRange(0.05, 60),
+    default=DEFAULTS.state_timeout,
+    show_default=True,
+    help="Seconds a call to the --state store may take; then a 503, and a write not answered in time "
+    "is never made.",
 )
 @click.option(
     "--workers",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -15,8 +17,8 @@ from .queries import Page
 from .store import ClickEvent, Store, current_session
 
 API_PREFIX = "/api/v1/partners"
-MAX_RENDERED = 100_000
-"""Rendered pieces kept between writes; past it, pieces are rendered per request."""
+MAX_RENDERED = 20_000
+"""Rendered partners cached, over every session's renderer (about 1.2 kB each)."""
 
 
 @dataclass(frozen=True)
@@ -79,16 +81,69 @@ def _build_template(partner: Partner) -> Template:
     )
 
 
+class RenderBudget:
+    """One bound on the rendered pieces that every renderer of a server (one per session) caches.
+
+    Only a miss comes here (a hit is one dict lookup in the renderer). Past the bound, the whole cache
+    of the renderer that least recently added a piece is dropped; a renderer alone at the bound renders
+    its further pieces per request. A cache a new version replaced stays counted until its renderer
+    adds again or is dropped: the count is never below what is held."""
+
+    def __init__(self, limit: int = MAX_RENDERED) -> None:
+        self.limit = limit
+        self.cached = 0
+        """Pieces counted, over every renderer."""
+        self.dropped = 0
+        """Renderers' caches dropped for the bound since start-up."""
+        self._held: OrderedDict[Renderer, tuple[dict[Hashable, Any], int]] = OrderedDict()
+        """Renderer → its cache as counted and how many pieces it holds; least recently added first."""
+        self._lock = threading.Lock()
+
+    def keep(self, renderer: Renderer, pieces: dict[Hashable, Any], key: Hashable, piece: Any) -> None:
+        """Cache a piece in a renderer's current cache, within the bound."""
+        with self._lock:
+            if renderer._pieces[1] is not pieces:  # replaced meanwhile (a new version, or dropped)
+                return
+            held, count = self._held.pop(renderer, (pieces, 0))
+            if held is not pieces:  # a new cache since the last piece: the old one is gone
+                self.cached -= count
+                count = 0
+            while self.cached >= self.limit and self._held:
+                self._drop(next(iter(self._held)))
+            if self.cached < self.limit:
+                pieces[key] = piece
+                count += 1
+                self.cached += 1
+            self._held[renderer] = (pieces, count)
+
+    def _drop(self, renderer: Renderer) -> None:
+        """Drop a renderer's cache (under the lock)."""
+        _, count = self._held.pop(renderer)
+        self.cached -= count
+        self.dropped += 1
+        renderer._pieces = (renderer._pieces[0], {})
+
+    def forget(self, renderer: Renderer) -> None:
+        """The renderer's session is gone: its cache no longer counts."""
+        with self._lock:
+            _, count = self._held.pop(renderer, (None, 0))
+            self.cached -= count
+
+
 class Renderer:
     """Renders a store's partners; a rendered resource is reused until the store's next write.
 
-    A piece rendered while a write lands is returned but not kept, so no stale piece survives.
+    A piece rendered while a write lands is returned but not kept, so no stale piece survives. The
+    pieces every renderer of a server caches are bounded together (`RenderBudget`).
     """
 
-    def __init__(self, store: Store, templates: dict[str, Template] | None = None) -> None:
+    def __init__(
+        self, store: Store, templates: dict[str, Template] | None = None, budget: RenderBudget | None = None
+    ) -> None:
         self.store = store
         self._templates: dict[str, Template] = {} if templates is None else templates
         """Partner templates depend on the data set only: renderers of forked stores share them."""
+        self.budget = budget or RenderBudget()
         self._pieces: tuple[int, dict[Hashable, Any]] = (store.version, {})
 
     def _cached(self, key: Hashable, render: Callable[[], Any]) -> Any:
@@ -100,13 +155,17 @@ class Renderer:
         piece = pieces.get(key)
         if piece is None:
             piece = render()
-            if self.store.version == version and len(pieces) < MAX_RENDERED:
-                pieces[key] = piece
+            if self.store.version == version:
+                self.budget.keep(self, pieces, key, piece)
         return piece
 
     def fork(self, store: Store) -> Renderer:
-        """A renderer for a forked store: its own cache of rendered pieces, the same templates."""
-        return Renderer(store, self._templates)
+        """A renderer for a forked store: its own cache of rendered pieces, the same templates and bound."""
+        return Renderer(store, self._templates, self.budget)
+
+    def release(self) -> None:
+        """The session is gone: its cache no longer counts against the bound."""
+        self.budget.forget(self)
 
     def _template(self, partner: Partner) -> Template:
         template = self._templates.get(partner.id)

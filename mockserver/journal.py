@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -32,6 +32,9 @@ MAX_COUNTED_SESSIONS = 10_000
 """Sessions whose dropped entries are counted one by one (the oldest counts are forgotten first)."""
 MAX_HEADERS = 64
 """Headers kept per entry."""
+MAX_HEADER_TEXT = 8192
+"""Characters kept of an entry's headers in all (names and values): a client sending huge headers
+cannot make the journal hold more than this per request, in memory or in Redis."""
 MAX_BODY = 4096
 """Bytes kept of a request body; a longer one is cut and marked `body_truncated`."""
 BODY_ENVIRON_KEY = "mockserver.body"
@@ -43,6 +46,9 @@ OPERATION_ENVIRON_KEY = "mockserver.operation_id"
 JOURNAL_AT_CLOSE_KEY = "mockserver.journal_at_close"
 """Environ key set by a view whose body is streamed (the proxy's past its checked part): the request
 is journaled once the body has been sent, with the error a cut on the way left in the environ."""
+INCARNATION_ENVIRON_KEY = "mockserver.incarnation"
+"""Environ key where the session layer leaves the incarnation of the session a request used (None when
+its store failed to tell)."""
 UNJOURNALED_ENVIRON_KEY = "mockserver.unjournaled"
 """Environ key set on a request that is no call of the API (the documentation): it is not journaled."""
 _HEADER_PREFIXES = ("HTTP_", "CONTENT_")
@@ -66,6 +72,11 @@ class Entry:
     errors: tuple[ErrorItem, ...] = ()
     answered_by: str | None = None
     """What answered instead of the mock's own view: "rule <id>", "prefer code=404", "simulated error"."""
+    headers_truncated: bool = False
+    """Headers were left out or cut to keep the entry within MAX_HEADERS and MAX_HEADER_TEXT."""
+    incarnation: int | None = None
+    """Which life of its session the request belongs to: a session id used again after the session
+    expired or was evicted starts a new one, whose journal does not show the old one's entries."""
 
     @property
     def violation(self) -> bool:
@@ -88,6 +99,7 @@ class Entry:
             "headers": self.header_map(),
             "body": self.body_text(),
             "body_truncated": self.body_truncated,
+            "headers_truncated": self.headers_truncated,
             "status": self.status,
             "duration_ms": self.duration_ms,
             "operation_id": self.operation_id,
@@ -102,6 +114,10 @@ def _timestamp(seconds: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+def no_incarnation(_session: str) -> int | None:
+    return None
+
+
 class Journal:
     def __init__(self, size: int) -> None:
         self.size = size
@@ -109,26 +125,30 @@ class Journal:
         self._lock = threading.Lock()
         self.dropped = 0
         """Entries pushed out by the bound since start-up (over every session)."""
-        self._dropped_by_session: OrderedDict[str, int] = OrderedDict()
-        """The same, per session, for the most recent MAX_COUNTED_SESSIONS sessions that lost some."""
+        self._dropped_by_session: OrderedDict[tuple[str, int | None], int] = OrderedDict()
+        """The same, per session incarnation, for the most recent MAX_COUNTED_SESSIONS that lost some."""
+        self.incarnation_of: Callable[[str], int | None] = no_incarnation
+        """The current incarnation of a session (set by the session layer); None: any."""
 
     def record(self, entry: Entry) -> None:
         with self._lock:
             if len(self._entries) == self.size:
                 self.dropped += 1
-                session = self._entries[0].session
-                if session is not None:
+                oldest = self._entries[0]
+                if oldest.session is not None:
+                    key = (oldest.session, oldest.incarnation)
                     counts = self._dropped_by_session
-                    counts[session] = counts.pop(session, 0) + 1
+                    counts[key] = counts.pop(key, 0) + 1
                     if len(counts) > MAX_COUNTED_SESSIONS:
                         counts.popitem(last=False)
             self._entries.append(entry)
 
     def dropped_for(self, session: str | None) -> int:
-        """Entries the bound pushed out: of one session since its last reset, or of all since start-up."""
+        """Entries the bound pushed out: of a session's current incarnation since its last reset, or of
+        all since start-up."""
         if session is None:
             return self.dropped
-        return self._dropped_by_session.get(session, 0)
+        return self._dropped_by_session.get((session, self.incarnation_of(session)), 0)
 
     def clear(self, session: str | None = None) -> None:
         """Forget every entry, or only a session's."""
@@ -137,18 +157,24 @@ class Journal:
                 self._entries.clear()
                 self._dropped_by_session.clear()
                 return
-            self._dropped_by_session.pop(session, None)
+            for key in [key for key in self._dropped_by_session if key[0] == session]:
+                del self._dropped_by_session[key]
             kept = [entry for entry in self._entries if entry.session != session]
             self._entries.clear()
             self._entries.extend(kept)
 
     def entries(self, session: str | None = None) -> list[Entry]:
-        """Entries, oldest first; with a session, only that session's."""
+        """Entries, oldest first; with a session, only those of its current incarnation."""
         with self._lock:
             entries = list(self._entries)
         if session is None:
             return entries
-        return [entry for entry in entries if entry.session == session]
+        incarnation = self.incarnation_of(session)
+        return [
+            entry
+            for entry in entries
+            if entry.session == session and (incarnation is None or entry.incarnation == incarnation)
+        ]
 
     def matching(
         self, method: str | None = None, path: str | None = None, session: str | None = None
@@ -174,13 +200,37 @@ def get_journal() -> Journal:
 
 def request_headers(environ: WSGIEnvironment) -> tuple[tuple[str, str], ...]:
     """The request's headers as the environ holds them (`HTTP_USER_AGENT`…), at most MAX_HEADERS; names
-    are spelled out only when read (`header_name`). `Authorization` keeps its scheme only, so no
-    credential is ever stored. Values are bounded by the server's header limits, and cut when read."""
+    are spelled out only when read (`header_name`). `Authorization` keeps its scheme only. Values are
+    whole: for matching a request while it is served (`journaled_headers` bounds what is kept)."""
     headers = [item for item in environ.items() if item[0].startswith(_HEADER_PREFIXES)]
     if "HTTP_AUTHORIZATION" in environ:
         scheme = str(environ["HTTP_AUTHORIZATION"]).strip().partition(" ")[0]
         headers = [(k, scheme if k == "HTTP_AUTHORIZATION" else v) for k, v in headers]
     return tuple(headers[:MAX_HEADERS])
+
+
+def journaled_headers(environ: WSGIEnvironment) -> tuple[tuple[tuple[str, str], ...], bool]:
+    """The request's headers as the journal keeps them, bounded when stored (not when read, so that
+    neither memory nor Redis ever holds more): at most MAX_HEADERS, each value at most MAX_FIELD
+    characters, MAX_HEADER_TEXT characters in all; True when any was cut or left out. `Authorization`
+    keeps its scheme only, so no credential is ever stored."""
+    kept: list[tuple[str, str]] = []
+    room = MAX_HEADER_TEXT
+    cut = False
+    for key, value in environ.items():
+        if not key.startswith(_HEADER_PREFIXES):
+            continue
+        if key == "HTTP_AUTHORIZATION":
+            value = str(value).strip().partition(" ")[0]
+        if len(kept) == MAX_HEADERS or room <= len(key):
+            cut = True
+            break
+        fits = min(MAX_FIELD, room - len(key))
+        if len(value) > fits:
+            value, cut = value[:fits], True
+        kept.append((key, value))
+        room -= len(key) + len(value)
+    return tuple(kept), cut
 
 
 def header_name(environ_key: str) -> str:
@@ -225,6 +275,11 @@ class JournalMiddleware:
             session = environ.get("HTTP_X_MOCK_SESSION")
             raw_body: bytes | None = environ.get(BODY_ENVIRON_KEY)
             error = environ.get(ERROR_ENVIRON_KEY)
+            headers, headers_cut = journaled_headers(environ)
+            if session and INCARNATION_ENVIRON_KEY not in environ:  # refused before the session layer
+                incarnation = self._incarnation(session)
+            else:  # None: the session layer could not tell (its store failed)
+                incarnation = environ.get(INCARNATION_ENVIRON_KEY)
             entry = Entry(
                 method[:MAX_FIELD],
                 path[:MAX_FIELD],
@@ -233,12 +288,14 @@ class JournalMiddleware:
                 round(elapsed, 3),
                 session[:64] if session else None,
                 arrived,
-                request_headers(environ),
+                headers,
                 None if raw_body is None else raw_body[:MAX_BODY],
                 raw_body is not None and len(raw_body) > MAX_BODY,
                 environ.get(OPERATION_ENVIRON_KEY),
                 error.items[:MAX_ITEMS] if error is not None else (),
                 environ.get(ANSWERED_BY_KEY),
+                headers_cut,
+                incarnation,
             )
             self.journal.record(entry)
         if self.log is not None:
@@ -246,6 +303,14 @@ class JournalMiddleware:
             self.log.info(
                 '%s "%s %s" %s %.1fms', environ.get("REMOTE_ADDR", "-"), method, target, status, elapsed
             )
+
+    def _incarnation(self, session: str) -> int | None:
+        """The session's incarnation for a request that did not reach the session layer (refused
+        before it): the current one, or a new one started now; None when the store cannot tell."""
+        try:
+            return self.journal.incarnation_of(session)
+        except Exception:  # the store is unreachable: the entry belongs to no incarnation in particular
+            return None
 
 
 def init_app(app: Flask, journal: Journal, access_log: bool) -> None:

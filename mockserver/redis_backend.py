@@ -1,6 +1,7 @@
 """What `--state redis://…` adds to an app: sessions, rules and the journal kept in Redis, the thread
-that appends the journal and listens for notices while no request comes, and the 503 answered while
-Redis cannot be reached (the worker stays up, and serves again as soon as Redis is back).
+that appends the journal and listens for notices, and the 503 answered while Redis cannot be reached
+or does not answer within `--state-timeout` (the worker stays up, and serves again as soon as Redis
+does).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from flask import Flask, g
 from .errors import STORE_UNAVAILABLE, ApiError, render_error
 from .redis_journal import FLUSH_INTERVAL, RedisJournal
 from .redis_sessions import DatasetBuilder, RedisSessions
-from .redis_state import RedisStore, SessionGone
+from .redis_state import RedisStore, SessionGone, StoreLate
 from .rules import Rule
 from .scenarios import resolve_scenario
 from .settings import Settings
@@ -52,16 +53,18 @@ def shown_url(url: str) -> str:
 
 
 IDLE_CHECK = 0.05
-"""Seconds the background thread sleeps between two looks at the journal's buffer (its only regular
-wake-up: while requests come, they append the buffer themselves)."""
+"""Seconds the background thread sleeps between two looks at the journal's buffer while it is empty."""
+CALIBRATE_EVERY = 30.0
+"""Seconds between two measures of the offset of Redis's clock (the writes' deadlines are on it)."""
 
 
 class Background(threading.Thread):
-    """Appends the journal's buffer when no request has for a while, and reads the notices while no
-    request does (another worker waiting for this one's journal, a resubscription after an outage).
+    """Appends the journal's buffer (requests never do: a Redis that hangs holds up this thread, not
+    them), and reads the notices while no request does (another worker waiting for this one's journal, a
+    resubscription after an outage).
 
-    It sleeps in `select` on the subscription's socket: while requests come and nothing changes, it
-    wakes IDLE_CHECK apart only, so it hardly competes with them for the interpreter."""
+    It sleeps in `select` on the subscription's socket: IDLE_CHECK while the buffer is empty,
+    FLUSH_INTERVAL while entries wait, so it hardly competes with requests for the interpreter."""
 
     def __init__(self, store: RedisStore, journal: RedisJournal) -> None:
         super().__init__(name="mockserver-redis", daemon=True)
@@ -73,19 +76,22 @@ class Background(threading.Thread):
         store, journal = self.store, self.journal
         while not self._stopping.is_set():
             subscription = store.notices.fileno()
+            pause = FLUSH_INTERVAL if journal.waiting else IDLE_CHECK
             try:
                 if subscription is None:
-                    self._stopping.wait(IDLE_CHECK)
+                    self._stopping.wait(pause)
                 else:
-                    select.select([subscription], [], [], IDLE_CHECK)
+                    select.select([subscription], [], [], pause)
             except (OSError, ValueError):  # the socket closed meanwhile
                 pass
             if self._stopping.is_set():
                 return
             try:
                 store.notices.check()
-                if time.monotonic() - journal.flushed >= 2 * FLUSH_INTERVAL:
+                if journal.waiting and time.monotonic() - journal.flushed >= FLUSH_INTERVAL:
                     journal.flush()
+                if time.monotonic() - store.calibrated >= CALIBRATE_EVERY:
+                    store.calibrate()
             except Exception:  # Redis unreachable: try again in a moment
                 self._stopping.wait(0.5)
 
@@ -95,8 +101,7 @@ class Background(threading.Thread):
     def close(self) -> None:
         """Stop, and close the connections (an app that is done with; the thread ends within a second)."""
         self.stop()
-        self.store.notices.close()
-        self.store.client.close()
+        self.store.close()
 
 
 def init_app(
@@ -112,7 +117,12 @@ def init_app(
     import redis
 
     assert settings.state is not None
-    store = RedisStore(settings.state, settings.state_namespace or namespace(settings, spec))
+    store = RedisStore(
+        settings.state,
+        settings.state_namespace or namespace(settings, spec),
+        timeout=settings.state_timeout,
+        max_sessions=settings.max_sessions,
+    )
     sessions = RedisSessions(
         store,
         configured,
@@ -122,6 +132,8 @@ def init_app(
         settings.max_sessions,
         source=source,
         rules=rules,
+        max_rendered=settings.max_rendered,
+        max_switched_partners=settings.max_switched_partners,
     )
     journal = RedisJournal(store, settings.journal_size)
     background = Background(store, journal)
@@ -133,9 +145,14 @@ def init_app(
         detail = f"The state store (Redis at {where}) cannot be reached: {exc}"
         if isinstance(exc, SessionGone):
             detail = f"The state store (Redis at {where}) lost this session's state; retry"
+        elif isinstance(exc, redis.exceptions.TimeoutError | StoreLate):
+            detail = (
+                f"The state store (Redis at {where}) did not answer within {settings.state_timeout:g} s; "
+                "a change this request asked for was not made"
+            )
         return render_error(ApiError.of(STORE_UNAVAILABLE, detail, headers={"Retry-After": "1"}))
 
-    for error in (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, SessionGone):
+    for error in (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, SessionGone, StoreLate):
         app.register_error_handler(error, unavailable)
     background.start()
     return sessions, journal

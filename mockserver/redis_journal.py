@@ -1,70 +1,94 @@
 """The journal kept in Redis (`--state redis://…`): one capped list every worker appends to, so that
 `/__admin/requests` answers every worker's requests.
 
-A request does not wait for Redis here: its entry goes into this worker's buffer, and the buffer is
-appended in one step (the entries pushed, the list trimmed to the bound and what it pushed out
-counted, per session too) at most every FLUSH_INTERVAL, by the request that comes then, or by the
-background thread when no request comes. Before a read, the reading worker asks every worker to append
-what it holds (a notice on the change channel) and waits for their answers (at most a second), so
-that a request answered by any worker before the read is in it.
+A request never waits for Redis here: its entry goes into this worker's buffer, and the worker's
+background thread appends the buffer in one step (the entries pushed, the list trimmed to the bound and
+what it pushed out counted, per session too) at most every FLUSH_INTERVAL while entries come. A Redis
+that hangs therefore holds up that thread only, never a request. Before a read, the reading worker asks
+every worker to append what it holds (a notice on the change channel) and waits for their answers (at
+most a second), so that a request answered by any worker before the read is in it.
+
+Each entry starts with its session's key: `<id>@<incarnation>` (`!<id>` when the store could not tell
+the incarnation, "" without a session). A session's view lists the entries of its current incarnation;
+what the bound pushed out of it is counted in the session's own keys (so it expires with them).
 """
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 import uuid
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import orjson
 
 from .errors import ErrorItem, ErrorKind
-from .journal import Entry, with_method_and_path
-from .redis_state import RedisStore
+from .journal import Entry, no_incarnation, with_method_and_path
+from .redis_state import RedisStore, with_macros
 
-APPEND = """
-local count = tonumber(ARGV[3])
-for i = 4, 3 + count, 1000 do redis.call('RPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 999, 3 + count))) end
-local dropped = tonumber(ARGV[2])
-for i = 4 + count, #ARGV, 2 do redis.call('HINCRBY', KEYS[3], ARGV[i], ARGV[i + 1]) end
+COUNT_DROP = """local function count_drop(key, n)
+  local session, incarnation = string.match(key, '^([^@!]+)@(%d+)$')
+  if session then
+    local meta = ARGV[2] .. session .. ':meta'
+    if redis.call('HGET', meta, 'incarnation') == incarnation then
+      redis.call('HINCRBY', meta, 'journal-dropped', n)
+    end
+  end
+end"""
+"""count_drop(key, n): count n entries of a session's incarnation as dropped, while it is the current one."""
+
+APPEND = with_macros(
+    """
+--deadline
+"""
+    + COUNT_DROP
+    + """
+local count = tonumber(ARGV[4])
+for i = 5, 4 + count, 1000 do redis.call('RPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 999, 4 + count))) end
+local dropped = tonumber(ARGV[3])
+for i = 5 + count, #ARGV, 2 do count_drop(ARGV[i], tonumber(ARGV[i + 1])) end
 local over = redis.call('LLEN', KEYS[1]) - tonumber(ARGV[1])
 if over > 0 then
   local gone = redis.call('LPOP', KEYS[1], over)
   dropped = dropped + over
-  for _, entry in ipairs(gone) do
-    local session = string.match(entry, '^([^\\n]*)\\n')
-    if session ~= '' then redis.call('HINCRBY', KEYS[3], session, 1) end
-  end
+  for _, entry in ipairs(gone) do count_drop(string.match(entry, '^([^\\n]*)\\n'), 1) end
 end
 if dropped > 0 then redis.call('INCRBY', KEYS[2], dropped) end
 return over
 """
-"""KEYS: entries, dropped, dropped per session; ARGV: the bound, entries this worker dropped before they
-reached Redis, how many entries follow, the entries ("<session>\\n<entry as JSON>"), then pairs of
-(session, entries of it dropped before they reached Redis)."""
+)
+"""KEYS: entries, dropped; ARGV: the bound, the sessions' key prefix, entries this worker dropped before
+they reached Redis, how many entries follow, the entries ("<key>\\n<entry as JSON>"), then pairs of
+(session key, entries of it dropped before they reached Redis), and the deadline."""
 
 CLEAR_SESSION = """
-local prefix = ARGV[1] .. '\\n'
+local at, bare = ARGV[1] .. '@', '!' .. ARGV[1] .. '\\n'
 local kept = {}
 for _, entry in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
-  if string.sub(entry, 1, #prefix) ~= prefix then kept[#kept + 1] = entry end
+  if string.sub(entry, 1, #at) ~= at and string.sub(entry, 1, #bare) ~= bare then kept[#kept + 1] = entry end
 end
 redis.call('DEL', KEYS[1])
 for i = 1, #kept, 1000 do
   redis.call('RPUSH', KEYS[1], unpack(kept, i, math.min(i + 999, #kept)))
 end
-redis.call('HDEL', KEYS[3], ARGV[1])
+redis.call('HDEL', ARGV[2] .. ARGV[1] .. ':meta', 'journal-dropped')
 return #kept
 """
-"""KEYS as APPEND's; ARGV: the session whose entries go."""
+"""KEYS: entries; ARGV: the session whose entries go (every incarnation), the sessions' key prefix."""
 
 FLUSH_INTERVAL = 0.02
 """Seconds between two appends of a worker's buffer while requests come (a round trip costs more than
 many entries; a reader never waits for it: it asks every worker to append at once)."""
 FLUSH_WAIT = 1.0
 """Seconds a read waits at most for the other workers to append what they hold."""
+
+
+def session_key(session: str | None, incarnation: int | None) -> str:
+    """What an entry starts with: its session's incarnation, "!<id>" when unknown, "" without one."""
+    if session is None:
+        return ""
+    return f"{session}@{incarnation}" if incarnation is not None else f"!{session}"
 
 
 def _encode(entry: Entry) -> bytes:
@@ -75,15 +99,17 @@ def _encode(entry: Entry) -> bytes:
     row = [
         entry.method, entry.path, entry.query, entry.status, entry.duration_ms, entry.session, entry.time,
         entry.headers, body, entry.body_truncated, entry.operation_id, errors, entry.answered_by,
+        entry.headers_truncated, entry.incarnation,
     ]  # fmt: skip
-    return (entry.session or "").encode() + b"\n" + orjson.dumps(row)
+    return session_key(entry.session, entry.incarnation).encode() + b"\n" + orjson.dumps(row)
 
 
 def _decode(raw: bytes) -> Entry:
     _, _, payload = raw.partition(b"\n")
     row = orjson.loads(payload)
     (method, path, query, status, duration, session, moment, headers, body, truncated, operation, errors,
-     answered_by) = row  # fmt: skip
+     answered_by, *rest) = row  # fmt: skip
+    headers_truncated, incarnation = rest if len(rest) == 2 else (False, None)
     return Entry(
         method,
         path,
@@ -101,6 +127,8 @@ def _decode(raw: bytes) -> Entry:
             for kind_status, code, title, detail, source in errors
         ),
         answered_by,
+        headers_truncated,
+        incarnation,
     )
 
 
@@ -112,7 +140,6 @@ class RedisJournal:
         self.size = size
         self.key = f"{store.prefix}:journal"
         self.dropped_key = f"{store.prefix}:journal:dropped"
-        self.by_session_key = f"{store.prefix}:journal:dropped-by-session"
         self._append = store.client.register_script(APPEND)
         self._clear_session = store.client.register_script(CLEAR_SESSION)
         self._buffer: deque[bytes] = deque()
@@ -123,22 +150,23 @@ class RedisJournal:
         self._buffer_lock = threading.Lock()
         self.flushed = time.monotonic()
         """When the last append began."""
+        self.incarnation_of: Callable[[str], int | None] = no_incarnation
+        """The current incarnation of a session (set by the session layer)."""
         store.notices.on_flush = self._flush_for
 
     def record(self, entry: Entry) -> None:
-        """Buffer the entry; append the buffer when the last append is FLUSH_INTERVAL old. The request
-        that comes then pays the round trip (once per interval), so that no other thread competes with
-        the requests for the interpreter while they come; the background thread appends what is left
-        when they stop."""
+        """Buffer the entry: the background thread appends it (see the module's docstring)."""
         encoded = _encode(entry)
         with self._buffer_lock:
             buffer = self._buffer
             buffer.append(encoded)
             if len(buffer) > self.size:  # Redis has been unreachable for a while: keep the newest
                 self._count_lost(buffer.popleft())
-        if time.monotonic() - self.flushed >= FLUSH_INTERVAL:
-            with contextlib.suppress(Exception):  # Redis unreachable: the entries wait in the buffer
-                self.flush()
+
+    @property
+    def waiting(self) -> bool:
+        """Entries wait in this worker's buffer."""
+        return bool(self._buffer) or bool(self._lost)
 
     def _count_lost(self, raw: bytes) -> None:
         self._lost[raw[: raw.index(b"\n")].decode()] += 1
@@ -155,9 +183,12 @@ class RedisJournal:
             if not batch and not lost:
                 return
             by_session = [item for session, count in lost.items() if session for item in (session, count)]
+            sessions = f"{self.store.prefix}:session:"
             try:
-                self._append(
-                    keys=self._keys, args=[self.size, sum(lost.values()), len(batch), *batch, *by_session]
+                self.store.write(
+                    self._append,
+                    self._keys,
+                    [self.size, sessions, sum(lost.values()), len(batch), *batch, *by_session],
                 )
             except Exception:
                 with self._buffer_lock:
@@ -169,7 +200,7 @@ class RedisJournal:
 
     @property
     def _keys(self) -> list[str]:
-        return [self.key, self.dropped_key, self.by_session_key]
+        return [self.key, self.dropped_key]
 
     def _flush_for(self, ack_key: str) -> None:
         """Another worker reads the journal: append what this one holds, then say so."""
@@ -184,8 +215,9 @@ class RedisJournal:
         client = self.store.client
         ack_key = f"{self.store.prefix}:journal:ack:{uuid.uuid4().hex}"
         expected = int(client.publish(self.store.channel, "f" + ack_key))
+        waiting = self.store.blocking_client  # BLPOP waits longer than the store's time-out, on purpose
         for _ in range(expected):
-            if client.blpop([ack_key], timeout=FLUSH_WAIT) is None:
+            if waiting.blpop([ack_key], timeout=FLUSH_WAIT) is None:
                 break
         client.delete(ack_key)
 
@@ -194,23 +226,26 @@ class RedisJournal:
         return int(self.store.client.get(self.dropped_key) or 0)
 
     def dropped_for(self, session: str | None) -> int:
+        """Entries the bound pushed out: of a session's current incarnation since its last reset, or of
+        all since start-up."""
         if session is None:
             return self.dropped
-        return int(self.store.client.hget(self.by_session_key, session) or 0)
+        return int(self.store.client.hget(self.store.session_keys(session).meta, "journal-dropped") or 0)
 
     def clear(self, session: str | None = None) -> None:
         self._gather()
         if session is None:
             self.store.client.delete(*self._keys)
         else:
-            self._clear_session(keys=self._keys, args=[session])
+            self._clear_session(keys=[self.key], args=[session, f"{self.store.prefix}:session:"])
 
     def entries(self, session: str | None = None) -> list[Entry]:
-        """Entries, oldest first (by arrival: workers append in batches); with a session, only its own."""
+        """Entries, oldest first (by arrival: workers append in batches); with a session, only those of
+        its current incarnation."""
         self._gather()
         rows: list[bytes] = self.store.client.lrange(self.key, 0, -1)
         if session is not None:
-            prefix = session.encode() + b"\n"
+            prefix = session_key(session, self.incarnation_of(session)).encode() + b"\n"
             rows = [row for row in rows if row.startswith(prefix)]
         entries = [_decode(row) for row in rows]
         entries.sort(key=lambda entry: entry.time)

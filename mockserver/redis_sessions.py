@@ -7,7 +7,11 @@ and the rules' counts. What each worker keeps: the data sets, built once per des
 deterministic), and per session a snapshot of its links and rules, read again when a notice names it.
 
 A session's keys expire after the TTL; a worker renews them at most every tenth of it while it serves
-the session. The default session (no header) never expires.
+the session, and notes its use in the sessions' sorted set: Redis holds at most `--max-sessions` named
+sessions, and making one past that deletes the least recently used (see `redis_state.CREATE`). The
+default session (no header) never expires. What a worker holds is bounded too: snapshots of at most
+`--max-sessions` sessions, their rendered partners under one bound, and the switched-to data sets it
+built within `--max-switched-partners`.
 """
 
 from __future__ import annotations
@@ -20,11 +24,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .documents import Renderer
+from .documents import MAX_RENDERED, RenderBudget, Renderer
 from .model import DataSet
-from .redis_state import RedisState, RedisStore, SessionGone, SessionKeys, link_fields
+from .redis_state import RedisState, RedisStore, SessionGone, link_fields, with_macros
 from .rules import Rule, RuleBook, RuleError, compile_rules
-from .sessions import Session
+from .sessions import MAX_SWITCHED_PARTNERS, SESSION_ID, Session
 from .spec import Spec
 from .store import Store
 
@@ -34,6 +38,7 @@ MAX_DATASETS = 8
 """Data sets a worker keeps built (the configured one and the most recently used switched-to ones)."""
 
 ADD_RULE = """
+--deadline
 if redis.call('EXISTS', KEYS[3]) == 0 then return -1 end
 if redis.call('SADD', KEYS[1], ARGV[2]) == 0 then return 0 end
 redis.call('RPUSH', KEYS[2], ARGV[3])
@@ -44,9 +49,10 @@ if ttl > 0 then for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ttl) end end
 redis.call('PUBLISH', ARGV[4], ARGV[5])
 return 1
 """
-"""KEYS: rule ids, rules, meta, removed; ARGV: ttl, id, "<id>\\n<definition>", channel, notice."""
+"""KEYS: rule ids, rules, meta, removed; ARGV: ttl, id, "<id>\\n<definition>", channel, notice, deadline."""
 
 REMOVE_RULE = """
+--deadline
 local removed = 0
 if redis.call('SREM', KEYS[1], ARGV[2]) == 1 then
   local prefix = ARGV[2] .. '\\n'
@@ -64,9 +70,10 @@ end
 return removed
 """
 """KEYS: rule ids, rules, meta, removed; ARGV: ttl, id, whether the data set has a rule of that id,
-channel, notice."""
+channel, notice, deadline."""
 
 HIT_RULE = """
+--deadline
 local hits = tonumber(redis.call('HGET', KEYS[1], ARGV[2]) or '0')
 local times = tonumber(ARGV[3])
 if times >= 0 and hits >= times then return -1 end
@@ -75,8 +82,8 @@ local ttl = tonumber(ARGV[1])
 if ttl > 0 then redis.call('EXPIRE', KEYS[1], ttl) end
 return hits
 """
-"""KEYS: hits; ARGV: ttl, rule id, times (-1: no limit). The rule's count before this call, counted
-in the same step; -1 when it has no answers left."""
+"""KEYS: hits; ARGV: ttl, rule id, times (-1: no limit), deadline. The rule's count before this call,
+counted in the same step; -1 when it has no answers left."""
 
 
 @dataclass(frozen=True)
@@ -118,9 +125,10 @@ class SharedRuleBook(RuleBook):
         self._state = state
         self._spec = spec
         self._compiled: dict[bytes, Rule] = {}
-        self._add_rule = store.client.register_script(ADD_RULE)
-        self._remove_rule = store.client.register_script(REMOVE_RULE)
-        self._hit_rule = store.client.register_script(HIT_RULE)
+        register = store.client.register_script
+        self._add_rule = register(with_macros(ADD_RULE))
+        self._remove_rule = register(with_macros(REMOVE_RULE))
+        self._hit_rule = register(with_macros(HIT_RULE))
         super().__init__(base, seed)
 
     def apply(self, added: list[bytes], removed: list[bytes]) -> None:
@@ -140,9 +148,10 @@ class SharedRuleBook(RuleBook):
         keys = self._state.keys
         store = self._store
         result = int(
-            script(
-                keys=[keys.rule_ids, keys.rules, keys.meta, keys.removed],
-                args=[self._state.ttl, *args, store.channel, store.notice(self._state.session_id)],
+            store.write(
+                script,
+                [keys.rule_ids, keys.rules, keys.meta, keys.removed],
+                [self._state.ttl, *args, store.channel, store.notice(self._state.session_id)],
             )
         )
         if result == 1:
@@ -177,7 +186,9 @@ class SharedRuleBook(RuleBook):
     def count(self, rule: Rule) -> int | None:
         """Count a call answered by `rule`; its count before, or None when it has no answers left."""
         times = -1 if rule.times is None else rule.times
-        hits = int(self._hit_rule(keys=[self._state.keys.hits], args=[self._state.ttl, rule.id, times]))
+        hits = int(
+            self._store.write(self._hit_rule, [self._state.keys.hits], [self._state.ttl, rule.id, times])
+        )
         return None if hits < 0 else hits
 
 
@@ -195,19 +206,25 @@ class RedisSessions:
         source: str = "",
         rules: tuple[Rule, ...] = (),
         clock: Callable[[], float] = time.monotonic,
+        max_rendered: int = MAX_RENDERED,
+        max_switched_partners: int = MAX_SWITCHED_PARTNERS,
     ) -> None:
         self.store = store
         self.spec = spec
         self.build = build
         self.ttl = ttl
         self.max_sessions = max_sessions
-        """Sessions this worker keeps a snapshot of; Redis keeps every session until its TTL."""
+        """Named sessions Redis holds (see redis_state.CREATE), and this worker keeps a snapshot of."""
+        self.max_switched_partners = max_switched_partners
+        """Partners of the switched-to data sets this worker keeps built."""
         self.max_click_events = configured.max_click_events
         self.clock = clock
-        self.evicted = 0
+        self.dropped_snapshots = 0
         """Snapshots this worker dropped for the bound or the TTL since start-up."""
+        self.renders = RenderBudget(max_rendered)
         self._built: OrderedDict[str, Built] = OrderedDict()
-        self._built[CONFIGURED] = Built(configured, Renderer(configured), configured.seed, source, rules)
+        renderer = Renderer(configured, budget=self.renders)
+        self._built[CONFIGURED] = Built(configured, renderer, configured.seed, source, rules)
         self._local: OrderedDict[str, SharedSession] = OrderedDict()
         self._lock = threading.RLock()
         self._notices = 0
@@ -219,6 +236,11 @@ class RedisSessions:
     def default(self) -> SharedSession:
         """The default session as this worker last read it (outside requests: at start-up, unread)."""
         return self._local[""]
+
+    @property
+    def evicted(self) -> int:
+        """Sessions Redis dropped for the bound or found idle past the TTL, by every worker."""
+        return int(self.store.client.get(self.store.evicted_key) or 0)
 
     def _on_notice(self, session_id: str | None, version: int | None) -> None:
         if session_id is None:
@@ -256,32 +278,47 @@ class RedisSessions:
     def get(self, session_id: str) -> SharedSession:
         return self.current(session_id)
 
+    def incarnation(self, session_id: str) -> int | None:
+        """The incarnation a request naming this id belongs to (the session is made when Redis has none);
+        None for an id that is no session's."""
+        if not SESSION_ID.fullmatch(session_id):
+            return None
+        return self.current(session_id).incarnation
+
+    def _ttl(self, key: str) -> str:
+        return str(int(self.ttl)) if key else "0"
+
     def _sync(self, key: str, attempts: int = 3) -> SharedSession:
         session: SharedSession | None = self._local.get(key)
         state = session.state if session is not None else None
         known = str(state.known) if state is not None else ""
         notices = self._notices  # a notice counted during the read (for any session) makes it stale after
-        keys = self.store.session_keys(key)
-        result = self.store.sync_script(keys=keys.synced, args=[str(int(self.ttl)) if key else "0", known])
+        store = self.store
+        keys = store.session_keys(key)
+        result = store.sync_script(keys=keys.synced, args=[self._ttl(key), known, store.sessions_key, key])
         now = self.clock()
         if not result:
             if attempts == 0:
                 raise SessionGone(key)  # made three times and gone each time: a 503 naming the store
-            self._create(key, keys)
+            self._create(key)
             return self._sync(key, attempts - 1)
         if session is not None and state is not None and len(result) == 1:
             session.refreshed = now
             state.stale = self._notices != notices
             return session
-        version, descriptor, fields, added, removed = result
+        version, descriptor, fields, added, removed, incarnation = result
         descriptor = descriptor.decode() if isinstance(descriptor, bytes) else descriptor
         if session is None or session.descriptor != descriptor:
             session = self._session(key, descriptor, self._dataset(descriptor))
             session.refreshed = now
+            old = self._local.pop(key, None)
+            if old is not None:
+                old.release()
             self._local[key] = session
             self._bound(now)
         session.state.stale = self._notices != notices
-        session.state.apply(int(version), fields)
+        session.state.apply(int(version), fields, int(incarnation or 0))
+        session.incarnation = session.state.incarnation
         rules = session.rules
         assert isinstance(rules, SharedRuleBook)
         rules.apply(added, removed)
@@ -300,46 +337,43 @@ class RedisSessions:
         store = built.store.with_state(state)
         book = SharedRuleBook(built.rules, built.seed, self.store, state, self.spec)
         return SharedSession(
-            key, store, built.renderer.fork(store), self.clock(), built.source, book, descriptor, state=state
+            key,
+            store,
+            built.renderer.fork(store),
+            self.clock(),
+            built.source,
+            book,
+            descriptor=descriptor,
+            state=state,
         )
 
     def _bound(self, now: float) -> None:
         """Drop the snapshots of sessions idle past the TTL, then the least recently used past the bound."""
         local = self._local
         for key in [key for key, s in local.items() if key and now - s.refreshed > self.ttl]:
-            del local[key]
-            self.evicted += 1
+            self._drop_snapshot(key)
         while len(local) > self.max_sessions + 1:  # the default is not counted
-            key = next(key for key in local if key)
-            del local[key]
-            self.evicted += 1
+            self._drop_snapshot(next(key for key in local if key))
 
-    def _create(self, key: str, keys: SessionKeys) -> None:
+    def _drop_snapshot(self, key: str) -> None:
+        self._local.pop(key).release()
+        self.dropped_snapshots += 1
+
+    def _create(self, key: str) -> None:
         """Make a session in Redis unless another worker just did: a named one from the default's data
         set, the default from the server's own."""
         descriptor = CONFIGURED
         if key:
             raw = self.store.client.hget(self.store.session_keys("").meta, "dataset")
             if raw is None:
-                self._create("", self.store.session_keys(""))
+                self._create("")
             else:
                 descriptor = raw.decode() if isinstance(raw, bytes) else str(raw)
-        self._write(key, keys, descriptor, self._dataset(descriptor), replace=False)
+        self._write(key, descriptor, self._dataset(descriptor), replace=False)
 
-    def _write(self, key: str, keys: SessionKeys, descriptor: str, built: Built, replace: bool) -> None:
-        store = self.store
-        store.create_script(
-            keys=keys.all,
-            args=[
-                str(int(self.ttl)) if key else "0",
-                store.new_version(),
-                descriptor,
-                "1" if replace else "0",
-                store.channel,
-                store.notice(key),
-                *link_fields(built.store.dataset.user_partner_links),
-            ],
-        )
+    def _write(self, key: str, descriptor: str, built: Built, replace: bool) -> None:
+        links = link_fields(built.store.dataset.user_partner_links)
+        self.store.create_session(key, self._ttl(key), descriptor, links, replace)
 
     def _dataset(self, descriptor: str) -> Built:
         built = self._built.get(descriptor)
@@ -348,16 +382,27 @@ class RedisSessions:
             rules = compile_rules(list(dataset.rules), self.spec)
             configured = self._built[CONFIGURED].store
             store = Store(dataset, seed, configured.max_click_events)
-            built = self._remember(descriptor, Built(store, Renderer(store), seed, source, rules))
+            renderer = Renderer(store, budget=self.renders)
+            built = self._remember(descriptor, Built(store, renderer, seed, source, rules))
         self._built.move_to_end(descriptor)
         return built
 
     def _remember(self, descriptor: str, built: Built) -> Built:
-        self._built[descriptor] = built
-        while len(self._built) > MAX_DATASETS:
-            oldest = next(key for key in self._built if key != CONFIGURED)
-            del self._built[oldest]
+        """Keep a data set built; past MAX_DATASETS, or past the partners bound, forget the least recently
+        used ones (and the snapshots of the sessions serving them: a snapshot would keep one alive)."""
+        with self._lock:
+            self._built[descriptor] = built
+            while len(self._built) > 2 and (
+                len(self._built) > MAX_DATASETS or self._switched_partners() > self.max_switched_partners
+            ):
+                oldest = next(key for key in self._built if key not in (CONFIGURED, descriptor))
+                del self._built[oldest]
+                for key in [key for key, s in self._local.items() if key and s.descriptor == oldest]:
+                    self._drop_snapshot(key)
         return built
+
+    def _switched_partners(self) -> int:
+        return sum(len(b.store.dataset.partners) for key, b in self._built.items() if key != CONFIGURED)
 
     def switch(
         self,
@@ -373,22 +418,44 @@ class RedisSessions:
         descriptor = json.dumps({"body": body}, sort_keys=True)
         store = Store(dataset, seed, self._built[CONFIGURED].store.max_click_events)
         with self._lock:
-            self._remember(descriptor, Built(store, Renderer(store), seed, source, rules))
+            renderer = Renderer(store, budget=self.renders)
+            self._remember(descriptor, Built(store, renderer, seed, source, rules))
             key = session_id or ""
-            self._write(key, self.store.session_keys(key), descriptor, self._built[descriptor], replace=True)
+            self._write(key, descriptor, self._built[descriptor], replace=True)
             self.store.fence()
             return self._sync(key)
 
     def ids(self) -> list[str]:
-        """The sessions Redis holds (in no particular order)."""
-        prefix = f"{self.store.prefix}:session:"
-        found = []
-        for raw in self.store.client.scan_iter(match=f"{prefix}*:meta", count=1000):
-            found.append(raw.decode()[len(prefix) : -len(":meta")] if isinstance(raw, bytes) else raw)
-        return sorted(found)
+        """The named sessions Redis holds, least recently used first."""
+        return self.store.live_sessions(self.ttl)
+
+    def usage(self) -> dict[str, dict[str, int]]:
+        """Each bound on what sessions hold, and how much of it is used (for /__admin/sessions): sessions
+        and click events as Redis holds them, rendered partners and data sets as this worker does."""
+        store = self.store
+        ids = self.ids()
+        pipeline = store.client.pipeline(transaction=False)
+        for key in ["", *ids]:
+            pipeline.llen(store.session_keys(key).events)
+        stored = sum(int(count) for count in pipeline.execute())
+        with self._lock:
+            switched = self._switched_partners()
+        return {
+            "sessions": {"limit": self.max_sessions, "used": len(ids), "evicted": self.evicted},
+            "click_events": {"limit": self.max_click_events, "used": stored},
+            "rendered_partners": {
+                "limit": self.renders.limit,
+                "used": self.renders.cached,
+                "dropped": self.renders.dropped,
+            },
+            "switched_partners": {"limit": self.max_switched_partners, "used": switched},
+        }
 
     def drop(self, session_id: str) -> bool:
         keys = self.store.session_keys(session_id)
         with self._lock:
-            self._local.pop(session_id, None)
+            session = self._local.pop(session_id, None)
+            if session is not None:
+                session.release()
+        self.store.client.zrem(self.store.sessions_key, session_id)
         return bool(self.store.client.delete(*keys.all))

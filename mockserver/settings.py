@@ -58,7 +58,8 @@ class Settings:
     journal_size: int = 1000
     """How many recent requests `/__admin/requests` keeps."""
     max_click_events: int = 100_000
-    """Click events kept (about 300 bytes each); past it the oldest are dropped and counted."""
+    """Click events kept over every session together (about 300 bytes each); past it the oldest of all
+    are dropped and counted."""
     max_delayed: int = 4096
     """Forced delays a worker waits at once (under granian); past it an answer goes out undelayed."""
     read_timeout: float = 10.0
@@ -66,7 +67,13 @@ class Settings:
     session_ttl: float = 600.0
     """Seconds an idle session (X-Mock-Session) lives; then a request naming it starts afresh."""
     max_sessions: int = 1000
-    """Live sessions at most; past it the least recently used one is evicted."""
+    """Live sessions at most (in this process, or in Redis); past it the least recently used is evicted."""
+    max_rendered: int = 20_000
+    """Rendered partners cached over every session together (about 1.2 kB each); past it the cache of
+    the session that least recently added one is dropped."""
+    max_switched_partners: int = 50_000
+    """Partners of the data sets switched to at run time, over every session together (about 1.4 kB
+    each); past it the least recently used sessions holding one are evicted."""
     latency: str | None = None
     """Every answer waits this many milliseconds ("200") or a random share of a range ("200-800")."""
     error_rate: float = 0.0
@@ -96,6 +103,9 @@ class Settings:
     state: str | None = None
     """Where the state requests change lives: None in this process, or a Redis URL
     (`redis://host:port/db`) shared by every worker and host serving the same configuration."""
+    state_timeout: float = 0.5
+    """Seconds a call to the state store may take; then a 503 (and a write not answered in time is
+    never made: see redis_state)."""
     state_namespace: str | None = None
     """The keys' prefix in Redis; None derives it from the spec and data set, so that servers of one
     configuration share their state and others keep apart."""

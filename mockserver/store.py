@@ -10,7 +10,7 @@ from flask import Flask, current_app
 
 from .index import PartnerIndex
 from .model import Business, DataSet, Partner, PartnerIntegration, User
-from .state import ClickEvent, MemoryState, State
+from .state import ClickBudget, ClickEvent, MemoryState, State
 
 __all__ = ["ClickEvent", "Store", "current_session", "get_store"]
 
@@ -20,8 +20,14 @@ class Store:
     shared through Redis)."""
 
     def __init__(
-        self, dataset: DataSet, seed: int = 0, max_click_events: int = 100_000, state: State | None = None
+        self,
+        dataset: DataSet,
+        seed: int = 0,
+        max_click_events: int = 100_000,
+        state: State | None = None,
+        budget: ClickBudget | None = None,
     ) -> None:
+        """`budget`: the bound on click events shared with other stores (by default one of its own)."""
         self.dataset = dataset
         self._seed = seed
         self.businesses: dict[str, Business] = {b.id: b for b in dataset.businesses}
@@ -35,7 +41,7 @@ class Store:
         self.integrations_by_id: dict[str, PartnerIntegration] = {i.id: i for i in dataset.integrations}
         default = dataset.default_user_id or (dataset.users[0].id if dataset.users else None)
         self.default_user: User | None = self.users.get(default) if default else None
-        self._attach(state or MemoryState(dataset.user_partner_links, seed, max_click_events))
+        self._attach(state or MemoryState(dataset.user_partner_links, seed, max_click_events, budget))
 
     def _attach(self, state: State) -> None:
         self.state = state
@@ -46,6 +52,7 @@ class Store:
         self.record_click = state.record_click
         self.click_events = state.click_events
         self.reset = state.reset
+        self.release = state.release
 
     @property
     def seed(self) -> int:
@@ -62,7 +69,7 @@ class Store:
 
     @property
     def click_events_dropped(self) -> int:
-        """Events recorded since the last reset that the cap pushed out."""
+        """Events recorded since the last reset that the bound pushed out."""
         return self.state.click_events_dropped
 
     def with_state(self, state: State) -> Store:

@@ -5,14 +5,18 @@ tested through HTTP in test_state.py.)"""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import pytest
-from support import API, make_app, send
+import redis
+from support import API, MIB, NO_REDIS, P07, REDIS_SERVER, RedisServer, make_app, send
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
-from mockserver.journal import Entry, Journal, JournalMiddleware
+from mockserver.journal import MAX_FIELD, MAX_HEADER_TEXT, Entry, Journal, JournalMiddleware
+from mockserver.live import LiveServer
 
 
 def entry(method: str, path: str, status: int = 200, query: str = "") -> Entry:
@@ -56,6 +60,7 @@ def test_an_entry_as_json() -> None:
         "path": "/a",
         "query": "x=1",
         "headers": {},
+        "headers_truncated": False,
         "body": None,
         "body_truncated": False,
         "status": 404,
@@ -118,3 +123,91 @@ def test_an_app_journals_as_many_requests_as_its_settings_say() -> None:
             send(client, "GET", path)
         requests = send(client, "GET", "/__admin/requests").get_json()["requests"]
         assert [(r["path"], r["status"]) for r in requests] == [(f"{API}/wholesalers", 200), ("/nope", 404)]
+
+
+# --------------------------------------------------------------------------------------------------
+# bounded when stored: huge headers, over real sockets
+
+
+def tree_rss_mib(pid: int) -> float:
+    """RSS of a process and its descendants (from /proc), in MiB."""
+    pids, total = [pid], 0
+    while pids:
+        current = pids.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        total += next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+        pids.extend(int(child) for child in children)
+    return total / 1024
+
+
+HUGE_HEADER = "h" * 400_000
+"""One header value of 400 kB: the journal keeps 2,048 characters of it."""
+
+
+def send_huge_headers(server: LiveServer, requests: int) -> None:
+    connection = server.connection(timeout=30)
+    try:
+        for n in range(requests):
+            reply = server.request(
+                "GET", f"{API}/{P07}", headers={"X-Pad": HUGE_HEADER}, connection=connection
+            )
+            assert reply.status == 200, (n, reply.status, reply.text())
+    finally:
+        connection.close()
+
+
+def assert_journaled_bounded(entries: list[dict[str, Any]], requests: int) -> None:
+    assert len(entries) == requests
+    for entry in entries:
+        assert entry["headers_truncated"] is True
+        assert entry["headers"]["X-Pad"] == HUGE_HEADER[:MAX_FIELD]
+        assert sum(len(name) + len(value) for name, value in entry["headers"].items()) <= MAX_HEADER_TEXT
+
+
+def test_huge_headers_are_cut_when_journaled_so_memory_stays_bounded() -> None:
+    """300 requests with a 400 kB header each (120 MB sent): the journal (1,000 entries) keeps every
+    request, but at most 8,192 characters of headers each, so the server's process tree grows by less
+    than 40 MiB. (Kept whole, as before, it grew by the 120 MB it was sent.)"""
+    server = LiveServer.start("--scenario", "default")
+    try:
+        send_huge_headers(server, 20)  # warm up: the first requests allocate what every request reuses
+        assert server.request("POST", "/__admin/reset").status == 204
+        before = tree_rss_mib(server.process.pid)
+        send_huge_headers(server, 300)
+        grown = tree_rss_mib(server.process.pid) - before
+        entries = server.get_json("/__admin/requests")["requests"]
+        assert_journaled_bounded(entries, 300)
+        assert grown < 40, f"RSS grew by {grown:.0f} MiB for 300 journaled requests"
+    finally:
+        server.stop()
+
+
+@pytest.mark.skipif(REDIS_SERVER is None, reason=NO_REDIS)
+def test_huge_headers_are_cut_before_they_reach_redis(tmp_path: Path) -> None:
+    """The same on Redis: Redis holds less than 30 MiB more, and a journal read of the 300 entries takes
+    well under a second (kept whole, Redis held the 120 MB and each read moved it all)."""
+    redis_server = RedisServer(tmp_path).start()
+    try:
+        client = redis.Redis.from_url(redis_server.url)
+        server = LiveServer.start("--scenario", "default", "--state", redis_server.url)
+        try:
+            send_huge_headers(server, 10)
+            assert server.request("POST", "/__admin/reset").status == 204
+            before = int(client.info("memory")["used_memory"])
+            send_huge_headers(server, 300)
+            started = time.monotonic()
+            entries = server.get_json("/__admin/requests")["requests"]
+            read = time.monotonic() - started
+            grown = (int(client.info("memory")["used_memory"]) - before) / MIB
+            assert_journaled_bounded(entries, 300)
+            assert grown < 30, f"Redis grew by {grown:.0f} MiB for 300 journaled requests"
+            assert read < 1.0, f"a journal read took {read:.2f} s"
+        finally:
+            server.stop()
+            client.close()
+    finally:
+        redis_server.stop()

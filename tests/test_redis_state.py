@@ -32,7 +32,7 @@ from mockserver.live import free_port
 from mockserver.redis_journal import RedisJournal
 from mockserver.redis_sessions import CONFIGURED
 from mockserver.redis_state import RedisState, RedisStore, SessionGone, link_fields
-from mockserver.state import MemoryState
+from mockserver.state import MemoryState, click_event_id
 
 pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason=NO_REDIS)
 
@@ -57,19 +57,18 @@ def state(
     """A session's state as a worker holds it: made in Redis (as loaded) and read once."""
     shared = RedisState(store, session, INITIAL_LINKS, seed=1, max_click_events=max_click_events, ttl=600)
     if create:
-        store.create_script(
-            keys=shared.keys.all,
-            args=[shared.ttl, store.new_version(), CONFIGURED, "1", store.channel, store.notice(session),
-                  *link_fields(INITIAL_LINKS)],
-        )  # fmt: skip
+        store.create_session(session, shared.ttl, CONFIGURED, link_fields(INITIAL_LINKS), replace=True)
         store.fence()
     sync(shared)
     return shared
 
 
 def sync(shared: RedisState) -> None:
-    result = shared.store.sync_script(keys=shared.keys.synced, args=[shared.ttl, ""])
-    shared.apply(int(result[0]), result[2])
+    store = shared.store
+    result = store.sync_script(
+        keys=shared.keys.synced, args=[shared.ttl, "", store.sessions_key, shared.session_id]
+    )
+    shared.apply(int(result[0]), result[2], int(result[5]))
 
 
 def test_a_new_session_holds_the_data_set_links(store: RedisStore) -> None:
@@ -103,7 +102,9 @@ def test_click_events_are_numbered_capped_and_counted_like_in_memory(store: Redi
     kinds = ("website", "video", "phone", "email", "meeting")
     recorded = [shared.record_click(P08, BOB, kind) for kind in kinds]
     in_memory = [memory.record_click(P08, BOB, kind) for kind in kinds]
-    assert [event.id for event in recorded] == [event.id for event in in_memory]
+    assert shared.incarnation != 0
+    assert [event.id for event in recorded] == [click_event_id(1, n, shared.incarnation) for n in range(1, 6)]
+    assert [event.id for event in in_memory] == [click_event_id(1, n) for n in range(1, 6)]
     stored = shared.click_events()
     assert [event.event_type for event in stored] == ["phone", "email", "meeting"]
     assert [event.id for event in stored] == [event.id for event in recorded[2:]]
@@ -196,10 +197,13 @@ def test_writes_from_several_workers_at_once_are_atomic(store: RedisStore) -> No
 
 def test_the_journal_list_is_bounded_and_counts_what_it_drops(store: RedisStore) -> None:
     journal = RedisJournal(store, size=3)
+    incarnation = state(store, "s1").incarnation  # drops are counted in the session's keys
+    journal.incarnation_of = lambda session: incarnation
     item = ErrorItem(INVALID_PARAMETER, "page must be an integer", ("parameter", "page"))
     entries = [
         Entry("GET", f"/p/{n}", "page=x", 400, 1.5, "s1" if n % 2 else None, 1000.0 + n,
-              (("HTTP_ACCEPT", "*/*"),), b"\x00\xffbody", n == 4, "getPartner", (item,), None)
+              (("HTTP_ACCEPT", "*/*"),), b"\x00\xffbody", n == 4, "getPartner", (item,), None,
+              n == 3, incarnation if n % 2 else None)
         for n in range(5)
     ]  # fmt: skip
     for entry in entries:
@@ -237,7 +241,7 @@ def test_a_session_that_cannot_be_made_in_redis_is_a_503_not_a_500(
 ) -> None:
     app = make_app(scenario="default", state=redis_url, state_namespace=f"vanish-{uuid.uuid4().hex[:12]}")
     sessions = app.extensions["mockserver.sessions"]
-    monkeypatch.setattr(sessions, "_create", lambda key, keys: None)  # as if deleted as soon as made
+    monkeypatch.setattr(sessions, "_create", lambda key: None)  # as if deleted as soon as made
     response = plain_client(app).get(f"{API}/{P08}", headers={**AS_ALICE, "X-Mock-Session": "gone"})
     assert response.status_code == 503
     (error,) = response.get_json()["errors"]

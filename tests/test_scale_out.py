@@ -14,12 +14,14 @@ at the same time under xdist never see each other's state.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import itertools
 import json
 import os
 import random
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -32,6 +34,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+import redis
 import test_concurrency
 from click.testing import CliRunner
 from support import (
@@ -747,6 +750,190 @@ def test_an_outage_answers_503_and_loses_no_acknowledged_write(tmp_path: Path) -
         assert not missing, f"acknowledged click events lost: {sorted(missing)}"
         assert len(stored) - len(clicks) <= refused_clicks  # a refused one may have been kept too
         assert "Traceback" not in live.output(), live.output()[-3000:]
+    finally:
+        live.stop()
+        redis_server.stop()
+        if restarted is not None:
+            restarted.stop()
+
+
+# --------------------------------------------------------------------------------------------------
+# Redis hanging (stopped, not dead)
+
+
+def test_a_hung_redis_stalls_no_read_and_stores_no_write_its_client_was_told_failed(tmp_path: Path) -> None:
+    """redis-server stopped with SIGSTOP for 3 s (it accepts connections, answers nothing): plain GETs
+    in the default session keep answering within a second (no request waits for the journal), every
+    write gets a 503 `store_unavailable` within 2 s (`--state-timeout 0.5`), and once Redis resumes, no
+    write answered 503 is found stored: each write carried a deadline Redis checks before it writes."""
+    redis_server = RedisServer(tmp_path).start()
+    assert redis_server.process is not None
+    pid = redis_server.process.pid
+    live = LiveServer.start(*serve_args(redis_server.url, "--state-timeout", "0.5"))
+    session = f"hang-{uuid.uuid4().hex[:8]}"
+    pairs = [
+        (user, partner)
+        for partner in PARTNERS
+        for user in (ALICE, BOB)
+        if (user, partner) not in INITIAL_LINKS
+    ]
+    acknowledged: set[tuple[str, str]] = set()
+    refused: set[tuple[str, str]] = set()
+    clicks = Counter[str]()
+    write_times: list[float] = []
+    probe_times: list[float] = []
+    hanging = threading.Event()
+    done = threading.Event()
+
+    def write() -> None:
+        connection = live.connection(timeout=30)
+        try:
+            for n, (user, partner) in enumerate(pairs):
+                if done.is_set():
+                    return
+                started = time.monotonic()
+                if n % 2:
+                    reply = post_click(live, partner, user, session=session)
+                    kind = "click"
+                else:
+                    reply = live.request(
+                        "PATCH",
+                        f"{API}/{partner}/connect",
+                        None,
+                        as_user(user, session),
+                        connection=connection,
+                    )
+                    kind = "link"
+                took = time.monotonic() - started
+                if reply.status in (200, 201):
+                    if kind == "link":
+                        acknowledged.add((user, partner))
+                    clicks["acknowledged" if kind == "click" else "links"] += 1
+                    continue
+                assert error_of(reply)["code"] == "store_unavailable"
+                if hanging.is_set():
+                    write_times.append(took)
+                if kind == "link":
+                    refused.add((user, partner))
+                else:
+                    clicks["refused"] += 1
+                time.sleep(0.05)
+        finally:
+            connection.close()
+
+    try:
+        for _ in range(5):  # warm: the default session read, the writer's session made
+            ok(live.request("GET", f"{API}/{P07}", headers=as_user(ALICE)))
+        ok(live.request("GET", f"{API}/{P07}", headers=as_user(ALICE, session)))
+        os.kill(pid, signal.SIGSTOP)
+        hanging.set()
+        writer = threading.Thread(target=write)
+        writer.start()
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            started = time.monotonic()
+            reply = live.request("GET", f"{API}/{P07}", headers=as_user(ALICE), timeout=30)
+            probe_times.append(time.monotonic() - started)
+            ok(reply)
+            time.sleep(0.05)
+        hanging.clear()
+        os.kill(pid, signal.SIGCONT)
+        done.set()
+        writer.join(timeout=30)
+        assert write_times, "no write met the hang"
+        assert max(probe_times) < 1.0, f"plain GETs took up to {max(probe_times):.2f} s while Redis hung"
+        assert max(write_times) < 2.0, f"writes took up to {max(write_times):.2f} s to get their 503"
+        # Redis answers again: what it holds is exactly what was acknowledged.
+        back = time.monotonic()
+        while live.request("GET", f"{API}/{P07}", headers=as_user(ALICE, session)).status != 200:
+            assert time.monotonic() - back < 10
+            time.sleep(0.05)
+        assert refused, "no link write was refused"
+        for user, partner in acknowledged | refused:
+            users, _ = linked(live, partner, user, session)
+            assert (user in users) is ((user, partner) in acknowledged), (user, partner, "stored after a 503")
+        stored = click_events(live, session)
+        assert len(stored) == clicks["acknowledged"], (clicks, len(stored))
+        print(f"\nprobes {len(probe_times)}, slowest {max(probe_times):.3f} s; "
+              f"writes refused {len(write_times)}, "
+              f"slowest {max(write_times):.3f} s; {dict(clicks)}")  # fmt: skip
+        assert "Traceback" not in live.output(), live.output()[-3000:]
+    finally:
+        done.set()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGCONT)
+        live.stop()
+        redis_server.stop()
+
+
+# --------------------------------------------------------------------------------------------------
+# the bounds held in Redis for the whole server
+
+
+def test_redis_holds_at_most_max_sessions_sessions_and_max_click_events_events(tmp_path: Path) -> None:
+    """40 sessions each link a partner and post two click events, `--max-sessions 5 --max-click-events
+    30`: counted in Redis itself, at most 5 sessions' keys and 30 events remain, and /__admin/sessions
+    lists at most 5 beside its limit (before, Redis kept every session until its TTL: 20,000 ids made
+    40,005 keys, listed next to "limit": 1000)."""
+    redis_server = RedisServer(tmp_path).start()
+    client = redis.Redis.from_url(redis_server.url)
+    live = LiveServer.start(*serve_args(redis_server.url, "--max-sessions", "5", "--max-click-events", "30"))
+    try:
+        for n in range(40):
+            session = f"many-{n}"
+            assert live.request("PATCH", f"{API}/{P08}/connect", None, as_user(ALICE, session)).status == 200
+            for _ in range(2):
+                click_row(post_click(live, P07, BOB, session=session))
+        keys = [key.decode() for key in client.scan_iter(count=1000)]
+        sessions = {key.split(":session:")[1].rsplit(":", 1)[0] for key in keys if ":session:" in key}
+        assert len(sessions) <= 5, sorted(sessions)
+        assert sessions <= {f"many-{n}" for n in range(35, 40)}, sorted(sessions)  # the most recent
+        assert len(keys) <= 5 * 7 + 16, sorted(keys)  # the default session's and the server's own
+        events = sum(int(client.llen(key)) for key in keys if key.endswith(":events"))
+        assert events <= 30
+        document = ok(live.request("GET", "/__admin/sessions"))
+        assert len(document["sessions"]) <= 5 and document["limit"] == 5
+        assert document["evicted"] >= 35
+        assert document["bounds"]["sessions"] == {
+            "limit": 5,
+            "used": len(document["sessions"]),
+            "evicted": document["evicted"],
+        }
+        assert document["bounds"]["click_events"] == {"limit": 30, "used": events}
+        # The newest session still serves its own state.
+        assert linked(live, P08, ALICE, "many-39") == ({ALICE}, True)
+        assert len(click_events(live, "many-39")) == 2
+    finally:
+        live.stop()
+        client.close()
+        redis_server.stop()
+
+
+def test_click_event_ids_do_not_repeat_after_redis_restarts_without_persistence(tmp_path: Path) -> None:
+    """Redis without persistence restarts empty: the sessions are made again, and their click events
+    numbered from 1 again. Their ids derive from the session's incarnation, drawn when Redis made it,
+    so the new events' ids are new (before, the same ids came back)."""
+    redis_server = RedisServer(tmp_path).start()
+    port = redis_server.port
+    restarted: RedisServer | None = None
+    live = LiveServer.start(*serve_args(redis_server.url))
+    try:
+        before = {click_row(post_click(live, P07, ALICE))[0] for _ in range(3)}
+        redis_server.stop()
+        restarted = RedisServer(tmp_path, port=port).start()
+        back = time.monotonic()
+        while live.request("GET", f"{API}/{P07}").status != 200:
+            assert time.monotonic() - back < 10
+            time.sleep(0.05)
+        after: set[str] = set()
+        while len(after) < 3:
+            reply = post_click(live, P07, ALICE)
+            if reply.status == 201:
+                after.add(click_row(reply)[0])
+            else:  # the first write may find the session's state gone: a 503, then it is made again
+                assert error_of(reply)["code"] == "store_unavailable"
+        assert len(click_events(live)) == 3
+        assert not before & after, "click event ids repeat after the restart"
     finally:
         live.stop()
         redis_server.stop()

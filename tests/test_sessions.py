@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from support import ALICE, API, AS_ALICE, AS_BOB, BOB, P01, P02, P04, P08, VALID_CLICK, make_app
+from support import ALICE, API, AS_ALICE, AS_BOB, BOB, P01, P02, P04, P08, VALID_CLICK, make_app, plain_client
+from test_journal import tree_rss_mib
 
+from mockserver.live import LiveServer
 from mockserver.sessions import Sessions
 from mockserver.store import Store, current_session
 
@@ -223,3 +226,162 @@ def test_interleaved_writes_in_several_sessions_never_leak(app: Flask) -> None:
 
 INITIALLY_ALICE = {P02}
 """Of PARTNERS, those linked to Alice in the default scenario (P03 is too, but is not used here)."""
+
+
+# --------------------------------------------------------------------------------------------------
+# a session id used again after its session was evicted or expired
+
+
+def violations(client: FlaskClient, name: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = client.get(
+        "/__admin/violations", headers={"X-Mock-Session": name}
+    ).get_json()["violations"]
+    return found
+
+
+def journaled(client: FlaskClient, name: str) -> list[str]:
+    document = client.get("/__admin/requests", headers={"X-Mock-Session": name}).get_json()
+    return [f"{entry['path']}?{entry['query']}" for entry in document["requests"]]
+
+
+@pytest.mark.parametrize("gone_by", ["eviction", "expiry"])
+def test_a_session_id_used_again_starts_with_a_clean_journal(
+    state_settings: dict[str, Any], gone_by: str
+) -> None:
+    """Test runs reuse session ids: one that asserts no violations must not see the violations of an
+    earlier session of the same id that expired or was evicted. A request refused before it reached
+    the session layer (a 400 of validation) belongs to the incarnation live when it came, or to the one
+    it starts, so the new incarnation's own first violation is listed."""
+    bound = {"max_sessions": 1} if gone_by == "eviction" else {"session_ttl": 1}
+    app = make_app(scenario="default", **state_settings, **bound)
+    client = plain_client(app)
+    mine = session("reused")
+
+    def make_it_go() -> None:
+        if gone_by == "eviction":
+            assert client.get(f"{API}/{P01}", headers=session("another")).status_code == 200
+        else:
+            time.sleep(2.2)
+
+    assert client.get(f"{API}/available?page=x", headers=mine).status_code == 400
+    assert client.get(f"{API}/{P02}", headers=mine).status_code == 200
+    assert [v["query"] for v in violations(client, "reused")] == ["page=x"]
+    make_it_go()
+    assert violations(client, "reused") == []
+    assert journaled(client, "reused") == []
+    assert client.get(f"{API}/{P04}", headers=mine).status_code == 200
+    assert client.get(f"{API}/available?page=y", headers=mine).status_code == 400
+    assert journaled(client, "reused") == [f"{API}/{P04}?", f"{API}/available?page=y"]
+    assert [v["query"] for v in violations(client, "reused")] == ["page=y"]
+    make_it_go()
+    assert client.get(f"{API}/available?page=z", headers=mine).status_code == 400  # its first request
+    assert [v["query"] for v in violations(client, "reused")] == ["page=z"]
+    every = [entry["query"] for entry in client.get("/__admin/requests").get_json()["requests"]]
+    assert every.count("page=x") == every.count("page=y") == 1  # the journal itself keeps them all
+
+
+# --------------------------------------------------------------------------------------------------
+# one bound for the whole server on what sessions hold
+
+
+def bounds(client: FlaskClient) -> dict[str, dict[str, int]]:
+    document = client.get("/__admin/sessions").get_json()
+    found: dict[str, dict[str, int]] = document["bounds"]
+    return found
+
+
+def test_the_click_events_of_every_session_stay_within_one_bound(state_settings: dict[str, Any]) -> None:
+    """20 sessions post 5 click events each; the server keeps 40 in all: the newest 40, of the last
+    eight sessions (before, each session could keep 40, and 1,000 sessions 1,000 times that)."""
+    app = make_app(scenario="default", max_click_events=40, **state_settings)
+    client = plain_client(app)
+    names = [f"clicks-{n}" for n in range(20)]
+    for name in names:
+        for _ in range(5):
+            assert (
+                client.post(f"{API}/{P01}/click_event", json=VALID_CLICK, headers=session(name)).status_code
+                == 201
+            )
+    stored = {name: stored_events(client, {"X-Mock-Session": name})["meta"] for name in names}
+    assert sum(meta["stored"] for meta in stored.values()) == 40
+    assert [meta["stored"] for meta in stored.values()] == [0] * 12 + [5] * 8
+    assert [meta["dropped"] for meta in stored.values()] == [5] * 12 + [0] * 8
+    assert all(meta["limit"] == 40 for meta in stored.values())
+    assert bounds(client)["click_events"]["limit"] == 40
+    assert bounds(client)["click_events"]["used"] == 40
+    # A reset empties one session; new events still count against the one bound.
+    assert client.post("/__admin/reset", headers={"X-Mock-Session": names[-1]}).status_code == 204
+    assert bounds(client)["click_events"]["used"] == 35
+    for name in ("late", "later"):
+        for _ in range(5):
+            response = client.post(f"{API}/{P01}/click_event", json=VALID_CLICK, headers=session(name))
+            assert response.status_code == 201
+    assert stored_events(client, {"X-Mock-Session": "later"})["meta"]["stored"] == 5
+    assert bounds(client)["click_events"]["used"] <= 40
+
+
+def test_the_rendered_partners_of_every_session_stay_within_one_bound() -> None:
+    app = make_app(scenario="default", max_rendered=50)
+    client = plain_client(app)
+    for n in range(10):  # each page renders 10 partners
+        response = client.get(f"{API}/available?per_page=100", headers=session(f"render-{n}"))
+        assert response.status_code == 200 and len(response.get_json()["data"]) == 10
+        assert bounds(client)["rendered_partners"]["used"] <= 50
+    rendered = bounds(client)["rendered_partners"]
+    assert rendered["limit"] == 50 and rendered["used"] >= 10 and rendered["dropped"] >= 5
+    # Caching still works within the bound: the same page again is served from the cache.
+    before = bounds(client)["rendered_partners"]
+    client.get(f"{API}/available?per_page=100", headers=session("render-9"))
+    assert bounds(client)["rendered_partners"] == before
+
+
+def test_switched_data_sets_stay_within_one_bound(state_settings: dict[str, Any]) -> None:
+    """Six sessions switch to Faker data sets of 30 partners; the bound is 100 partners: the least
+    recently used switched sessions are evicted (in Redis: the worker forgets the data sets it built)."""
+    app = make_app(scenario="default", max_switched_partners=100, **state_settings)
+    client = plain_client(app)
+    for n in range(6):
+        headers = {"X-Mock-Session": f"switched-{n}", "Content-Type": "application/json"}
+        response = client.put("/__admin/scenario", json={"seed": 100 + n, "partners": 30}, headers=headers)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        assert bounds(client)["switched_partners"]["used"] <= 100
+    assert bounds(client)["switched_partners"] == {"limit": 100, "used": 90}
+    sources = [
+        client.get("/__admin/data", headers={"X-Mock-Session": f"switched-{n}"}).get_json()["source"]
+        for n in range(3, 6)
+    ]
+    assert sources == [f"Faker data (seed {100 + n}, 30 partners)" for n in range(3, 6)]
+    if not state_settings:  # in memory, the evicted sessions start afresh on the default data set
+        source = client.get("/__admin/data", headers={"X-Mock-Session": "switched-0"}).get_json()["source"]
+        assert source == "scenario default"
+
+
+def test_many_sessions_rendering_stay_within_the_rendered_bound_in_memory() -> None:
+    """300 sessions each read a page of 100 partners from a live server, `--max-rendered 2000`: the
+    caches of all sessions together hold 2,000 rendered partners at most, and the process tree grows by
+    less than 20 MiB (each session cached its 100, 30,000 in all: it grew by about 54 MiB)."""
+    server = LiveServer.start("--max-rendered", "2000", "--seed", "1", "--partners", "150")
+    try:
+        token = server.get_json("/__admin/data")["users"][0]["token"]
+        connection = server.connection(timeout=30)
+
+        def read_page(name: str) -> None:
+            headers = {"Authorization": f"Bearer {token}", "X-Mock-Session": name}
+            reply = server.request(
+                "GET", f"{API}/available?per_page=100", headers=headers, connection=connection
+            )
+            assert reply.status == 200 and len(reply.json()["data"]) == 100, reply.text(200)
+
+        for n in range(20):  # warm up
+            read_page(f"warm-{n}")
+        before = tree_rss_mib(server.process.pid)
+        for n in range(300):
+            read_page(f"page-{n}")
+        grown = tree_rss_mib(server.process.pid) - before
+        rendered = server.get_json("/__admin/sessions")["bounds"]["rendered_partners"]
+        connection.close()
+        assert rendered["limit"] == 2000 and rendered["used"] <= 2000
+        print(f"\nRSS grew by {grown:.1f} MiB")
+        assert grown < 20, f"RSS grew by {grown:.0f} MiB for 300 sessions' pages"
+    finally:
+        server.stop()

@@ -114,3 +114,23 @@ def test_click_event_ids_follow_from_the_seed_and_the_sequence(store: Store) -> 
     # A reset starts the sequence again.
     store.reset()
     assert [store.record_click(P1.id, ALICE, "website").id for _ in range(2)] == ids[:2]
+
+
+def test_forked_stores_share_one_bound_on_click_events() -> None:
+    """The bound holds for all of them together: past it, the oldest event of all goes, whichever
+    store holds it; a released (evicted) store's events stop counting."""
+    first = Store(DATA, seed=7, max_click_events=4)
+    second = first.fork()
+    budget = first.state.budget  # type: ignore[attr-defined]
+    assert second.state.budget is budget  # type: ignore[attr-defined]
+    for store in (first, second, first, second, second):
+        store.record_click(P1.id, ALICE, "website")
+    assert (len(first.click_events()), len(second.click_events())) == (1, 3)
+    assert (first.click_events_dropped, second.click_events_dropped) == (1, 0)
+    assert (budget.stored, budget.dropped) == (4, 1)
+    second.release()
+    assert second.click_events() == () and budget.stored == 1
+    third = first.fork()
+    for _ in range(6):
+        third.record_click(P2.id, BOB, "video")
+    assert budget.stored <= 4 and len(third.click_events()) == 4
