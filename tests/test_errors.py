@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 from support import (
+    ALICE,
     API,
     AVAILABLE_FILTERS,
     B1,
@@ -33,6 +34,7 @@ from support import (
     P01,
     P02,
     P08,
+    PARTNER_NOT_FOUND,
     UNKNOWN_PARAMETER,
     UNKNOWN_TOKEN,
     WHOLESALER_TYPES,
@@ -109,6 +111,41 @@ def test_unknown_business_uuid(shared_client: FlaskClient) -> None:
         item(BUSINESS_NOT_FOUND, f"No business has id {NO_SUCH_ID}", parameter="business_uuid"),
     )
     assert_unchanged(shared_client)
+
+
+@pytest.mark.parametrize(
+    ("method", "suffix"),
+    [("GET", ""), ("PATCH", "/connect"), ("DELETE", "/connect"), ("POST", "/click_event")],
+)
+def test_a_business_id_in_the_partner_path_says_where_it_goes(
+    shared_client: FlaskClient, method: str, suffix: str
+) -> None:
+    """A mix-up the docs invite (their `business_uuid` is "path, integer"): the 404 says what the id is."""
+    body = CLICK_BYTES if method == "POST" else None
+    assert_errors(
+        send(shared_client, method, f"{API}/{B1}{suffix}", body, content_type=JSON if body else None),
+        404,
+        item(
+            PARTNER_NOT_FOUND,
+            f"No partner has id {B1}: it is the id of the business 'The Golden Fork'. A business goes "
+            f"in the business_uuid query parameter: GET /api/v1/partners?business_uuid={B1}",
+            parameter="id",
+        ),
+    )
+    assert_unchanged(shared_client)
+
+
+def test_a_user_id_in_the_partner_path_says_what_it_is(shared_client: FlaskClient) -> None:
+    assert_errors(
+        send(shared_client, "GET", f"{API}/{ALICE}"),
+        404,
+        item(
+            PARTNER_NOT_FOUND,
+            f"No partner has id {ALICE}: it is the id of a user. The current user is picked by the "
+            "Authorization header's token",
+            parameter="id",
+        ),
+    )
 
 
 # --------------------------------------------------------------------------------------------------
