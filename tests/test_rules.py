@@ -118,6 +118,23 @@ def test_a_rule_matches_on_query_headers_and_body(tmp_path: Path) -> None:
     assert post_click(client, VALID_CLICK, partner_id=P07).status_code == 201
 
 
+def test_a_rules_query_matches_a_list_in_any_form_the_server_reads(tmp_path: Path) -> None:
+    client = app_with(
+        tmp_path,
+        """
+  - match: {operation_id: listAvailablePartners, query: {"filter[status]": coming_soon}}
+    respond: {status: 500}
+""",
+    ).test_client()
+    for sent in (
+        "filter[status][]=coming_soon",
+        "filter[status][0]=coming_soon",
+        "filter[status]=available,coming_soon",
+    ):
+        assert client.get(f"{API}/available?{sent}").status_code == 500, sent
+    assert client.get(f"{API}/available?filter[status][]=available").status_code == 200
+
+
 def test_a_reply_without_status_lets_the_mock_answer_late_and_with_headers(tmp_path: Path) -> None:
     client = app_with(
         tmp_path,
