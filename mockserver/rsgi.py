@@ -162,12 +162,14 @@ def _declared_length(headers: Any) -> int | None:
 
 
 def _environ(scope: Scope, header_items: Iterable[tuple[str, str]]) -> WSGIEnvironment:
-    """A PEP 3333 environ; the path as latin-1 characters of its percent-decoded bytes."""
+    """A PEP 3333 environ; the path as latin-1 characters of its percent-decoded bytes, the query
+    string as latin-1 characters of its bytes as sent."""
     environ: dict[str, Any] = dict(_BASE_ENVIRON)
     server_host, _, server_port = scope.server.rpartition(":")
     environ["REQUEST_METHOD"] = scope.method
     environ["PATH_INFO"] = scope.path.encode("utf-8", "surrogateescape").decode("latin-1")
-    environ["QUERY_STRING"] = scope.query_string
+    # As PEP 3333 wants it: latin-1 characters of the raw bytes (a raw `…` would break werkzeug).
+    environ["QUERY_STRING"] = scope.query_string.encode("utf-8", "surrogateescape").decode("latin-1")
     environ["SERVER_PROTOCOL"] = f"HTTP/{scope.http_version}"
     environ["SERVER_NAME"] = server_host.strip("[]")
     environ["SERVER_PORT"] = server_port
