@@ -156,22 +156,23 @@ def problems_of(example: Example, answer: Answer) -> list[str]:
         found.append(f"answered {answer.status}, not a 2xx")
     elif status is not None and answer.status != status:
         found.append(f"answered {answer.status}, not {status}")
-    document = answer.json() if answer.body else None
+    document: dict[str, Any] = answer.json() if answer.body else {}
     said = re.match(r"[1-5]\d\d: (.+)", example.comment)
-    if said and not any(said.group(1) in e.get("detail", "") for e in (document or {}).get("errors", [])):
+    if said and not any(said.group(1) in e.get("detail", "") for e in document.get("errors", [])):
         found.append(f"no error says {said.group(1)!r}")
     if "no body" in example.comment and answer.body:
         found.append("has a body")
-    if "the partner" in example.comment and (document or {}).get("data", {}).get("type") != "partners":
+    if "the partner" in example.comment and document.get("data", {}).get("type") != "partners":
         found.append("is not a partner")
     url = re.search(r"""https?://[^\s'"]+""", example.command)
     target = url.group(0) if url else ""
     path = re.sub(r"^https?://[^/]+", "", target).split("?")[0]
     plain = "Prefer" not in example.command and "__" not in target and example.command.startswith("curl ")
-    if plain and path in LIST_PATHS and answer.status == 200 and not document["data"]:
+    if plain and path in LIST_PATHS and answer.status == 200 and not document.get("data"):
         found.append("lists no partner")
     linked = {"linked": True, "not here": False}.get(example.comment)
-    if linked is not None and document["data"]["attributes"]["user-integration-requested"] is not linked:
+    flag = document.get("data", {}).get("attributes", {}).get("user-integration-requested")
+    if linked is not None and flag is not linked:
         found.append(f"user-integration-requested is not {str(linked).lower()}")
     return found
 
