@@ -162,16 +162,18 @@ def problems_of(example: Example, answer: Answer) -> list[str]:
         found.append(f"no error says {said.group(1)!r}")
     if "no body" in example.comment and answer.body:
         found.append("has a body")
-    if "the partner" in example.comment and document.get("data", {}).get("type") != "partners":
+    data = document.get("data")
+    one = data if isinstance(data, dict) else {}
+    if "the partner" in example.comment and one.get("type") != "partners":
         found.append("is not a partner")
     url = re.search(r"""https?://[^\s'"]+""", example.command)
     target = url.group(0) if url else ""
     path = re.sub(r"^https?://[^/]+", "", target).split("?")[0]
     plain = "Prefer" not in example.command and "__" not in target and example.command.startswith("curl ")
-    if plain and path in LIST_PATHS and answer.status == 200 and not document.get("data"):
+    if plain and path in LIST_PATHS and answer.status == 200 and not data:
         found.append("lists no partner")
     linked = {"linked": True, "not here": False}.get(example.comment)
-    flag = document.get("data", {}).get("attributes", {}).get("user-integration-requested")
+    flag = one.get("attributes", {}).get("user-integration-requested")
     if linked is not None and flag is not linked:
         found.append(f"user-integration-requested is not {str(linked).lower()}")
     return found
