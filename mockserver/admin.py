@@ -5,6 +5,7 @@ typed values. Kept out of openapi.yaml: the public contract stays the API's own.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 from flask import Blueprint, Response, current_app, request
 
@@ -13,6 +14,7 @@ from .documents import click_event_document, json_response
 from .errors import INVALID_BODY, RULE_NOT_FOUND, TOO_MANY_RULES, ApiError, ErrorItem
 from .framing import FRONT_DELAYS_KEY, DelayCounts, no_content
 from .journal import Entry, get_journal
+from .query_arrays import server_query_reading
 from .request_patterns import Pattern
 from .rules import RuleError, TooManyRules, compile_rules
 from .sessions import get_sessions, session_id_of_request
@@ -107,10 +109,16 @@ def _journal_entries() -> Iterator[Entry]:
     return get_journal().matching(args.get("method"), args.get("path"), session_id_of_request())
 
 
+def _pattern() -> Pattern:
+    """The request's pattern, its query compared as the server reads queries (every list form)."""
+    reading = get_spec().derived("query_reading", server_query_reading)
+    return replace(Pattern.from_json(valid_request().body), query_reading=reading)
+
+
 @bp.post("/requests/find")
 def find_requests() -> Response:
     """Entries matching a pattern; when none does, the nearest misses with what differs."""
-    pattern = Pattern.from_json(valid_request().body)
+    pattern = _pattern()
     found, near = pattern.search(get_journal().entries(session_id_of_request()))
     return json_response(
         {"requests": [entry.to_json() for entry in found], "near_misses": [miss.to_json() for miss in near]}
@@ -119,7 +127,7 @@ def find_requests() -> Response:
 
 @bp.post("/requests/count")
 def count_matching() -> Response:
-    pattern = Pattern.from_json(valid_request().body)
+    pattern = _pattern()
     entries = get_journal().entries(session_id_of_request())
     return json_response({"count": sum(1 for _ in pattern.find(entries))})
 

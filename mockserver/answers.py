@@ -5,6 +5,7 @@ rules and the simulated errors, so that each of them stays within the contract."
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
 import orjson
@@ -52,9 +53,9 @@ def spec_answer(
     if body is UNSET:
         body = None
         if example is not None:
-            body = examples[example]
+            body = about_this_request(examples[example])
         elif not dynamic and examples:
-            body = next(iter(examples.values()))
+            body = about_this_request(next(iter(examples.values())))
         elif content is not None:
             body = generate(content["schema"], request_seed(status))
             if isinstance(body, dict) and isinstance(body.get("errors"), list):
@@ -75,3 +76,33 @@ def spec_answer(
                 generate(header.get("schema", {"type": "string"}), request_seed(status))
             )
     return response
+
+
+UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def about_this_request(example: Any) -> Any:
+    """An error example as an answer to this request: where an error object's `source.parameter` names
+    a parameter the request sent as a UUID, the UUIDs of its `detail` become that value ("No partner has
+    id <the id requested>"). Anything else of the example is kept as the spec gives it."""
+    if not isinstance(example, dict) or not isinstance(example.get("errors"), list):
+        return example
+    sent = _uuid_parameters()
+    if not sent:
+        return example
+    items = []
+    for item in example["errors"]:
+        parameter = (item.get("source") or {}).get("parameter") if isinstance(item, dict) else None
+        if parameter in sent and isinstance(item.get("detail"), str):
+            item = {**item, "detail": UUID_TEXT.sub(sent[parameter], item["detail"])}
+        items.append(item)
+    return {**example, "errors": items}
+
+
+def _uuid_parameters() -> dict[str, str]:
+    """The request's path and query parameters whose (validated) value is a UUID, as text."""
+    valid = g.get("valid_request")
+    if valid is None:
+        return {}
+    values = {**valid.query, **valid.path}
+    return {name: str(value) for name, value in values.items() if UUID_TEXT.fullmatch(str(value))}

@@ -21,7 +21,7 @@ from .framing import no_content
 from .model import Partner, User
 from .queries import matching, paginate
 from .query_arrays import sent_args
-from .store import get_store
+from .store import Store, get_store
 from .validation import valid_request
 
 bp = Blueprint("partners", __name__, url_prefix="/api/v1/partners")
@@ -69,10 +69,26 @@ def _include() -> frozenset[str]:
 
 def _partner(partner_id: uuid.UUID) -> Partner:
     """The partner the path names; the route's converter has parsed the id validation accepted."""
-    partner = get_store().partners.get(str(partner_id))
+    store = get_store()
+    partner = store.partners.get(str(partner_id))
     if partner is None:
-        raise ApiError.of(PARTNER_NOT_FOUND, f"No partner has id {partner_id}", ("parameter", "id"))
+        detail = f"No partner has id {partner_id}{_what_else_it_names(store, str(partner_id))}"
+        raise ApiError.of(PARTNER_NOT_FOUND, detail, ("parameter", "id"))
     return partner
+
+
+def _what_else_it_names(store: Store, some_id: str) -> str:
+    """A hint when an unknown partner id names something else of the data set (an easy mix-up)."""
+    business = store.businesses.get(some_id)
+    if business is not None:
+        return (
+            f": it is the id of the business {business.name!r}. A business goes in the business_uuid "
+            f"query parameter: GET /api/v1/partners?business_uuid={some_id}"
+        )
+    user = store.users.get(some_id)
+    if user is not None:
+        return ": it is the id of a user. The current user is picked by the Authorization header's token"
+    return ""
 
 
 def _list(viewer: Viewer) -> Response:

@@ -15,13 +15,15 @@ DEFAULTS = Settings()
 
 
 class MockServerGroup(click.Group):
-    """Turns any MockServerError (and an OSError such as a port in use) into `error: …` and exit 1."""
+    """Turns any MockServerError (and an OSError such as a port in use) into `error: …` and exit 1;
+    an error of several problems (a scenario's) is one `error: …` line each."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except (MockServerError, OSError) as exc:
-            click.echo(f"error: {exc}", err=True)
+            for line in str(exc).splitlines() or [""]:
+                click.echo(f"error: {line}", err=True)
             ctx.exit(1)
 
 
@@ -66,9 +68,18 @@ def cli() -> None:
 
 
 SERVER_OPTIONS = [
-    click.option("--host", default=DEFAULTS.host, show_default=True, help="Interface to listen on."),
+    click.option(
+        "--host",
+        envvar="MOCKSERVER_HOST",
+        show_envvar=True,
+        default=DEFAULTS.host,
+        show_default=True,
+        help="Interface to listen on (0.0.0.0: every interface, as in a container).",
+    ),
     click.option(
         "--port",
+        envvar="MOCKSERVER_PORT",
+        show_envvar=True,
         default=DEFAULTS.port,
         show_default=True,
         type=click.IntRange(0, 65535),
@@ -87,7 +98,8 @@ SERVER_OPTIONS = [
         type=click.Choice(SERVERS),
         default=DEFAULTS.server,
         show_default=True,
-        help="WSGI server: granian (fastest, measured) or waitress (pure Python).",
+        help="Server: granian (an RSGI front that reads whole requests; fastest, measured) or "
+        "waitress (a pure-Python WSGI server).",
     ),
     click.option(
         "--threads",
@@ -278,7 +290,7 @@ def server_options(command: Callable[..., Any]) -> Callable[..., Any]:
     help="Worker processes; more than one needs --state.",
 )
 def serve_command(quiet: bool, **options: Any) -> None:
-    """Serve every operation of the spec on a production WSGI server until Ctrl-C or SIGTERM."""
+    """Serve every operation of the spec (on granian, or waitress) until Ctrl-C or SIGTERM."""
     from .scenarios import load_scenario
     from .serving import check_port_free, check_scale_out, serve
     from .spec import load_spec
@@ -289,10 +301,8 @@ def serve_command(quiet: bool, **options: Any) -> None:
     if settings.scenario is not None:
         load_scenario(settings.scenario, settings.scenarios_dir)
     check_port_free(settings.host, settings.port)
-    try:
-        serve(settings)
-    finally:
-        click.echo("mockserver: stopped", err=True)
+    serve(settings)
+    click.echo("mockserver: stopped", err=True)  # not after a failed start: its error says it all
 
 
 @cli.command("proxy", short_help="Forward to a real server, checking its traffic against the spec.")
@@ -327,10 +337,8 @@ def proxy_command(quiet: bool, **options: Any) -> None:
     load_spec(settings.spec_path)
     Upstream.parse(settings.upstream or "", settings.upstream_timeout)  # a bad URL is reported here
     check_port_free(settings.host, settings.port)
-    try:
-        serve(settings)
-    finally:
-        click.echo("mockserver: stopped", err=True)
+    serve(settings)
+    click.echo("mockserver: stopped", err=True)  # not after a failed start: its error says it all
 
 
 @cli.command("check", short_help="Check a scenario file.")
@@ -341,10 +349,20 @@ def check_command(scenario: str, scenarios_dir: Path) -> None:
     from .scenarios import load_scenario
 
     dataset = load_scenario(scenario, scenarios_dir)
-    click.echo(
-        f"ok: {len(dataset.partners)} partners, {len(dataset.businesses)} businesses, "
-        f"{len(dataset.users)} users, {len(dataset.integrations)} integrations"
+    sizes = (
+        (len(dataset.partners), "partner"),
+        (len(dataset.businesses), "business"),
+        (len(dataset.users), "user"),
+        (len(dataset.integrations), "integration"),
     )
+    click.echo("ok: " + ", ".join(counted(number, noun) for number, noun in sizes))
+
+
+def counted(number: int, noun: str) -> str:
+    """`1 business`, `2 businesses`, `0 partners`."""
+    if number == 1:
+        return f"1 {noun}"
+    return f"{number} {noun}es" if noun.endswith("s") else f"{number} {noun}s"
 
 
 @cli.command("fuzz", short_help="Fuzz the mock, or any server of the spec, with schemathesis.")

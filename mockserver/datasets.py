@@ -5,10 +5,10 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
-from .errors import INVALID_BODY, INVALID_SCENARIO, ApiError
+from .errors import INVALID_BODY, INVALID_SCENARIO, ApiError, ErrorItem
 from .fakedata import generate_dataset
 from .model import DataSet
-from .scenarios import ScenarioError, load_scenario, load_scenario_text
+from .scenarios import ScenarioError, ScenarioProblems, load_scenario, load_scenario_text
 from .settings import Settings
 from .spec import Spec
 
@@ -59,7 +59,7 @@ def requested_dataset(body: Any, settings: Settings, spec: Spec) -> tuple[DataSe
         try:
             dataset = load_scenario(name, settings.scenarios_dir, allow_paths=False, spec=spec)
         except ScenarioError as exc:
-            raise ApiError.of(INVALID_SCENARIO, str(exc), ("pointer", "/name")) from None
+            raise _scenario_error(exc, "/name") from None
         return dataset, settings.seed, f"scenario {name}"
     if "inline" in body:
         return _inline(body["inline"], "/inline", spec), settings.seed, "inline scenario"
@@ -74,4 +74,10 @@ def _inline(text: str, pointer: str, spec: Spec) -> DataSet:
     try:
         return load_scenario_text(text, "<inline>", max_partners=MAX_SCENARIO_PARTNERS, spec=spec)
     except ScenarioError as exc:
-        raise ApiError.of(INVALID_SCENARIO, str(exc), ("pointer", pointer)) from None
+        raise _scenario_error(exc, pointer) from None
+
+
+def _scenario_error(error: ScenarioError, pointer: str) -> ApiError:
+    """One error object per problem of the scenario, each `file:line: field: problem`."""
+    lines = error.lines() if isinstance(error, ScenarioProblems) else [str(error)]
+    return ApiError(*(ErrorItem(INVALID_SCENARIO, line, ("pointer", pointer)) for line in lines))

@@ -1,6 +1,11 @@
 """The documentation: the served spec at `/openapi.yaml` and `/openapi.json`, and a Swagger UI page at
 `/docs` whose "Try it out" calls this server.
 
+The page renders `/docs/openapi.json`: the same document, with the ids of its examples replaced by ids
+of the data set being served (its default user's business, a partner with links and an integration,
+that user's token to pre-authorize), so that every operation answers 2xx with the values the page
+fills in, whatever the seed or scenario. `/openapi.yaml` and `/openapi.json` stay the spec as written.
+
 Swagger UI's files are those of the flask-swagger-ui distribution (its `dist/` folder holds Swagger UI's
 npm release as is; only those files are used, not its blueprint), so the page works with no network.
 Its assets live under a versioned path and are cached for a year; the page and the spec are revalidated
@@ -9,17 +14,21 @@ Its assets live under a versioned path and are cached for a year; the page and t
 
 from __future__ import annotations
 
+import copy
 import html
 import importlib.util
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import orjson
-from flask import Blueprint, Flask, Response, abort, request, send_from_directory
+from flask import Blueprint, Flask, Response, abort, current_app, request, send_from_directory
 
 from .exceptions import MockServerError
 from .journal import UNJOURNALED_ENVIRON_KEY
-from .spec import DOCS_ASSETS, DOCS_PAGE, Spec, get_spec
+from .model import DataSet, Partner
+from .spec import DOCS_ASSETS, DOCS_PAGE, DOCS_SPEC, Spec, get_spec
+from .store import get_store
 
 DISTRIBUTION = "flask_swagger_ui"
 """The package whose `dist/` folder holds Swagger UI's files."""
@@ -35,13 +44,24 @@ PAGE = """<!DOCTYPE html>
   <title>{title}</title>
   <link rel="stylesheet" href="{assets}/swagger-ui.css">
   <link rel="icon" type="image/png" href="{assets}/favicon-32x32.png" sizes="32x32">
-  <style>body {{ margin: 0; background: #fafafa; }}</style>
+  <style>
+    body {{ margin: 0; background: #fafafa; }}
+    #loading {{ max-width: 1460px; margin: 0 auto; padding: 30px 20px; }}
+    #loading {{ font-family: sans-serif; color: #3b4151; }}
+    #loading h1 {{ font-size: 36px; margin: 0 0 10px; }}
+  </style>
 </head>
 <body>
+  <div id="loading">
+    <h1>{title}</h1>
+    <p id="loading-state">Loading the operations from <a href="{spec_url}">{spec_url}</a>…</p>
+    <noscript><p>This page needs JavaScript. The spec itself: <a href="/openapi.yaml">/openapi.yaml</a>,
+      <a href="/openapi.json">/openapi.json</a>.</p></noscript>
+  </div>
   <div id="swagger-ui"></div>
   <script src="{assets}/swagger-ui-bundle.js"></script>
   <script>
-    fetch("/openapi.json")
+    fetch("{spec_url}")
       .then((response) => response.json())
       .then((spec) => {{
         // "Try it out" calls this server, whatever servers the document names.
@@ -52,10 +72,16 @@ PAGE = """<!DOCTYPE html>
           deepLinking: true,
           displayOperationId: true,
           validatorUrl: null,
+          onComplete: () => document.getElementById("loading").remove(),
         }});
+        // The data set's default user, so the Authorize dialog shows a token that works.
+        const schemes = (spec.components || {{}}).securitySchemes || {{}};
+        for (const [name, scheme] of Object.entries(schemes)) {{
+          if (scheme["{token_key}"]) window.ui.preauthorizeApiKey(name, scheme["{token_key}"]);
+        }}
       }})
       .catch((error) => {{
-        document.getElementById("swagger-ui").textContent = "Cannot load /openapi.json: " + error;
+        document.getElementById("loading-state").textContent = "Cannot load {spec_url}: " + error;
       }});
   </script>
 </body>
@@ -84,10 +110,105 @@ def _spec_json(spec: Spec) -> bytes:
     return orjson.dumps(spec.document, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_INDENT_2)
 
 
+def page_title(spec: Spec) -> str:
+    """The spec's title, marked as the mock's unless it says so already ("Partners API (mock)")."""
+    title = str(spec.document.get("info", {}).get("title", "API"))
+    return title if "mock" in title.lower() else f"{title} (mockserver)"
+
+
 def _page(spec: Spec) -> bytes:
-    title = f"{spec.document.get('info', {}).get('title', 'API')} (mockserver)"
     assets = f"{DOCS_ASSETS}{swagger_ui_dist()[1]}"
-    return PAGE.format(title=html.escape(str(title)), assets=assets).encode()
+    title = html.escape(page_title(spec))
+    return PAGE.format(title=title, assets=assets, spec_url=DOCS_SPEC, token_key=TOKEN_KEY).encode()
+
+
+# --- the document the page renders: the spec with the data set's ids -----------------------------
+
+TOKEN_KEY = "x-mockserver-token"
+"""Set on a bearer security scheme of the page's document: the token the page pre-authorizes."""
+PARAMETER_ROLES = {("query", "business_uuid"): "business", ("path", "id"): "partner"}
+"""Parameters whose example must name a record of the data set: (in, name) -> what they name."""
+
+
+def example_ids(dataset: DataSet) -> dict[str, str]:
+    """The ids the page fills in: the default user's business (else the first one), and a partner the
+    data set gives the most to show (linked users, that business's integration, active)."""
+    users = {user.id: user for user in dataset.users}
+    default = users.get(dataset.default_user_id or "") or (dataset.users[0] if dataset.users else None)
+    first_business = dataset.businesses[0].id if dataset.businesses else None
+    business_id = default.business_id if default else first_business
+    found: dict[str, str] = {}
+    if business_id is not None:
+        found["business"] = business_id
+    if dataset.partners:
+        linked = {partner_id for _, partner_id in dataset.user_partner_links}
+        integrated = {i.partner_id for i in dataset.integrations if i.business_id == business_id}
+
+        def richness(partner: Partner) -> tuple[bool, bool, bool]:
+            return (partner.id in linked, partner.id in integrated, partner.active)
+
+        found["partner"] = max(dataset.partners, key=richness).id  # the first of the richest
+    if default is not None:
+        found["token"] = default.token
+    return found
+
+
+def _parameters(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """The parameter objects of a document: the components' and those written inline."""
+    found = list(document.get("components", {}).get("parameters", {}).values())
+    for item in document.get("paths", {}).values():
+        found += item.get("parameters", [])
+        found += [p for op in item.values() if isinstance(op, dict) for p in op.get("parameters", [])]
+    return [p for p in found if isinstance(p, dict) and "$ref" not in p]
+
+
+def _replaced(node: Any, ids: dict[str, str]) -> Any:
+    """A copy of `node` with every string equal to a key of `ids` replaced by its value."""
+    if isinstance(node, dict):
+        return {key: _replaced(value, ids) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_replaced(item, ids) for item in node]
+    return ids.get(node, node) if isinstance(node, str) else node
+
+
+def docs_document(document: dict[str, Any], dataset: DataSet) -> dict[str, Any]:
+    """The spec as the page shows it: the examples of the parameters that name a business or a
+    partner, and every other use of the ids they had (request bodies, responses), name records of
+    `dataset`; a bearer scheme carries the default user's token (TOKEN_KEY)."""
+    ids = example_ids(dataset)
+    shown = copy.deepcopy(document)
+    replaced: dict[str, str] = {}
+    for parameter in _parameters(shown):
+        role = PARAMETER_ROLES.get((parameter.get("in", ""), parameter.get("name", "")))
+        if role is None or role not in ids:
+            continue
+        if isinstance(parameter.get("example"), str):
+            replaced[parameter["example"]] = ids[role]
+        parameter.pop("examples", None)  # `example` and `examples` exclude each other
+        parameter["example"] = ids[role]
+    shown = dict(_replaced(shown, replaced))
+    for scheme in shown.get("components", {}).get("securitySchemes", {}).values():
+        bearer = scheme.get("type") == "http" and str(scheme.get("scheme", "")).lower() == "bearer"
+        if bearer and "token" in ids:
+            scheme[TOKEN_KEY] = ids["token"]
+    return shown
+
+
+DOCS_CACHE_KEY = "mockserver.docs_document"
+
+
+def _docs_json(spec: Spec) -> bytes:
+    """The page's document for the data set the request is served (built again when it switches);
+    a proxy's page shows the spec as written, since its calls go to the upstream's data."""
+    if current_app.config["MOCKSERVER_SETTINGS"].upstream is not None:
+        return spec.derived("openapi.json", _spec_json)
+    dataset = get_store().dataset
+    cached: tuple[DataSet, bytes] | None = current_app.extensions.get(DOCS_CACHE_KEY)
+    if cached is not None and cached[0] is dataset:
+        return cached[1]
+    body = orjson.dumps(docs_document(spec.document, dataset), option=orjson.OPT_NON_STR_KEYS)
+    current_app.extensions[DOCS_CACHE_KEY] = (dataset, body)
+    return body
 
 
 @bp.before_request
@@ -114,6 +235,12 @@ def spec_yaml() -> Response:
 def spec_json() -> Response:
     """The same document as JSON, built once."""
     return _revalidated(get_spec().derived("openapi.json", _spec_json), "application/json")
+
+
+@bp.get(DOCS_SPEC)
+def docs_spec_json() -> Response:
+    """The document the page renders: the spec with the served data set's ids as its examples."""
+    return _revalidated(_docs_json(get_spec()), "application/json")
 
 
 @bp.get(DOCS_PAGE)

@@ -142,7 +142,9 @@ class MockSession:
     ) -> list[Entry]:
         """Assert the session sent a matching request (exactly `times` of them, when given); returns
         them. `match` takes operation_id, path_pattern (a regex), query, headers, body (subsets) and
-        status. A failure lists the closest requests and how each differs."""
+        status. The query is compared as the mock reads it: `{"filter[status]": "available"}` matches
+        `filter[status][]=available`, `filter[status][0]=available` and `filter[status]=available,…`
+        alike. A failure lists the closest requests and how each differs (a list as it was sent)."""
         __tracebackhide__ = True
         unknown = set(match) - set(MATCH_KEYS)
         if unknown:

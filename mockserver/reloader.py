@@ -17,6 +17,7 @@ that grows to include, through the one code path that start-up takes.
 from __future__ import annotations
 
 import gc
+import logging
 import sys
 import threading
 from collections.abc import Iterable
@@ -67,7 +68,9 @@ class ReloadingApp:
         return [path for path in (self.spec_path, self.scenario_path) if path is not None]
 
     def start(self) -> None:
-        """Watch in a daemon thread until `stop`."""
+        """Watch in a daemon thread until `stop`. watchfiles' own "1 change detected" lines are left
+        out: `_report` says what a change did, as one `mockserver:` line."""
+        logging.getLogger("watchfiles").setLevel(logging.WARNING)
         self._thread = threading.Thread(target=self._watch, name="mockserver-watch", daemon=True)
         self._thread.start()
 
@@ -91,7 +94,7 @@ class ReloadingApp:
             ):
                 self.reload({Path(path) for _, path in changes})
         except (OSError, RuntimeError) as exc:  # a watched directory removed, the OS's limit on watches
-            _report(f"stopped watching for changes; the current version keeps serving\nerror: {exc}")
+            _report("stopped watching for changes; the current version keeps serving", str(exc))
 
     def reload(self, changed: set[Path]) -> bool:
         """Serve the files as they are now, if `changed` holds one of them; False when they do not load
@@ -111,10 +114,10 @@ class ReloadingApp:
             if shared is not None:  # with --state: the old app's thread and connections
                 shared.close()
         except (MockServerError, OSError) as exc:
-            _report(f"{edited} changed; the last good version keeps serving\nerror: {exc}")
+            _report(f"{edited} changed; the last good version keeps serving", str(exc))
             return False
         except Exception as exc:  # a bug here must not end the watching
-            _report(f"{edited} changed; the last good version keeps serving\nerror: {exc!r}")
+            _report(f"{edited} changed; the last good version keeps serving", repr(exc))
             return False
         _report(f"reloaded {edited}")  # as soon as it serves; the collection below takes a while
         _settle()
@@ -129,6 +132,8 @@ def _settle() -> None:
     gc.freeze()
 
 
-def _report(message: str) -> None:
-    """To stderr even under --quiet (which silences per-request lines only), like the start-up lines."""
-    print(f"mockserver: {message}", file=sys.stderr, flush=True)
+def _report(message: str, error: str = "") -> None:
+    """To stderr even under --quiet (which silences per-request lines only), like the start-up lines;
+    an error of several problems gets an `error:` line each, as `mockserver check` prints them."""
+    lines = [f"mockserver: {message}", *(f"error: {line}" for line in error.splitlines())]
+    print("\n".join(lines), file=sys.stderr, flush=True)

@@ -15,7 +15,7 @@ program), a body at most MAX_BODY_VALUES values, and path similarity reads the e
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Any
@@ -147,6 +147,35 @@ class Comparison:
         }
 
 
+class QueryReading:
+    """How a query is read to compare it with a pattern: as sent, key by key (what this class does), or
+    as the server reads it (`query_arrays.ServerQueryReading`: every form of a list under one name)."""
+
+    def name(self, key: str) -> str:
+        """The name a pattern's key stands for."""
+        return key
+
+    def wanted(self, key: str, value: str | list[str]) -> str | list[str]:
+        """A pattern's value as the request must carry it."""
+        return value
+
+    def read(self, query: str) -> dict[str, list[str]]:
+        """A journaled query string's values, by name."""
+        return parse_qs(query, keep_blank_values=True)
+
+    def shown(self, query: str, name: str) -> Any:
+        """What a near miss shows of a parameter: its value, its values, or None when not sent."""
+        have = self.read(query).get(name)
+        return None if have is None else (have[0] if len(have) == 1 else have)
+
+
+AS_SENT = QueryReading()
+
+
+def read_as_sent(operation_id: str | None) -> QueryReading:
+    return AS_SENT
+
+
 @dataclass(frozen=True)
 class Pattern:
     """What a request must look like; every criterion left out matches anything."""
@@ -161,6 +190,8 @@ class Pattern:
     body: Any = None
     has_body: bool = False
     """A `body` was given (it may be JSON null)."""
+    query_reading: Callable[[str | None], QueryReading] = read_as_sent
+    """How the query of a request to an operation (by id) is read: as sent unless told otherwise."""
 
     @classmethod
     def from_json(cls, document: Mapping[str, Any]) -> Pattern:
@@ -214,7 +245,7 @@ class Pattern:
         exact("operation_id", self.operation_id, entry.operation_id, ENDPOINT_WEIGHT)
         exact("status", self.status, entry.status)
         if self.query:
-            found = _query_differences(self.query, parse_qs(entry.query, keep_blank_values=True))
+            found = _query_differences(self.query, entry.query, self.query_reading(entry.operation_id))
             scores.append((len(found) / len(self.query), 1.0))
             differences += found
         if self.headers:
@@ -267,16 +298,19 @@ def _ends(path: str) -> str:
 
 
 def _query_differences(
-    expected: Mapping[str, str | list[str]], actual: dict[str, list[str]]
+    expected: Mapping[str, str | list[str]], query: str, reading: QueryReading
 ) -> list[Difference]:
-    """A string must be one of the parameter's values; a list must be all of them, in order."""
+    """A string must be one of the parameter's values; a list must be all of them, in order. Names and
+    values as `reading` reads them; a miss shows the parameter as `reading` shows it."""
     found = []
-    for name, want in expected.items():
+    actual = reading.read(query)
+    for key, value in expected.items():
+        name = reading.name(key)
+        want = reading.wanted(key, value)
         have = actual.get(name)
         met = have is not None and (want in have if isinstance(want, str) else list(want) == have)
         if not met:
-            shown = None if have is None else (have[0] if len(have) == 1 else have)
-            found.append(Difference(f"query.{name}", want, shown))
+            found.append(Difference(f"query.{key}", value, reading.shown(query, name)))
     return found
 
 

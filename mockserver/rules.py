@@ -23,13 +23,14 @@ import random
 import re
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from openapi_schema_validator import OAS31Validator
 from werkzeug.http import parse_options_header
 
 from .journal import Entry
+from .query_arrays import server_query_reading
 from .request_patterns import Pattern, pattern_problems
 from .scenario_file import JsonPath
 from .spec import Operation, Spec, named_examples, responses_in
@@ -298,7 +299,8 @@ def compile_rules(
         match = definition["match"]
         operation = _operation(match, spec)
         assert not isinstance(operation, str)
-        pattern = Pattern.from_json(match)
+        reading = spec.derived("query_reading", server_query_reading)  # queries as the server reads them
+        pattern = replace(Pattern.from_json(match), query_reading=reading)
         replies = definition.get("sequence") or [definition.get("respond", {})]
         rules.append(
             Rule(

@@ -23,6 +23,8 @@ from .spec import Spec
 SCHEMA_PATH = Path(__file__).with_name("scenario.schema.json")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]+")
 SUFFIXES = (".yaml", ".yml")
+MAX_PROBLEMS = 50
+"""Problems of one file shown at most; the others are counted."""
 
 PARTNER_DEFAULTS: dict[str, Any] = {
     **dict.fromkeys(("wholesaler_category", "country_code", "status", "logo_url", "website_url")),
@@ -70,7 +72,10 @@ def resolve_scenario(name_or_path: str | Path, scenarios_dir: Path, *, allow_pat
         candidate = scenarios_dir / f"{text}.yaml"
         if candidate.is_file():
             return candidate
-        raise ScenarioError(candidate, None, f"unknown scenario {text!r}; {_available(scenarios_dir)}")
+        # Over the admin API (no paths), the server's own directory is not the client's business.
+        shown = candidate if allow_paths else Path(candidate.name)
+        available = _available(scenarios_dir, show_dir=allow_paths)
+        raise ScenarioError(shown, None, f"unknown scenario {text!r}; {available}")
     if allow_paths and text.endswith(SUFFIXES):
         return Path(text)
     is_path = isinstance(name_or_path, Path) or "/" in text or "\\" in text
@@ -80,7 +85,7 @@ def resolve_scenario(name_or_path: str | Path, scenarios_dir: Path, *, allow_pat
         problem = "a scenario path must end in .yaml or .yml"
     else:
         problem = "not a scenario name (letters, digits, '_', '-') nor a .yaml path"
-    raise ScenarioError(text, None, f"{problem}; {_available(scenarios_dir)}")
+    raise ScenarioError(text, None, f"{problem}; {_available(scenarios_dir, show_dir=allow_paths)}")
 
 
 def load_scenario(
@@ -121,10 +126,12 @@ def load_scenario_text(
     return _build(data)
 
 
-def _available(scenarios_dir: Path) -> str:
+def _available(scenarios_dir: Path, show_dir: bool = True) -> str:
     """The "available scenarios: ..." tail of a name error."""
     names = list_scenarios(scenarios_dir)
-    return f"available scenarios: {', '.join(names)}" if names else f"no scenarios in {scenarios_dir}"
+    if names:
+        return f"available scenarios: {', '.join(names)}"
+    return f"no scenarios in {scenarios_dir}" if show_dir else "no scenarios are installed"
 
 
 @lru_cache(maxsize=1)
@@ -216,17 +223,36 @@ def _reference_problems(data: dict[str, Any], lines: Lines) -> list[tuple[JsonPa
 
 
 def _raise_first(path: Path, lines: Lines, problems: list[tuple[JsonPath, str]]) -> None:
-    """Raise the problem that comes first in the file, saying how many more there are."""
+    """Raise every problem, in file order (the first MAX_PROBLEMS of them, counting the rest)."""
     if not problems:
         return
-    first = min(range(len(problems)), key=lambda n: (_line(lines, problems[n][0]), n))
-    at, message = problems[first]
-    line = _line(lines, at)
-    text = f"{_dotted(at)}: {message}" if at else message
-    if len(problems) > 1:
-        more = len(problems) - 1
-        text += f" (and {more} more problem{'s' if more > 1 else ''} in this file)"
-    raise ScenarioError(path, line, text)
+    ordered = sorted(range(len(problems)), key=lambda n: (_line(lines, problems[n][0]), n))
+    found = tuple(
+        (_line(lines, at), f"{_dotted(at)}: {message}" if at else message)
+        for at, message in (problems[n] for n in ordered)
+    )
+    raise ScenarioProblems(path, found)
+
+
+class ScenarioProblems(ScenarioError):
+    """Several problems of one file; `line` and `message` are the first one's, `str()` lists them all,
+    one `file:line: problem` a line, up to MAX_PROBLEMS."""
+
+    def __init__(self, path: Path, problems: tuple[tuple[int, str], ...]) -> None:
+        line, message = problems[0]
+        super().__init__(path, line, message)
+        self.problems = problems
+
+    def lines(self) -> list[str]:
+        """Each problem shown as `file:line: problem`; past MAX_PROBLEMS, one line counting the rest."""
+        shown = [f"{self.path}:{line}: {message}" for line, message in self.problems[:MAX_PROBLEMS]]
+        left = len(self.problems) - MAX_PROBLEMS
+        if left > 0:
+            shown.append(f"{self.path}: and {left} more problem{'s' if left > 1 else ''} in this file")
+        return shown
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
 
 
 def _line(lines: Lines, at: JsonPath) -> int:

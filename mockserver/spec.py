@@ -23,7 +23,9 @@ T = TypeVar("T")
 
 DOCS_PAGE = "/docs"
 DOCS_ASSETS = "/docs/assets/"
-DOCS_PATHS = (DOCS_PAGE, "/openapi.yaml", "/openapi.json")
+DOCS_SPEC = "/docs/openapi.json"
+"""The spec as the page renders it: examples that name the served data set (docs_page)."""
+DOCS_PATHS = (DOCS_PAGE, DOCS_SPEC, "/openapi.yaml", "/openapi.json")
 DOCS_METHODS = ("GET", "HEAD", "OPTIONS")
 
 

@@ -48,7 +48,7 @@ from .messages import (
     show,
     unexpected_keys,
 )
-from .query_arrays import read_indexed_arrays
+from .query_arrays import ListParameters, join_repeated_lists, list_parameters, read_indexed_arrays
 from .spec import DOCS_METHODS, Operation, PathEntry, Spec, get_spec, is_docs_path
 from .validators import UNPARSED, CompiledOperation, Unmarshalled, compile_spec
 
@@ -84,8 +84,9 @@ def valid_request() -> ValidRequest:
     return result
 
 
-def _query_checks(operation: Operation) -> Iterator[ErrorItem]:
-    """What openapi-core lets through: unknown filter keys and repeated single-valued parameters."""
+def _query_checks(spec: Spec, operation: Operation, repeated_lists: list[str]) -> Iterator[ErrorItem]:
+    """What openapi-core lets through: unknown filter keys and repeated single-valued parameters. A
+    comma-form list given several times (qs's `arrayFormat: 'repeat'`) goes to `repeated_lists`."""
     for name in request.args:
         if (name == "filter" or name.startswith(FILTER_PREFIX)) and name not in operation.query_parameters:
             known = sorted(p for p in operation.query_parameters if p.startswith(FILTER_PREFIX))
@@ -94,11 +95,13 @@ def _query_checks(operation: Operation) -> Iterator[ErrorItem]:
         elif name in operation.query_parameters and name not in operation.array_parameters:
             values = request.args.getlist(name)
             if len(values) > 1:
-                yield ErrorItem(
-                    DUPLICATE_PARAMETER,
-                    f"{name} must be given once, got {len(values)} values",
-                    ("parameter", name),
-                )
+                lists = list_parameters(spec, operation)  # a rare path; worked out once per spec
+                if name in lists.comma:
+                    repeated_lists.append(name)
+                else:
+                    yield ErrorItem(
+                        DUPLICATE_PARAMETER, _given_twice(name, len(values), lists), ("parameter", name)
+                    )
             elif name in operation.integer_bounds:
                 yield from _integer_check(name, values[0], operation.integer_bounds[name])
 
@@ -129,6 +132,18 @@ def _is_utf8(escaped: str) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+def _given_twice(name: str, count: int, lists: ListParameters) -> str:
+    """Why a single-valued parameter may not repeat, and the forms in which lists may be sent."""
+    detail = f"{name} must be given once, got {count} values"
+    names = lists.names()
+    if not names:
+        return f"{detail}; this operation takes no lists"
+    exploded = sorted(lists.exploded)
+    x = exploded[0][:-2] if exploded else names[0]
+    forms = f"{x}[]=a&{x}[]=b, {x}[0]=a&{x}[1]=b, " if exploded else ""
+    return f"{detail}; only lists repeat ({', '.join(names)}), as {forms}{x}=a,b or {x}=a&{x}=b"
 
 
 _DECIMAL = re.compile(r"-?[0-9]+")
@@ -306,9 +321,12 @@ def validate_current_request(spec: Spec | None = None) -> ValidRequest:
             headers={"Allow": allowed},
         )
     _check_percent_escapes()
-    problems = [*read_indexed_arrays(operation), *_query_checks(operation)]
+    repeated_lists: list[str] = []
+    problems = [*read_indexed_arrays(operation), *_query_checks(spec, operation, repeated_lists)]
     if problems:
         raise ApiError(*problems)
+    if repeated_lists:
+        join_repeated_lists(repeated_lists)
     parsed_body = _parse_json_body() if operation.has_body else UNPARSED
     result = (
         unmarshal(entry, operation, parsed_body)

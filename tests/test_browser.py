@@ -7,12 +7,13 @@ installs (.ci/run). Without it they fail and say so; they are never skipped.
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, sync_playwright
 from support import API, ROOT, SPEC_OPERATIONS, serving
 
 from mockserver.live import LOCALHOST, LiveServer, free_port
@@ -139,6 +140,68 @@ def test_docs_renders_every_operation_and_calls_the_mock(page: Page, mock: LiveS
     page.screenshot(path=SCREENSHOT, full_page=True)
     print(f"screenshot of /docs: {SCREENSHOT}")
     assert all(url.startswith(f"{mock.base}/") for url in requested), requested  # nothing from elsewhere
+
+
+def operation_block(page: Page, operation_id: str) -> Locator:
+    """The page's block of one operation, found by the operation id it shows."""
+    shown_id = page.locator(".opblock-summary-operation-id", has_text=re.compile(f"^{operation_id}$"))
+    return page.locator(".opblock").filter(has=shown_id)
+
+
+def execute_as_filled_in(page: Page, operation_id: str) -> tuple[int, str]:
+    """Open an operation, "Try it out", "Execute" with the values the page filled in: the status and
+    the request URL the page shows."""
+    operation = operation_block(page, operation_id)
+    operation.locator(".opblock-summary").click()
+    operation.get_by_role("button", name="Try it out").click()
+    operation.get_by_role("button", name="Execute").click()
+    status = operation.locator(".live-responses-table .response .response-col_status")
+    status.wait_for()
+    return int(status.inner_text().strip()), operation.locator(".request-url pre").inner_text()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [("--scenario", "default"), ("--seed", "7", "--partners", "40"), ("--scenario", "edge-cases")],
+    ids=["default", "seed-7", "edge-cases"],
+)
+def test_every_operation_answers_2xx_with_the_values_the_page_fills_in(
+    page: Page, data: tuple[str, ...]
+) -> None:
+    """The page's examples name records of the data set served, whatever it is; the page pre-authorizes
+    the default user's token."""
+    server = LiveServer.start(*data)
+    try:
+        page.goto(f"{server.base}/docs")
+        operation_block(page, "disconnectPartner").wait_for()
+        outcomes = {op: execute_as_filled_in(page, op) for _, _, op, _ in SPEC_OPERATIONS}
+        failed = {op: outcome for op, outcome in outcomes.items() if not 200 <= outcome[0] < 300}
+        assert not failed, failed
+        entries = server.get_json("/__admin/requests")["requests"]
+        assert sorted(e["operation_id"] for e in entries) == sorted(op for _, _, op, _ in SPEC_OPERATIONS)
+        default_user = [u for u in server.get_json("/__admin/data")["users"] if u["default"]]
+        assert {e["headers"].get("Authorization") for e in entries} == {"Bearer" if default_user else None}
+    finally:
+        server.stop()
+
+
+def test_the_page_shows_its_title_and_a_loading_line_before_its_script_runs(browser: Browser) -> None:
+    """With JavaScript off, the page is what a browser shows before Swagger UI has fetched the spec."""
+    server = LiveServer.start("--scenario", "default")
+    context = browser.new_context(java_script_enabled=False)
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        page = context.new_page()
+        page.goto(f"{server.base}/docs")
+        assert page.locator("h1").inner_text() == "Partners API (mock)"
+        assert page.title() == "Partners API (mock)"
+        loading = page.locator("#loading-state")
+        assert loading.is_visible()
+        assert loading.inner_text() == "Loading the operations from /docs/openapi.json…"
+        page.screenshot(path=SCREENSHOT.with_name("docs-loading.png"))
+    finally:
+        context.close()
+        server.stop()
 
 
 def test_a_page_on_an_allowed_origin_calls_the_mock_after_a_preflight(

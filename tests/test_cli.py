@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -17,6 +18,7 @@ from support import ALICE, B1, P01, ROOT, SCENARIOS_DIR
 
 from mockserver.cli import cli
 from mockserver.live import LiveServer, free_port, python_environment
+from mockserver.model import CATEGORIES, STATUSES
 from mockserver.scenarios import list_scenarios, load_scenario
 
 BAD_SCENARIO = f"""\
@@ -51,15 +53,32 @@ def bad_scenario(tmp_path: Path) -> Path:
 # --- check -------------------------------------------------------------------------------------
 
 
-def test_check_a_good_scenario_prints_its_counts(runner: CliRunner) -> None:
-    dataset = load_scenario("default", SCENARIOS_DIR)
-    result = runner.invoke(cli, ["check", "default", "--scenarios-dir", str(SCENARIOS_DIR)])
+@pytest.mark.parametrize(
+    ("name", "counts"),
+    [
+        ("default", "14 partners, 2 businesses, 2 users, 5 integrations"),
+        ("empty", "0 partners, 1 business, 1 user, 0 integrations"),
+    ],
+)
+def test_check_a_good_scenario_prints_its_counts(runner: CliRunner, name: str, counts: str) -> None:
+    dataset = load_scenario(name, SCENARIOS_DIR)
+    result = runner.invoke(cli, ["check", name, "--scenarios-dir", str(SCENARIOS_DIR)])
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip() == (
-        f"ok: {len(dataset.partners)} partners, {len(dataset.businesses)} businesses, "
-        f"{len(dataset.users)} users, {len(dataset.integrations)} integrations"
-    )
-    assert len(dataset.partners) > 0
+    assert result.stdout.strip() == f"ok: {counts}"
+    assert counts.startswith(f"{len(dataset.partners)} partners, {len(dataset.businesses)} business")
+
+
+def test_check_lists_every_problem_one_error_line_each(runner: CliRunner, tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text(BAD_SCENARIO.replace("categories: [wholesaler]", "categories: [grocer]"), "utf-8")
+    result = runner.invoke(cli, ["check", str(path)])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"error: {path}:{BAD_LINE - 1}: partners[0].categories[0]: 'grocer' is not one of "
+        + json.dumps(list(CATEGORIES)),
+        f"error: {path}:{BAD_LINE}: partners[0].status: 'sold_out' is not one of "
+        + json.dumps([*STATUSES, None]),
+    ]
 
 
 def test_check_a_bad_file_exits_1_and_names_file_and_line(runner: CliRunner, bad_scenario: Path) -> None:
@@ -73,15 +92,17 @@ def test_check_a_bad_file_exits_1_and_names_file_and_line(runner: CliRunner, bad
 def test_check_an_unknown_name_lists_the_available_scenarios(runner: CliRunner) -> None:
     result = runner.invoke(cli, ["check", "no-such-scenario", "--scenarios-dir", str(SCENARIOS_DIR)])
     assert result.exit_code == 1
-    assert "unknown scenario 'no-such-scenario'" in result.stderr
+    assert f"{SCENARIOS_DIR / 'no-such-scenario.yaml'}: unknown scenario 'no-such-scenario'" in result.stderr
     names = list_scenarios(SCENARIOS_DIR)
     assert "default" in names
     assert f"available scenarios: {', '.join(names)}" in result.stderr
 
 
 def test_serve_help_lists_its_options(runner: CliRunner) -> None:
-    result = runner.invoke(cli, ["serve", "--help"])
+    result = runner.invoke(cli, ["serve", "--help"], terminal_width=200)
     assert result.exit_code == 0, result.output
+    assert "granian (an RSGI front" in result.output and "WSGI server:" not in result.output
+    assert "env var: MOCKSERVER_HOST" in result.output and "env var: MOCKSERVER_PORT" in result.output
     for option in (
         "--host",
         "--port",
@@ -156,6 +177,66 @@ def test_serve_logs_one_line_per_request(tmp_path: Path) -> None:
     for path in paths:
         (line,) = [line for line in request_lines if f'"GET {path}" ' in line]
         assert re.search(rf'"GET {re.escape(path)}" 200 \d+(\.\d+)?ms$', line), line
+
+
+def test_a_failed_start_prints_its_error_and_no_stopped_line() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            mockserver("serve", "--port", str(port), "--server", "waitress", "--quiet"),
+            cwd=ROOT,
+            env=python_environment(),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == ["error: [Errno 98] Address already in use"]
+
+
+def test_the_host_and_port_can_come_from_the_environment(tmp_path: Path) -> None:
+    """MOCKSERVER_HOST is what a container sets, so that any `serve` command it runs listens on every
+    interface; an option given on the command line wins."""
+    port = free_port()
+    env = python_environment({"MOCKSERVER_HOST": "0.0.0.0", "MOCKSERVER_PORT": str(port)})
+    server = LiveServer(mockserver("serve", "--quiet"), port, tmp_path / "serve.log", cwd=ROOT, env=env)
+    try:
+        server.wait_ready(server.is_healthy)
+        assert f"on http://0.0.0.0:{port}" in server.output()
+    finally:
+        assert server.stop() == 0
+    override = mockserver("serve", "--quiet", "--host", "127.0.0.1")
+    server = LiveServer(override, port, tmp_path / "override.log", cwd=ROOT, env=env)
+    try:
+        server.wait_ready(server.is_healthy)
+        assert f"on http://127.0.0.1:{port}" in server.output()
+    finally:
+        assert server.stop() == 0
+
+
+def test_every_line_the_watching_server_prints_is_its_own(tmp_path: Path) -> None:
+    """Start-up lines, access log lines and `mockserver:` lines; nothing unprefixed from a library."""
+    scenario = tmp_path / "watched.yaml"
+    scenario.write_text((SCENARIOS_DIR / "default.yaml").read_text("utf-8"), "utf-8")
+    port = free_port()
+    argv = mockserver("serve", "--port", str(port), "--scenario", str(scenario), "--watch")  # no --quiet
+    server = LiveServer(argv, port, tmp_path / "serve.log", cwd=ROOT, env=python_environment())
+    try:
+        server.wait_ready(server.is_healthy)
+        scenario.write_text(scenario.read_text("utf-8") + "# edited\n", "utf-8")
+        server.wait_ready(lambda: f"mockserver: reloaded {scenario}" in server.output())
+    finally:
+        assert server.stop() == 0
+    access_line = re.compile(r'^\S+ "(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) \S+" \d{3} ')
+    foreign = [
+        line
+        for line in server.output().splitlines()
+        if not (line.startswith(("mockserver: ", "  ")) or access_line.match(line))
+    ]
+    assert foreign == [], server.output()
 
 
 def test_serve_refuses_a_bad_scenario_file_and_does_not_start(bad_scenario: Path) -> None:

@@ -8,19 +8,39 @@ year; the page and the spec are revalidated by ETag. test_browser.py renders the
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from flask.testing import FlaskClient
-from support import API, NOT_FOUND, SPEC_PATH, assert_errors, item, make_app, plain_client
+from support import (
+    API,
+    B1,
+    NOT_FOUND,
+    P02,
+    SCENARIOS_DIR,
+    SPEC_PATH,
+    assert_errors,
+    item,
+    make_app,
+    plain_client,
+)
 
+from mockserver import Settings, create_app
 from mockserver.docs_page import swagger_ui_dist
 from mockserver.live import free_port
 
 VERSION = swagger_ui_dist()[1]
 ASSETS = f"/docs/assets/{VERSION}"
-DOCS_PATHS = ["/docs", "/docs/", "/openapi.yaml", "/openapi.json", f"{ASSETS}/swagger-ui.css"]
+DOCS_PATHS = [
+    "/docs",
+    "/docs/",
+    "/docs/openapi.json",
+    "/openapi.yaml",
+    "/openapi.json",
+    f"{ASSETS}/swagger-ui.css",
+]
 
 
 def client_of(**settings: Any) -> FlaskClient:
@@ -62,16 +82,87 @@ def test_the_page_loads_swagger_ui_from_this_server_only(docs: FlaskClient) -> N
     assert response.status_code == 200
     assert response.mimetype == "text/html"
     page = response.get_data(as_text=True)
-    assert "<title>Partners API (mock) (mockserver)</title>" in page
+    assert "<title>Partners API (mock)</title>" in page  # the title says "mock" once
+    assert "<h1>Partners API (mock)</h1>" in page  # shown before the script has run
+    assert "Loading the operations from" in page
     assert f'src="{ASSETS}/swagger-ui-bundle.js"' in page
     assert f'href="{ASSETS}/swagger-ui.css"' in page
-    assert 'fetch("/openapi.json")' in page
+    assert 'fetch("/docs/openapi.json")' in page
     assert "url: window.location.origin" in page  # "Try it out" calls this server
     assert "validatorUrl: null" in page  # no badge from the validator's site
     assert "https://" not in page and "http://" not in page
 
 
-@pytest.mark.parametrize("path", ["/docs", "/openapi.yaml", "/openapi.json"])
+def test_a_title_without_mock_in_it_is_marked_as_the_mocks(tmp_path: Path) -> None:
+    document = yaml.safe_load(SPEC_PATH.read_text("utf-8"))
+    document["info"]["title"] = "Partners API"
+    spec_path = tmp_path / "openapi.yaml"
+    spec_path.write_text(yaml.safe_dump(document), "utf-8")
+    app = create_app(Settings(spec_path=spec_path, scenario="default", scenarios_dir=SCENARIOS_DIR))
+    page = plain_client(app).get("/docs").get_data(as_text=True)
+    assert "<title>Partners API (mockserver)</title>" in page
+
+
+def page_examples(client: FlaskClient, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """What the page fills in: the parameters' examples, the click body's partner, the token."""
+    document = client.get("/docs/openapi.json", headers=headers).get_json()
+    components = document["components"]
+    click = components["examples"]["ClickEventRequestWebsite"]["value"]["data"]
+    return {
+        "business_uuid": components["parameters"]["business_uuid"]["example"],
+        "id": components["parameters"]["partner_id"]["example"],
+        "click_partner": click["relationships"]["partner"]["data"]["id"],
+        "token": components["securitySchemes"]["bearerAuth"].get("x-mockserver-token"),
+    }
+
+
+def test_the_page_document_names_the_served_data_set() -> None:
+    """The default user's business; a partner with linked users and that business's integration (P02:
+    Alice linked, The Golden Fork's live integration); the default user's token. The spec as written
+    is left alone."""
+    client = client_of()
+    assert page_examples(client) == {
+        "business_uuid": B1,
+        "id": P02,
+        "click_partner": P02,
+        "token": "alice-token",
+    }
+    written = yaml.safe_load(SPEC_PATH.read_text("utf-8"))
+    assert client.get("/openapi.json").get_json() == json.loads(json.dumps(written))
+    assert written["components"]["parameters"]["partner_id"]["example"] != P02
+
+
+def test_the_page_document_follows_a_switch_of_the_data_set() -> None:
+    client = client_of()
+    before = client.get("/docs/openapi.json").headers["ETag"]
+    switched = client.put("/__admin/scenario", json={"seed": 7, "partners": 30})
+    assert switched.status_code == 200
+    data = client.get("/__admin/data").get_json()
+    examples = page_examples(client)
+    assert examples["business_uuid"] == data["businesses"][0]["id"]
+    assert examples["token"] == next(u["token"] for u in data["users"] if u["default"])
+    assert client.get(f"{API}/{examples['id']}").status_code == 200
+    assert client.get(f"{API}?business_uuid={examples['business_uuid']}").status_code == 200
+    assert client.get("/docs/openapi.json").headers["ETag"] != before
+    # A session's own data set shows in its page document (the page sends no session header).
+    session = {"X-Mock-Session": "docs"}
+    assert client.put("/__admin/scenario", json={"name": "default"}, headers=session).status_code == 200
+    assert page_examples(client, session)["business_uuid"] == B1
+
+
+def test_without_partners_the_page_document_keeps_the_written_partner_example() -> None:
+    written = yaml.safe_load(SPEC_PATH.read_text("utf-8"))["components"]["parameters"]
+    examples = page_examples(plain_client(make_app(scenario="empty")))
+    assert examples["business_uuid"] == B1
+    assert examples["id"] == written["partner_id"]["example"]
+
+
+def test_a_proxys_page_document_is_the_spec_as_written() -> None:
+    client = client_of(upstream=f"http://127.0.0.1:{free_port()}")
+    assert client.get("/docs/openapi.json").get_data() == client.get("/openapi.json").get_data()
+
+
+@pytest.mark.parametrize("path", ["/docs", "/docs/openapi.json", "/openapi.yaml", "/openapi.json"])
 def test_the_page_and_the_spec_are_revalidated(docs: FlaskClient, path: str) -> None:
     response = docs.get(path)
     assert response.headers["Cache-Control"] == "no-cache"

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 from support import (
+    ALICE,
     API,
     AVAILABLE_FILTERS,
     B1,
@@ -33,6 +34,7 @@ from support import (
     P01,
     P02,
     P08,
+    PARTNER_NOT_FOUND,
     UNKNOWN_PARAMETER,
     UNKNOWN_TOKEN,
     WHOLESALER_TYPES,
@@ -109,6 +111,41 @@ def test_unknown_business_uuid(shared_client: FlaskClient) -> None:
         item(BUSINESS_NOT_FOUND, f"No business has id {NO_SUCH_ID}", parameter="business_uuid"),
     )
     assert_unchanged(shared_client)
+
+
+@pytest.mark.parametrize(
+    ("method", "suffix"),
+    [("GET", ""), ("PATCH", "/connect"), ("DELETE", "/connect"), ("POST", "/click_event")],
+)
+def test_a_business_id_in_the_partner_path_says_where_it_goes(
+    shared_client: FlaskClient, method: str, suffix: str
+) -> None:
+    """A mix-up the docs invite (their `business_uuid` is "path, integer"): the 404 says what the id is."""
+    body = CLICK_BYTES if method == "POST" else None
+    assert_errors(
+        send(shared_client, method, f"{API}/{B1}{suffix}", body, content_type=JSON if body else None),
+        404,
+        item(
+            PARTNER_NOT_FOUND,
+            f"No partner has id {B1}: it is the id of the business 'The Golden Fork'. A business goes "
+            f"in the business_uuid query parameter: GET /api/v1/partners?business_uuid={B1}",
+            parameter="id",
+        ),
+    )
+    assert_unchanged(shared_client)
+
+
+def test_a_user_id_in_the_partner_path_says_what_it_is(shared_client: FlaskClient) -> None:
+    assert_errors(
+        send(shared_client, "GET", f"{API}/{ALICE}"),
+        404,
+        item(
+            PARTNER_NOT_FOUND,
+            f"No partner has id {ALICE}: it is the id of a user. The current user is picked by the "
+            "Authorization header's token",
+            parameter="id",
+        ),
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -540,8 +577,25 @@ def test_rtl_status_filter_on_available(shared_client: FlaskClient) -> None:
 # repeated single-valued parameters
 
 
-def _given_twice(name: str, count: int = 2) -> dict[str, Any]:
-    return item(DUPLICATE_PARAMETER, f"{name} must be given once, got {count} values", parameter=name)
+LISTS_OF = {
+    "list": "filter[categories], filter[country_codes], filter[excluded_categories], "
+    "filter[wholesaler_categories], include",
+    "available": "filter[categories], filter[status], include",
+}
+FORMS = (
+    "filter[categories][]=a&filter[categories][]=b, filter[categories][0]=a&filter[categories][1]=b, "
+    "filter[categories]=a,b or filter[categories]=a&filter[categories]=b"
+)
+
+
+def _given_twice(name: str, count: int = 2, operation: str = "list") -> dict[str, Any]:
+    """The 400 of a repeated single-valued parameter: it names the operation's lists and their forms."""
+    if operation in LISTS_OF:
+        hint = f"only lists repeat ({LISTS_OF[operation]}), as {FORMS}"
+    else:
+        hint = "only lists repeat (include), as include=a,b or include=a&include=b"
+    detail = f"{name} must be given once, got {count} values; {hint}"
+    return item(DUPLICATE_PARAMETER, detail, parameter=name)
 
 
 DUPLICATE_CASES = [
@@ -551,16 +605,11 @@ DUPLICATE_CASES = [
     # The repeat is reported; the bad second value is not looked at.
     (f"{API}?business_uuid={B1}&business_uuid=%27%20OR%201%3D1%20--", [_given_twice("business_uuid")]),
     (f"{API}?business_uuid={B1}&search=a&search=b", [_given_twice("search")]),
-    (f"{API}?business_uuid={B1}&include=users&include=users", [_given_twice("include")]),
     (
         f"{API}?business_uuid={B1}&filter[preferred]=true&filter[preferred]=false",
         [_given_twice("filter[preferred]")],
     ),
     (f"{API}?business_uuid={B1}&filter[active]=true&filter[active]=false", [_given_twice("filter[active]")]),
-    (
-        f"{API}?business_uuid={B1}&filter[categories]=pos&filter[categories]=payroll",
-        [_given_twice("filter[categories]")],
-    ),
     (
         f"{API}?business_uuid={B1}&search=a&search=b&filter[bogus]=1",
         [
@@ -572,21 +621,14 @@ DUPLICATE_CASES = [
             ),
         ],
     ),
-    (f"{API}/available?page=1&page=1", [_given_twice("page")]),
-    (f"{API}/available?search=a&search=a&search=a", [_given_twice("search", 3)]),
-    (
-        f"{API}/available?filter[status]=available&filter[status]=coming_soon",
-        [_given_twice("filter[status]")],
-    ),
-    (f"{API}/available?filter[categories]=pos&filter[categories]=pos", [_given_twice("filter[categories]")]),
-    (f"{API}/wholesalers?per_page=1&per_page=2", [_given_twice("per_page")]),
-    (f"{API}/wholesalers?page=&page=", [_given_twice("page")]),
+    (f"{API}/available?page=1&page=1", [_given_twice("page", operation="available")]),
+    (f"{API}/available?search=a&search=a&search=a", [_given_twice("search", 3, "available")]),
+    (f"{API}/wholesalers?per_page=1&per_page=2", [_given_twice("per_page", operation="wholesalers")]),
+    (f"{API}/wholesalers?page=&page=", [_given_twice("page", operation="wholesalers")]),
     (
         f"{API}/wholesalers?page=1&page=2&per_page=1&per_page=2",
-        [_given_twice("page"), _given_twice("per_page")],
+        [_given_twice("page", operation="wholesalers"), _given_twice("per_page", operation="wholesalers")],
     ),
-    (f"{API}/{P01}?include=users&include=users", [_given_twice("include")]),
-    (f"{API}/{P01}?include=users&include=partner_integrations&include=users", [_given_twice("include", 3)]),
 ]
 
 
@@ -607,6 +649,68 @@ def test_repeated_array_parameter_is_not_a_duplicate(shared_client: FlaskClient)
         f"{API}?business_uuid={B1}&filter[categories][]=pos&filter[categories][]=payroll",
     )
     assert response.status_code == 200, response.get_data(as_text=True)
+
+
+REPEATED_LISTS = [
+    (
+        f"{API}?business_uuid={B1}&filter[categories]=pos&filter[categories]=payroll",
+        f"{API}?business_uuid={B1}&filter[categories]=pos,payroll",
+    ),
+    (
+        f"{API}?business_uuid={B1}&filter[categories]=pos,payroll&filter[categories]=wholesaler",
+        f"{API}?business_uuid={B1}&filter[categories][]=pos&filter[categories][]=payroll"
+        "&filter[categories][]=wholesaler",
+    ),
+    (
+        f"{API}/available?filter[status]=available&filter[status]=coming_soon&filter[categories]=pos",
+        f"{API}/available?filter[status][]=available&filter[status][]=coming_soon&filter[categories]=pos",
+    ),
+    (
+        f"{API}/available?filter[categories]=pos&filter[categories]=pos",
+        f"{API}/available?filter[categories]=pos",
+    ),
+    (
+        f"{API}/wholesalers?include=users&include=partner_integrations",
+        f"{API}/wholesalers?include=users,partner_integrations",
+    ),
+    (
+        f"{API}/{P01}?include=users&include=partner_integrations&include=users",
+        f"{API}/{P01}?include=users,partner_integrations",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("url", "same_as"), REPEATED_LISTS, ids=[u.removeprefix(API) for u, _ in REPEATED_LISTS]
+)
+def test_a_repeated_comma_list_is_read_as_one_list(
+    shared_client: FlaskClient, url: str, same_as: str
+) -> None:
+    """qs's `arrayFormat: 'repeat'` (`filter[x]=a&filter[x]=b`) is read as `filter[x]=a,b`; paging links
+    keep the query as sent."""
+    response = send(shared_client, "GET", url)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    reference = send(shared_client, "GET", same_as).get_json()
+    document = response.get_json()
+    assert {k: v for k, v in document.items() if k != "links"} == {
+        k: v for k, v in reference.items() if k != "links"
+    }
+    if "links" in document and document["links"].get("self"):
+        assert (
+            document["links"]["self"].split("?", 1)[1].startswith(url.split("?", 1)[1].split("&per_page")[0])
+        )
+
+
+def test_a_bad_value_of_a_repeated_list_is_named(shared_client: FlaskClient) -> None:
+    assert_errors(
+        send(shared_client, "GET", f"{API}/available?filter[status]=available&filter[status]=sold_out"),
+        400,
+        item(
+            INVALID_PARAMETER,
+            "filter[status] item 2 must be one of 'available', 'coming_soon', got 'sold_out'",
+            parameter="filter[status]",
+        ),
+    )
 
 
 # --------------------------------------------------------------------------------------------------

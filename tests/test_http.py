@@ -205,6 +205,21 @@ def test_live_nul_byte_in_path(live: LiveServer) -> None:
         )
 
 
+def test_live_raw_utf8_in_the_query_is_read_not_a_500(live: LiveServer) -> None:
+    """`curl '…?business_uuid=…'` sends the ellipsis as raw UTF-8 bytes (curl does not encode them):
+    the app reads them as UTF-8, or the HTTP server refuses the request line (waitress: "Bad URI")."""
+    not_a_uuid = item(
+        INVALID_PARAMETER, "business_uuid must be a valid uuid, got '…'", parameter="business_uuid"
+    )
+    with live_unchanged(live):
+        target = f"{API}?business_uuid=".encode()
+        assert_live_errors(_raw_reply(live, _http11(target + b"%E2%80%A6")), 400, not_a_uuid)
+        assert_app_answer_or_server_refusal(_raw_reply(live, _http11(target + "…".encode())), 400, not_a_uuid)
+        assert_app_answer_or_server_refusal(_raw_reply(live, _http11(target + b"\xff")), 400)
+        reply = _raw_reply(live, _http11(f"{API}/available?search=".encode() + "café".encode()))
+        assert reply.status == 200 or (reply.status == 400 and reply.mimetype != JSON), reply.text()
+
+
 def test_live_nul_byte_in_a_header_is_a_4xx(live: LiveServer) -> None:
     with live_unchanged(live):
         reply = _raw_reply(

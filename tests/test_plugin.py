@@ -184,6 +184,52 @@ def test_a_failing_assert_called_shows_the_near_misses(run: Run) -> None:
     assert "(does the client send mockserver.headers?)" in out
 
 
+def test_assert_called_reads_a_query_as_the_server_does(run: Run) -> None:
+    """Every form the server reads as one list matches a pattern in any of the forms; a near miss shows
+    the parameter as it was sent."""
+    result = run(
+        """
+        import pytest
+
+        SENT = {
+            "brackets": "filter[status][]=available",
+            "indexed": "filter%5Bstatus%5D%5B0%5D=available",
+            "comma": "filter[status]=available",
+            "repeated": "filter[status]=available&filter[status]=coming_soon",
+            "mixed": "filter[status][1]=coming_soon&filter[status][0]=available",
+        }
+
+        @pytest.mark.parametrize("form", list(SENT))
+        @pytest.mark.parametrize("key", ["filter[status]", "filter[status][]", "filter[status][0]"])
+        def test_one_value_matches_every_form(mockserver, form, key):
+            status, _ = call(mockserver, "GET", "/api/v1/partners/available?" + SENT[form])
+            assert status == 200
+            mockserver.assert_called("GET", "/api/v1/partners/available", query={key: "available"})
+
+        def test_lists_in_the_servers_order(mockserver):
+            call(mockserver, "GET", "/api/v1/partners/available?" + SENT["mixed"])
+            call(mockserver, "GET", "/api/v1/partners/available?include=users&include=partner_integrations")
+            both = ["available", "coming_soon"]
+            mockserver.assert_called("GET", "/api/v1/partners/available", query={"filter[status]": both})
+            mockserver.assert_called(
+                "GET", "/api/v1/partners/available", query={"filter[status]": "available,coming_soon"}
+            )
+            mockserver.assert_called(
+                "GET", "/api/v1/partners/available", query={"include": ["users", "partner_integrations"]}
+            )
+            assert mockserver.count(query={"filter[status][]": both}) == 1
+
+        def test_a_near_miss_shows_the_parameter_as_sent(mockserver):
+            call(mockserver, "GET", "/api/v1/partners/available?filter[status][]=coming_soon")
+            wanted = {"filter[status]": "available"}
+            mockserver.assert_called("GET", "/api/v1/partners/available", query=wanted)
+        """
+    )
+    result.assert_outcomes(passed=16, failed=1)
+    out = result.stdout.str()
+    assert "query.filter[status]: expected 'available', got 'filter[status][]=coming_soon'" in out
+
+
 def test_assert_no_violations_names_the_parameter(run: Run) -> None:
     result = run(
         """

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from support import API, B1, P07, SPEC, VALID_CLICK, make_app, send
+from support import API, B1, P01, P07, SPEC, VALID_CLICK, make_app, send
 
 from mockserver.live import LiveServer
 
@@ -35,12 +35,33 @@ def get(client: FlaskClient, url: str, prefer: str | None = None) -> Any:
     return client.get(url, headers={"Prefer": prefer} if prefer else {})
 
 
+def about(example: dict[str, Any], detail: str) -> dict[str, Any]:
+    """A one-error example with another detail."""
+    (error,) = example["errors"]
+    return {"errors": [{**error, "detail": detail}]}
+
+
 def test_a_declared_status_answers_its_named_example(client: FlaskClient) -> None:
     response = get(client, f"{API}/{P07}", "code=404")
     assert response.status_code == 404
-    assert response.get_json() == EXAMPLES["UnknownPartner"]["value"]
+    assert response.get_json() == about(EXAMPLES["UnknownPartner"]["value"], f"No partner has id {P07}")
     assert response.headers["Preference-Applied"] == "code=404"
     assert set(response.vary) == {"Prefer", "Origin"}
+
+
+def test_a_forced_error_speaks_of_the_id_requested(client: FlaskClient) -> None:
+    """The example's detail names the id of the request (the example's own id is a placeholder), and
+    the spec's example itself is left as written."""
+    written = json.dumps(EXAMPLES)
+    for partner in (P07, P01.upper()):
+        (error,) = get(client, f"{API}/{partner}", "code=404").get_json()["errors"]
+        assert error["detail"] == f"No partner has id {partner.lower()}"
+        assert error["source"] == {"parameter": "id"}
+    (error,) = get(client, f"{API}?business_uuid={B1}&__code=404").get_json()["errors"]
+    assert error["detail"] == f"No business has id {B1}"
+    (error,) = get(client, f"{API}/available?per_page=5", "code=400").get_json()["errors"]
+    assert error == EXAMPLES["PerPageTooLarge"]["value"]["errors"][0]  # no UUID to speak of: as written
+    assert json.dumps(EXAMPLES) == written
 
 
 def test_the_same_as_query_parameters_which_never_reach_the_contract(client: FlaskClient) -> None:
@@ -59,7 +80,7 @@ def test_the_same_as_query_parameters_which_never_reach_the_contract(client: Fla
 def test_a_named_example_picks_its_status(client: FlaskClient) -> None:
     response = get(client, f"{API}?business_uuid={B1}", "example=unknownBusiness")
     assert response.status_code == 404
-    assert response.get_json() == EXAMPLES["UnknownBusiness"]["value"]
+    assert response.get_json() == about(EXAMPLES["UnknownBusiness"]["value"], f"No business has id {B1}")
     response = get(client, f"{API}?business_uuid={B1}&__example=unknownBusiness&__code=404")
     assert response.status_code == 404
 

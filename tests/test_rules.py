@@ -117,11 +117,29 @@ def test_a_rule_matches_on_query_headers_and_body(tmp_path: Path) -> None:
     ).test_client()
     assert client.get(f"{API}/available?page=2").status_code == 400
     assert client.get(f"{API}/available?page=1").status_code == 200
-    assert client.get(f"{API}/{P07}", headers=AS_BOB).get_json() == UNKNOWN_PARTNER
+    (error,) = client.get(f"{API}/{P07}", headers=AS_BOB).get_json()["errors"]
+    assert error == {**UNKNOWN_PARTNER["errors"][0], "detail": f"No partner has id {P07}"}  # this request's
     assert client.get(f"{API}/{P07}").status_code == 200
     video = {"data": {"type": "partner_click_events", "attributes": {"event_type": "video"}}}
     assert post_click(client, video, partner_id=P07).status_code == 404
     assert post_click(client, VALID_CLICK, partner_id=P07).status_code == 201
+
+
+def test_a_rules_query_matches_a_list_in_any_form_the_server_reads(tmp_path: Path) -> None:
+    client = app_with(
+        tmp_path,
+        """
+  - match: {operation_id: listAvailablePartners, query: {"filter[status]": coming_soon}}
+    respond: {status: 500}
+""",
+    ).test_client()
+    for sent in (
+        "filter[status][]=coming_soon",
+        "filter[status][0]=coming_soon",
+        "filter[status]=available,coming_soon",
+    ):
+        assert client.get(f"{API}/available?{sent}").status_code == 500, sent
+    assert client.get(f"{API}/available?filter[status][]=available").status_code == 200
 
 
 def test_a_reply_without_status_lets_the_mock_answer_late_and_with_headers(tmp_path: Path) -> None:

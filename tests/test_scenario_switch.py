@@ -189,6 +189,26 @@ def test_a_bad_scenario_is_refused_with_its_line_and_changes_nothing(
     assert (BOB, P08) in before[0] and (ALICE, P01) not in before[0]
 
 
+def test_an_unknown_name_does_not_show_where_the_server_is_installed(client: FlaskClient) -> None:
+    (error,) = switch(client, {"name": "nope"}).get_json()["errors"]
+    assert (
+        error["detail"]
+        == "nope.yaml: unknown scenario 'nope'; available scenarios: default, edge-cases, empty"
+    )
+    assert str(SCENARIOS_DIR.parent) not in json.dumps(error)
+
+
+def test_every_problem_of_a_scenario_is_an_error_object(client: FlaskClient) -> None:
+    second = BAD_STATUS.replace("    name: X\n", "    name: ''\n")
+    errors = switch(client, {"inline": second}).get_json()["errors"]
+    assert [e["detail"] for e in errors] == [
+        f"<inline>:{BAD_LINE - 2}: partners[0].name: '' should be non-empty",
+        f"<inline>:{BAD_LINE}: partners[0].status: 'nope' is not one of "
+        '["available", "coming_soon", "unavailable", "discontinued", null]',
+    ]
+    assert {(e["code"], e["source"]["pointer"]) for e in errors} == {("invalid_scenario", "/inline")}
+
+
 def test_a_billion_laughs_document_is_refused_before_it_is_expanded(client: FlaskClient) -> None:
     lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     lines += [f"a{n}: &a{n} [{','.join([f'*a{n - 1}'] * 9)}]" for n in range(1, 10)]

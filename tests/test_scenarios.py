@@ -20,8 +20,10 @@ from mockserver.fakedata import generate_dataset
 from mockserver.model import CATEGORIES, STATUSES, WHOLESALER_TYPES, DataSet, Partner
 from mockserver.scenarios import (
     MAX_BYTES,
+    MAX_PROBLEMS,
     SCHEMA_PATH,
     ScenarioError,
+    ScenarioProblems,
     list_scenarios,
     load_scenario,
 )
@@ -513,11 +515,26 @@ def test_top_level_must_be_a_mapping(tmp_path: Path) -> None:
     assert str(load_error(path)) == f"{path}:1: ['just', 'a list'] is not of type object"
 
 
-def test_several_problems_report_the_first_and_count_the_rest(tmp_path: Path) -> None:
+def test_several_problems_are_all_reported_in_file_order(tmp_path: Path) -> None:
     text = BASE.replace("name: First", "name: ''").replace("status: available", "status: gone")
-    error = load_error(write(tmp_path, text))
+    path = write(tmp_path, text)
+    error = load_error(path)
     assert error.line == line_of(text, "name: ''")
-    assert error.message == "partners[0].name: '' should be non-empty (and 1 more problem in this file)"
+    assert error.message == "partners[0].name: '' should be non-empty"
+    name_line = line_of(text, "name: ''")
+    assert str(error).splitlines() == [
+        f"{path}:{name_line}: partners[0].name: '' should be non-empty",
+        f"{path}:{line_of(text, 'status: gone')}: partners[2].status: 'gone' is not one of {ENUM_STATUSES}",
+    ]
+
+
+def test_past_fifty_problems_the_rest_are_counted(tmp_path: Path) -> None:
+    links = "".join(f"  - {{user: {ALICE}, partner: {partner_id(100 + n)}}}\n" for n in range(60))
+    path = write(tmp_path, BASE.replace("links:\n", "links:\n" + links))
+    shown = str(load_error(path)).splitlines()
+    assert len(shown) == MAX_PROBLEMS + 1
+    assert all("is not the id of any of the partners" in line for line in shown[:MAX_PROBLEMS])
+    assert shown[-1] == f"{path}: and 10 more problems in this file"
 
 
 # Errors: references and duplicates
@@ -574,10 +591,10 @@ def test_duplicate_partner_id(tmp_path: Path) -> None:
     error = load_error(write(tmp_path, text))
     first, second = line_of(text, f"- id: {partner_id(1)}"), line_of(text, f"- id: {partner_id(1)}", 2)
     assert error.line == second
-    assert error.message == (  # the link to the third partner now dangles: one more problem
-        f"partners[2].id: duplicate id '{partner_id(1)}' (also at line {first})"
-        " (and 1 more problem in this file)"
-    )
+    assert error.message == f"partners[2].id: duplicate id '{partner_id(1)}' (also at line {first})"
+    assert (
+        isinstance(error, ScenarioProblems) and len(error.problems) == 2
+    )  # the link to the third partner now dangles: one more problem
 
 
 def test_duplicate_token_and_integration(tmp_path: Path) -> None:
@@ -593,8 +610,8 @@ def test_duplicate_token_and_integration(tmp_path: Path) -> None:
     assert error.line == line_of(text, "token: alice-token", 2)
     assert error.message == (
         f"users[1].token: duplicate token 'alice-token' (also at line {line_of(text, 'token: alice-token')})"
-        " (and 1 more problem in this file)"
     )
+    assert isinstance(error, ScenarioProblems) and len(error.problems) == 2
     fixed = text.replace("token: alice-token\npartners", "token: bob-token\npartners")
     error = load_error(write(tmp_path, fixed))
     assert error.line == line_of(fixed, f"partner: {partner_id(2)}", 2)

@@ -204,6 +204,44 @@ def test_the_journal_bound_drops_the_oldest_and_counts_them() -> None:
     assert document["meta"] == {"stored": 3, "dropped": 2, "limit": 3}
 
 
+LIST_FORMS = [
+    "filter[categories][]=pos&filter[categories][]=payroll",
+    "filter%5Bcategories%5D%5B1%5D=payroll&filter%5Bcategories%5D%5B0%5D=pos",
+    "filter[categories]=pos,payroll",
+    "filter[categories]=pos&filter[categories]=payroll",
+    "filter[categories][]=pos&filter[categories]=payroll",
+]
+"""One list of two values in every form the server reads, the server reading each as [pos, payroll]."""
+
+
+@pytest.mark.parametrize("sent", LIST_FORMS)
+@pytest.mark.parametrize("key", ["filter[categories]", "filter[categories][]", "filter[categories][0]"])
+def test_a_query_matches_as_the_server_reads_it(client: FlaskClient, sent: str, key: str) -> None:
+    assert client.get(f"{API}/available?{sent}").status_code == 200
+    assert count(client, query={key: "payroll"}) == 1
+    assert count(client, query={key: ["pos", "payroll"]}) == 1
+    assert count(client, query={key: ["payroll", "pos"]}) == 0  # in the server's order
+    assert count(client, query={"filter[categories]": "pos,payroll"}) == 1  # a comma list is a list
+    assert count(client, query={key: "crm"}) == 0
+
+
+def test_a_near_miss_shows_a_list_as_it_was_sent(client: FlaskClient) -> None:
+    assert client.get(f"{API}/available?filter[status][]=coming_soon&per_page=5").status_code == 200
+    (miss,) = find(client, query={"filter[status]": "available", "per_page": "6"})["near_misses"]
+    assert miss["differences"] == [
+        {"field": "query.filter[status]", "expected": "available", "actual": "filter[status][]=coming_soon"},
+        {"field": "query.per_page", "expected": "6", "actual": "5"},
+    ]
+    (miss,) = find(client, query={"filter[categories]": "pos"})["near_misses"]
+    assert miss["differences"] == [{"field": "query.filter[categories]", "expected": "pos", "actual": None}]
+
+
+def test_an_unknown_path_keeps_its_query_as_sent(client: FlaskClient) -> None:
+    assert client.get(f"{API}/nowhere/else?filter[status][]=available").status_code == 404
+    assert count(client, query={"filter[status][]": "available"}) == 1
+    assert count(client, query={"filter[status]": "available"}) == 0
+
+
 def test_the_right_path_with_a_wrong_query_is_nearer_than_another_path_with_the_right_query(
     client: FlaskClient,
 ) -> None:
