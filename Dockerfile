@@ -2,7 +2,7 @@
 #   docker build -t mockserver .
 #   docker run --rm -p 4010:4010 -e MOCKSERVER_ADMIN_TOKEN=secret mockserver
 # Without MOCKSERVER_ADMIN_TOKEN, /__admin answers 403 to every client outside the container (the
-# host's included: its requests arrive from the bridge's address, not loopback). See README, "Container".
+# host's included: its requests arrive from the bridge's address, not loopback). See docs/install.md, "Container".
 # BASE: any Debian-like image with python3 (3.11 or newer) and its venv module.
 ARG BASE=python:3.11-slim
 
