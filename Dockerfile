@@ -4,7 +4,7 @@
 # MOCKSERVER_HOST and MOCKSERVER_PORT hold the address, so a command of your own (`serve --scenario …`)
 # listens where the host can reach it too; the health check fails while nothing outside could.
 # Without MOCKSERVER_ADMIN_TOKEN, /__admin answers 403 to every client outside the container (the
-# host's included: its requests arrive from the bridge's address, not loopback). See README, "Container".
+# host's included: its requests arrive from the bridge's address, not loopback). See docs/install.md, "Container".
 # BASE: any Debian-like image with python3 (3.11 or newer) and its venv module.
 ARG BASE=python:3.11-slim
 
