@@ -256,7 +256,7 @@ def server_options(command: Callable[..., Any]) -> Callable[..., Any]:
     default=DEFAULTS.max_delayed,
     show_default=True,
     help="Forced delays (Prefer: delay, __delay, rules, --latency) waiting at once per worker; past it "
-    "an answer goes out undelayed (counted in /__admin/health).",
+    "an answer goes out undelayed (counted in /__admin/delays).",
 )
 @click.option(
     "--watch",
@@ -297,9 +297,9 @@ def serve_command(quiet: bool, **options: Any) -> None:
 
     settings = Settings(access_log=not quiet, **options)
     check_scale_out(settings)
-    load_spec(settings.spec_path)  # a bad spec or scenario is reported here, before any server starts
-    if settings.scenario is not None:
-        load_scenario(settings.scenario, settings.scenarios_dir)
+    spec = load_spec(settings.spec_path)  # a bad spec or scenario is reported here, before any server starts
+    if settings.scenario is not None:  # its rules too, against the spec (a status it does not declare)
+        load_scenario(settings.scenario, settings.scenarios_dir, spec=spec)
     check_port_free(settings.host, settings.port)
     serve(settings)
     click.echo("mockserver: stopped", err=True)  # not after a failed start: its error says it all
@@ -312,7 +312,7 @@ def serve_command(quiet: bool, **options: Any) -> None:
     type=click.FloatRange(0.1, 3600),
     default=DEFAULTS.upstream_timeout,
     show_default=True,
-    help="Seconds to wait for the upstream to connect or send; then a 504.",
+    help="Seconds the upstream has for its whole answer (connecting, headers and body); then a 504.",
 )
 @click.option(
     "--strict",
@@ -344,11 +344,20 @@ def proxy_command(quiet: bool, **options: Any) -> None:
 @cli.command("check", short_help="Check a scenario file.")
 @click.argument("scenario")
 @scenarios_dir_option
-def check_command(scenario: str, scenarios_dir: Path) -> None:
+@click.option(
+    "--spec",
+    "spec_path",
+    default=str(DEFAULTS.spec_path),
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="OpenAPI document the scenario's rules are checked against.",
+)
+def check_command(scenario: str, scenarios_dir: Path, spec_path: Path) -> None:
     """Load SCENARIO (a name or a path) as the server would; print file:line and exit 1 on an error."""
     from .scenarios import load_scenario
+    from .spec import load_spec
 
-    dataset = load_scenario(scenario, scenarios_dir)
+    dataset = load_scenario(scenario, scenarios_dir, spec=load_spec(spec_path))
     sizes = (
         (len(dataset.partners), "partner"),
         (len(dataset.businesses), "business"),

@@ -323,3 +323,35 @@ def test_serve_refuses_a_port_another_program_listens_on() -> None:
         result = serve_on_taken_port(port)
     assert result.returncode == 1, result.stderr[-2000:]
     assert result.stderr.splitlines() == [in_use(port)]
+
+
+UNDECLARED_STATUS_RULE = (SCENARIOS_DIR / "default.yaml").read_text("utf-8") + (
+    "\nrules:\n  - match: {operation_id: getPartner}\n    respond: {status: 302}\n"
+)
+
+
+def test_check_refuses_a_rule_whose_status_the_spec_does_not_declare(runner: CliRunner, tmp_path: Path) -> None:
+    path = tmp_path / "redirect.yaml"
+    path.write_text(UNDECLARED_STATUS_RULE, "utf-8")
+    result = runner.invoke(cli, ["check", str(path)])
+    assert result.exit_code == 1, result.output
+    assert re.search(rf"^error: {re.escape(str(path))}:\d+: rules\[0\]\.respond\.status: 302 ", result.stderr)
+    assert "ok:" not in result.stdout
+
+
+def test_serve_refuses_a_rule_whose_status_the_spec_does_not_declare_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "redirect.yaml"
+    path.write_text(UNDECLARED_STATUS_RULE, "utf-8")
+    result = subprocess.run(
+        mockserver("serve", "--port", str(free_port()), "--scenario", str(path)),
+        cwd=ROOT,
+        env=python_environment(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and errors[0].startswith(f"error: {path}:"), result.stderr
+    assert "rules[0].respond.status: 302" in errors[0]

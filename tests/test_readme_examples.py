@@ -1,8 +1,9 @@
-"""The README's examples, as a reader runs them: every `sh` block made only of `curl` commands (and the
-shell variables they use) runs, in the README's order, against `mockserver serve` with its defaults
-(Faker data, seed 1), and each answer must be what the text says.
+"""The examples of the README and the manual, as a reader runs them: every `sh` block made only of `curl`
+commands (and the shell variables they use) runs, the README first and then the manual's pages in the
+order of its `nav`, against `mockserver serve` with its defaults (Faker data, seed 1), and each answer
+must be what the text says.
 
-What is expected comes from the README itself: a status in the comment after a command (`# 204, no
+What is expected comes from the text itself: a status in the comment after a command (`# 204, no
 body`, `# 400: per_page must be at most 100, got 1000`, the text after the colon being in the error's
 detail); else the status a `Prefer` or `__code` forces (a named example's status); else a 2xx. A list
 a plain request gets must not be empty (an example of a filter shows partners), and `# linked` or
@@ -30,6 +31,8 @@ from mockserver.live import LiveServer
 from mockserver.spec import named_examples, responses_in
 
 README = ROOT / "README.md"
+MKDOCS = ROOT / "mkdocs.yml"
+NAV_PAGE = re.compile(r"^\s*- [^:]+: ([\w-]+\.md)\s*$", re.MULTILINE)
 DOCUMENTED_BASE = "http://127.0.0.1:4010"
 SH_BLOCK = re.compile(r"^```sh\n(.*?)^```", re.DOTALL | re.MULTILINE)
 ASSIGNMENT = re.compile(r"^([A-Z][A-Z0-9_]*)=(.*)$", re.DOTALL)
@@ -40,14 +43,14 @@ PROGRAM_PACKAGES = {CHROMIUM: "chromium", "node": "nodejs", "npm": "npm", "redis
 
 @dataclass(frozen=True)
 class Example:
-    line: int
-    """Where the command starts in README.md."""
+    where: str
+    """The file and line where the command starts (`docs/admin-api.md:12`)."""
     command: str
     comment: str
 
     def __str__(self) -> str:
         note = f"  # {self.comment}" if self.comment else ""
-        return f"README.md:{self.line}: {self.command}{note}"
+        return f"{self.where}: {self.command}{note}"
 
 
 def split_comment(line: str) -> tuple[str, str]:
@@ -63,8 +66,8 @@ def split_comment(line: str) -> tuple[str, str]:
     return line.rstrip(), ""
 
 
-def commands(block: str, first_line: int) -> Iterator[Example]:
-    """The block's commands, `\\`-continued lines joined, with their comments and README lines."""
+def commands(block: str, name: str, first_line: int) -> Iterator[Example]:
+    """The block's commands, `\\`-continued lines joined, with their comments and lines."""
     pending: list[str] = []
     comments: list[str] = []
     start = first_line
@@ -80,21 +83,29 @@ def commands(block: str, first_line: int) -> Iterator[Example]:
         pending.append(text.strip())
         command = " ".join(part for part in pending if part)
         if command:
-            yield Example(start, command, " ".join(comments))
+            yield Example(f"{name}:{start}", command, " ".join(comments))
         pending, comments = [], []
+
+
+def documents() -> list[Path]:
+    """README.md, then the manual's pages in the order of mkdocs.yml's `nav`."""
+    pages = NAV_PAGE.findall(MKDOCS.read_text(encoding="utf-8"))
+    return [README, *(ROOT / "docs" / page for page in pages)]
 
 
 def curl_examples() -> list[Example]:
     """Every command of the sh blocks that call the documented server with curl alone."""
-    text = README.read_text(encoding="utf-8")
     found = []
-    for match in SH_BLOCK.finditer(text):
-        first_line = text.count("\n", 0, match.start(1)) + 1
-        block = list(commands(match.group(1), first_line))
-        if DOCUMENTED_BASE in match.group(1) and all(
-            e.command.startswith("curl ") or ASSIGNMENT.match(e.command) for e in block
-        ):
-            found += block
+    for document in documents():
+        text = document.read_text(encoding="utf-8")
+        name = str(document.relative_to(ROOT))
+        for match in SH_BLOCK.finditer(text):
+            first_line = text.count("\n", 0, match.start(1)) + 1
+            block = list(commands(match.group(1), name, first_line))
+            if DOCUMENTED_BASE in match.group(1) and all(
+                e.command.startswith("curl ") or ASSIGNMENT.match(e.command) for e in block
+            ):
+                found += block
     return found
 
 
@@ -130,7 +141,7 @@ class Answer:
 
 
 def run_curl(example: Example, base: str, env: dict[str, str], scratch: Path) -> Answer:
-    body = scratch / f"{example.line}.body"
+    body = scratch / f"{example.where.replace('/', '_')}.body"
     argv = example.command.replace(DOCUMENTED_BASE, base).removeprefix("curl ")
     script = f"curl -sS -o {shlex.quote(str(body))} -w '%{{http_code}}' {argv}"
     result = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=60)
@@ -189,10 +200,12 @@ def default_server() -> Iterator[LiveServer]:
         server.stop()
 
 
-def test_the_readme_finds_its_examples() -> None:
+def test_the_readme_and_the_manual_find_their_examples() -> None:
+    assert len(documents()) > 10, "mkdocs.yml's nav names the manual's pages"
     examples = curl_examples()
     assert len(examples) >= 20
-    assert any("filter[categories][0]=pos" in e.command for e in examples)  # the Quick start
+    assert any(e.where.startswith("README.md:") for e in examples)  # the Quick start
+    assert any("filter[categories][0]=pos" in e.command for e in examples)  # Getting started
     assert any("X-Mock-Session: test-42" in e.command for e in examples)  # Sessions
     assert any("Prefer: code=404" in e.command for e in examples)  # Forcing states
 
@@ -211,7 +224,8 @@ def test_every_curl_example_answers_what_the_readme_says(default_server: LiveSer
 
 def test_the_quick_start_names_every_package_the_suite_needs() -> None:
     text = README.read_text(encoding="utf-8")
-    quick_start = text[text.index("## Quick start") : text.index("## Installation")]
+    start = text.index("## Quick start")
+    quick_start = text[start : text.index("\n## ", start)]
     installs = re.findall(r"apt-get install -y ([a-z0-9 \n-]+)", quick_start)
     named = {package for line in installs for package in line.split()}
     assert set(PROGRAM_PACKAGES.values()) <= named, sorted(set(PROGRAM_PACKAGES.values()) - named)
