@@ -330,7 +330,9 @@ UNDECLARED_STATUS_RULE = (SCENARIOS_DIR / "default.yaml").read_text("utf-8") + (
 )
 
 
-def test_check_refuses_a_rule_whose_status_the_spec_does_not_declare(runner: CliRunner, tmp_path: Path) -> None:
+def test_check_refuses_a_rule_whose_status_the_spec_does_not_declare(
+    runner: CliRunner, tmp_path: Path
+) -> None:
     path = tmp_path / "redirect.yaml"
     path.write_text(UNDECLARED_STATUS_RULE, "utf-8")
     result = runner.invoke(cli, ["check", str(path)])
