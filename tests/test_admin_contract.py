@@ -95,7 +95,7 @@ def test_a_body_that_did_not_arrive_gets_a_declared_408_from_every_operation() -
     checking client fails the test when an operation does not declare it (with its error schema)."""
     client = make_app(scenario="default").test_client()
     operations = admin_operations()
-    assert len(operations) == 15
+    assert len(operations) == 16
     for method, path in operations:
         response = client.open(
             path,

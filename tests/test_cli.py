@@ -194,7 +194,26 @@ def test_a_failed_start_prints_its_error_and_no_stopped_line() -> None:
             timeout=60,
         )
     assert result.returncode == 1
-    assert result.stderr.splitlines() == ["error: [Errno 98] Address already in use"]
+    assert result.stderr.splitlines() == [
+        f"error: port {port} on 127.0.0.1 is in use: another process listens there "
+        "(stop it, or choose another --port)"
+    ]
+
+
+@pytest.mark.parametrize("server", ["granian", "waitress"])
+def test_an_address_that_cannot_be_listened_on_is_one_error_line(server: str) -> None:
+    result = subprocess.run(
+        mockserver("serve", "--host", "192.0.2.1", "--port", str(free_port()), "--server", server),
+        cwd=ROOT,
+        env=python_environment(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cannot listen on 192.0.2.1 port "), result.stderr
 
 
 def test_the_host_and_port_can_come_from_the_environment(tmp_path: Path) -> None:
