@@ -549,10 +549,16 @@ def scripted_get(proxy_server: LiveServer, script: str, path: str = PARTNER, tim
     return proxy_server.request("GET", path, headers={"X-Script": script}, timeout=timeout)
 
 
-def journaled(proxy_server: LiveServer, script: str) -> dict[str, Any]:
-    """The newest journal entry of a request that asked for this script."""
-    entries = proxy_server.get_json("/__admin/requests")["requests"]
-    found: list[dict[str, Any]] = [e for e in entries if e["headers"].get("X-Script") == script]
+def journaled(proxy_server: LiveServer, script: str, wait: float = 5.0) -> dict[str, Any]:
+    """The newest journal entry of a request that asked for this script. A streamed answer is journaled
+    once the server has closed its stream, which may come a moment after the client saw the end."""
+    deadline = time.monotonic() + wait
+    while True:
+        entries = proxy_server.get_json("/__admin/requests")["requests"]
+        found: list[dict[str, Any]] = [e for e in entries if e["headers"].get("X-Script") == script]
+        if found or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert found, entries[-3:]
     return found[-1]
 
