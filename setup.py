@@ -1,7 +1,7 @@
 """The build step that puts the repository's `openapi.yaml` and `scenarios/` into the wheel.
 
 They stay where they are, the only source. A wheel (and so `pip install .`, `pipx install`) gets
-copies in `mockserver/data/`, which `mockserver.settings` serves when installed; a source checkout
+copies in `mockserver/data/`, which `mockserver.core.settings` serves when installed; a source checkout
 and an editable install serve the repository's files themselves. Everything else is in pyproject.toml.
 """
 

@@ -26,7 +26,7 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 from benchlib.servers import tree_rss_kib  # noqa: E402
 
-from mockserver.live import LiveServer  # noqa: E402
+from mockserver.testing.live import LiveServer  # noqa: E402
 
 CLICK = json.dumps({"data": {"type": "partner_click_events", "attributes": {"event_type": "website"}}})
 ROUND_SECONDS = 30

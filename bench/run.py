@@ -7,7 +7,7 @@ start-up, warm them, drive identical wrk load at several connection counts with 
 (A, B, A, B, ...), take medians, measure RSS, print a markdown table and write it to
 bench/results/latest.md.
 
-Standard library only (and the repository's `mockserver.live`, which is too); needs python3 >= 3.11
+Standard library only (and the repository's `mockserver.testing.live`, which is too); needs python3 >= 3.11
 (the project's own minimum). The steps live in bench/benchlib/, one job per module. See bench/README.md.
 """
 
@@ -19,7 +19,10 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-for _path in (HERE.parent, HERE):  # benchlib, and this repository's mockserver.live (runner: plain python3)
+for _path in (
+    HERE.parent,
+    HERE,
+):  # benchlib, and this repository's mockserver.testing.live (runner: plain python3)
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 

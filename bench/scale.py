@@ -11,7 +11,7 @@ the servers taking turns, and report medians:
 - varied: bench/wrk/varied.lua cycling through thousands of distinct list URLs built from the spec's
           parameters and the data set's ids (each checked for a 2xx on mockserver first).
 
-Standard library only (and the repository's `mockserver.live`); python3 >= 3.11. Parts in
+Standard library only (and the repository's `mockserver.testing.live`); python3 >= 3.11. Parts in
 bench/scalelib/ and bench/benchlib/; see bench/README.md.
 """
 
@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-for _path in (HERE.parent, HERE):  # benchlib, scalelib, and this repository's mockserver.live
+for _path in (HERE.parent, HERE):  # benchlib, scalelib, and this repository's mockserver.testing.live
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 

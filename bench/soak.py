@@ -4,7 +4,7 @@
     python bench/soak.py [--duration 600] [--url URL | --server-args '...'] [--seed N] [--json PATH]
 
 Without --url it starts `python -m mockserver serve --port <free> --quiet <server args>` itself
-(mockserver.live.LiveServer). Threads of good clients (readers: the list and read operations;
+(mockserver.testing.live.LiveServer). Threads of good clients (readers: the list and read operations;
 writers: click events and PATCH/DELETE …/connect), hostile raw-socket clients (stalled, truncated,
 oversize, malformed, lower-case method, gzip), attacks on the server's bounds (recursive and deeply
 nested scenarios, backtracking patterns, fast chunked floods, a flood of idle connections), slow and
@@ -31,7 +31,7 @@ from types import FrameType
 from urllib.parse import urlsplit
 
 HERE = Path(__file__).resolve().parent
-for _path in (HERE.parent, HERE):  # soaklib, benchlib, and this repository's mockserver.live
+for _path in (HERE.parent, HERE):  # soaklib, benchlib, and this repository's mockserver.testing.live
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
@@ -48,7 +48,7 @@ from soaklib.report import RunInfo, build, render  # noqa: E402
 from soaklib.tally import Tally  # noqa: E402
 from soaklib.upstream import SlowUpstream, run_slow_upstream_clients  # noqa: E402
 
-from mockserver.live import LiveServer, ServerNotReady  # noqa: E402
+from mockserver.testing.live import LiveServer, ServerNotReady  # noqa: E402
 
 ROOT = HERE.parent
 RSS_INTERVAL = 5.0

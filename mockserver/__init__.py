@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .settings import Settings
+from mockserver.core.settings import Settings
 
 if TYPE_CHECKING:
-    from .app import create_app
+    from mockserver.app import create_app
 
 __all__ = ["Settings", "create_app"]
 
@@ -15,7 +15,7 @@ __all__ = ["Settings", "create_app"]
 def __getattr__(name: str) -> Any:
     """Import the app (Flask, openapi-core) only when asked: the CLI's parent process never needs it."""
     if name == "create_app":
-        from .app import create_app
+        from mockserver.app import create_app
 
         return create_app
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,30 +7,21 @@ from typing import Any
 
 from flask import Flask
 
-from . import (
-    admin,
-    admin_access,
-    api,
-    chaos,
-    cors,
-    docs_page,
-    errors,
-    framing,
-    journal,
-    preferences,
-    proxy,
-    response_check,
-    rule_answers,
-    sessions,
-    store,
-    validation,
-)
-from .datasets import describe_dataset, load_dataset, requested_dataset
-from .model import DataSet
-from .recording import Recorder
-from .rules import compile_rules
-from .settings import Settings
-from .spec import Spec, admin_spec, load_spec
+from mockserver.admin import endpoints as admin
+from mockserver.api import views as api
+from mockserver.contract import message_checks, response_check, validation
+from mockserver.contract.spec import Spec, admin_spec, load_spec
+from mockserver.core import api_errors
+from mockserver.core.settings import Settings
+from mockserver.dataset.model import DataSet
+from mockserver.dataset.selection import describe_dataset, load_dataset, requested_dataset
+from mockserver.edge import admin_access, cors, docs_page
+from mockserver.forcing import by_chance, by_preference, by_rule
+from mockserver.journal import log as journal
+from mockserver.proxy import forwarding as proxy
+from mockserver.proxy.recording import Recorder
+from mockserver.rules.book import compile_rules
+from mockserver.state import sessions, store
 
 
 def create_app(settings: Settings | None = None, spec: Spec | None = None) -> Flask:
@@ -55,15 +46,15 @@ def create_app(settings: Settings | None = None, spec: Spec | None = None) -> Fl
     rules = compile_rules(list(dataset.rules), spec)
     shared: tuple[Any, Any] | None = None
     if settings.state is not None:
-        from . import redis_backend
+        from mockserver.scaleout import backend as redis_backend
 
         def build(body: Any) -> tuple[DataSet, int, str]:
             return requested_dataset(body, settings, spec)
 
         shared = redis_backend.init_app(app, settings, spec, data_store, build, source, rules)
 
-    errors.init_app(app)
-    preferences.init_app_inner(app)  # before the journal: it shows the query as sent
+    api_errors.init_app(app)
+    by_preference.init_app_inner(app)  # before the journal: it shows the query as sent
     request_log = shared[1] if shared else journal.Journal(settings.journal_size)
     journal.init_app(app, request_log, access_log=settings.access_log)
     validation.init_app(
@@ -77,7 +68,7 @@ def create_app(settings: Settings | None = None, spec: Spec | None = None) -> Fl
         response_check.init_app(app)
     cors.init_app(app)
     admin_access.init_app(app, settings)  # after cors: a remote host's 403 goes first
-    framing.init_app(app)  # after cors: its checks go first
+    message_checks.init_app(app)  # after cors: its checks go first
     sessions.init_app(
         app,
         shared[0]
@@ -93,8 +84,8 @@ def create_app(settings: Settings | None = None, spec: Spec | None = None) -> Fl
         ),
     )
     if settings.upstream is None:
-        rule_answers.init_app(app)  # preferences, then rules; after validation and sessions
-        chaos.init_app(app, settings)  # after rules: a rule's answer comes first
+        by_rule.init_app(app)  # preferences, then rules; after validation and sessions
+        by_chance.init_app(app, settings)  # after rules: a rule's answer comes first
         app.register_blueprint(api.bp)
     else:
         upstream = proxy.Upstream.parse(settings.upstream, settings.upstream_timeout)

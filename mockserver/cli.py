@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
-from .exceptions import MockServerError
-from .settings import SERVERS, VALIDATORS, Settings
+from mockserver.core.settings import SERVERS, VALIDATORS, Settings
+from mockserver.core.startup_errors import MockServerError
 
 DEFAULTS = Settings()
 
@@ -43,7 +43,7 @@ def _latency(value: str | None) -> str | None:
     """Check `--latency` where it is typed, so a bad value is a usage error."""
     if value is None:
         return None
-    from .chaos import parse_latency
+    from mockserver.forcing.by_chance import parse_latency
 
     try:
         parse_latency(value)
@@ -291,9 +291,9 @@ def server_options(command: Callable[..., Any]) -> Callable[..., Any]:
 )
 def serve_command(quiet: bool, **options: Any) -> None:
     """Serve every operation of the spec (on granian, or waitress) until Ctrl-C or SIGTERM."""
-    from .scenarios import load_scenario
-    from .serving import check_port_free, check_scale_out, serve
-    from .spec import load_spec
+    from mockserver.contract.spec import load_spec
+    from mockserver.dataset.scenario import load_scenario
+    from mockserver.serving.run import check_port_free, check_scale_out, serve
 
     settings = Settings(access_log=not quiet, **options)
     check_scale_out(settings)
@@ -329,9 +329,9 @@ def serve_command(quiet: bool, **options: Any) -> None:
 def proxy_command(quiet: bool, **options: Any) -> None:
     """Forward every API request to --upstream; check requests and answers against the spec; list the
     violations at /__admin/violations and in an X-Contract-Violations header."""
-    from .proxy import Upstream
-    from .serving import check_port_free, serve
-    from .spec import load_spec
+    from mockserver.contract.spec import load_spec
+    from mockserver.proxy.forwarding import Upstream
+    from mockserver.serving.run import check_port_free, serve
 
     settings = Settings(access_log=not quiet, **options)
     load_spec(settings.spec_path)
@@ -354,8 +354,8 @@ def proxy_command(quiet: bool, **options: Any) -> None:
 )
 def check_command(scenario: str, scenarios_dir: Path, spec_path: Path) -> None:
     """Load SCENARIO (a name or a path) as the server would; print file:line and exit 1 on an error."""
-    from .scenarios import load_scenario
-    from .spec import load_spec
+    from mockserver.contract.spec import load_spec
+    from mockserver.dataset.scenario import load_scenario
 
     dataset = load_scenario(scenario, scenarios_dir, spec=load_spec(spec_path))
     sizes = (

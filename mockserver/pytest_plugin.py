@@ -2,7 +2,7 @@
 
 `mockserver_process` is the server, started once per test run (per worker under pytest-xdist) or
 given with `--mockserver-url`; `mockserver` is a handle on it for one test, with a session of its own.
-The import stays cheap (the standard library and `mockserver.live`): no Flask until a server starts.
+The import stays cheap (the standard library and `mockserver.testing.live`): no Flask until a server starts.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from .live import LiveServer, MockEndpoint, Reply
+from mockserver.testing.live import LiveServer, MockEndpoint, Reply
 
 SESSION_HEADER = "X-Mock-Session"
 URL_VARIABLE = "MOCKSERVER_URL"

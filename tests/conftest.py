@@ -24,7 +24,7 @@ from support import (
     server_choices,
 )
 
-from mockserver.live import LiveServer
+from mockserver.testing.live import LiveServer
 
 
 @pytest.fixture

@@ -27,9 +27,9 @@ from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAP
 from werkzeug.test import EnvironBuilder, TestResponse
 
 from mockserver import Settings, create_app
-from mockserver.live import Reply, free_port
-from mockserver.model import Business, DataSet, Partner, PartnerIntegration, User
-from mockserver.spec import ADMIN_SPEC_PATH, admin_spec, load_spec
+from mockserver.contract.spec import ADMIN_SPEC_PATH, admin_spec, load_spec
+from mockserver.dataset.model import Business, DataSet, Partner, PartnerIntegration, User
+from mockserver.testing.live import Reply, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC_PATH = ROOT / "openapi.yaml"
@@ -105,7 +105,7 @@ SPEC_OPERATIONS = [
 """(method, path template, operationId, success status) of the seven operations of the notes."""
 
 # --------------------------------------------------------------------------------------------------
-# error kinds: (status, code, title), as mockserver/errors.py defines them
+# error kinds: (status, code, title), as mockserver/core/api_errors.py defines them
 
 INVALID_PARAMETER = (400, "invalid_parameter", "Invalid parameter")
 MISSING_PARAMETER = (400, "missing_parameter", "Missing parameter")

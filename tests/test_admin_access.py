@@ -1,4 +1,4 @@
-"""mockserver.admin_access: /__admin answers loopback clients, and other hosts only with `--admin-token`.
+"""mockserver.edge.admin_access: /__admin answers loopback clients, and other hosts only with `--admin-token`.
 
 In-process requests set `REMOTE_ADDR` through the test client; the live tests check that both servers
 (granian behind the RSGI front, and waitress) give the app the real client address, and that the
@@ -20,9 +20,9 @@ from support import ALICE, API, AS_ALICE, P01, assert_errors, item, links, make_
 from werkzeug.test import TestResponse
 
 from mockserver import Settings
-from mockserver.admin_access import is_loopback
-from mockserver.live import LiveServer, Reply, parse_raw_response, python_environment
-from mockserver.serving import admin_notice, announce
+from mockserver.edge.admin_access import is_loopback
+from mockserver.serving.run import admin_notice, announce
+from mockserver.testing.live import LiveServer, Reply, parse_raw_response, python_environment
 
 ADMIN_FORBIDDEN = (403, "admin_forbidden", "Admin API not reachable")
 TOKEN = "s3cret-admin-token"

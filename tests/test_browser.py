@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, sync_playwright
 from support import API, ROOT, SPEC_OPERATIONS, serving
 
-from mockserver.live import LOCALHOST, LiveServer, free_port
+from mockserver.testing.live import LOCALHOST, LiveServer, free_port
 
 CHROMIUM = "chromium"
 """Debian's package and command (/usr/bin/chromium)."""

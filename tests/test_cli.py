@@ -17,9 +17,9 @@ from click.testing import CliRunner
 from support import ALICE, B1, P01, ROOT, SCENARIOS_DIR
 
 from mockserver.cli import cli
-from mockserver.live import LiveServer, free_port, python_environment
-from mockserver.model import CATEGORIES, STATUSES
-from mockserver.scenarios import list_scenarios, load_scenario
+from mockserver.dataset.model import CATEGORIES, STATUSES
+from mockserver.dataset.scenario import list_scenarios, load_scenario
+from mockserver.testing.live import LiveServer, free_port, python_environment
 
 BAD_SCENARIO = f"""\
 # A scenario whose only partner has a status outside the schema's enum (line 16).

@@ -30,7 +30,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from support import ALICE, API, BOB, BUSINESS_OF, INITIAL_LINKS, JSON, PARTNERS, TOKENS, bearer, make_app
 
-from mockserver.live import LiveServer, Reply
+from mockserver.testing.live import LiveServer, Reply
 
 WRITTEN = PARTNERS[:8]  # written to; the other six must stay as loaded
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from support import ROOT
 
-from mockserver.healthcheck import listening_addresses
-from mockserver.live import LiveServer, free_port, python_environment
+from mockserver.serving.healthcheck import listening_addresses
+from mockserver.testing.live import LiveServer, free_port, python_environment
 
 DOCKERFILE = (ROOT / "Dockerfile").read_text(encoding="utf-8")
 

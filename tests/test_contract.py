@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.core.result import Ok
 from support import P01, ROOT, SPEC_PATH, make_app, plain_client
 
-from mockserver import documents
+from mockserver.state import documents
 
 schema = schemathesis.openapi.from_path(
     SPEC_PATH, config=schemathesis.Config.from_path(ROOT / "schemathesis.toml")

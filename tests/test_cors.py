@@ -1,4 +1,4 @@
-"""mockserver.cors: preflights answered before validation, and allowed origins named on every answer.
+"""mockserver.edge.cors: preflights answered before validation, and allowed origins named on every answer.
 
 A preflight (`OPTIONS`) on a path the server serves is a 204 with the methods of that path in `Allow`
 and `Access-Control-Allow-Methods` (the spec's for the API, Flask's routes for /__admin); on any other
@@ -35,7 +35,7 @@ from werkzeug.test import TestResponse
 
 from mockserver import Settings
 from mockserver.cli import cli
-from mockserver.cors import LOOPBACK_ORIGINS, origin_matches
+from mockserver.edge.cors import LOOPBACK_ORIGINS, origin_matches
 
 ORIGIN = "http://localhost:3000"
 SAME_ORIGIN = "http://localhost"
@@ -354,7 +354,7 @@ def test_serve_takes_the_origins(
     monkeypatch: pytest.MonkeyPatch, args: list[str], env: dict[str, str], origins: tuple[str, ...]
 ) -> None:
     served: list[Settings] = []
-    monkeypatch.setattr("mockserver.serving.serve", served.append)
+    monkeypatch.setattr("mockserver.serving.run.serve", served.append)
     monkeypatch.delenv("MOCKSERVER_CORS_ORIGINS", raising=False)
     result = CliRunner().invoke(cli, ["serve", "--scenario", "default", *args], env=env)
     assert result.exit_code == 0, result.output

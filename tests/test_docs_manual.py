@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mockserver.fakedata import generate_dataset
-from mockserver.settings import Settings
+from mockserver.core.settings import Settings
+from mockserver.dataset.faker_data import generate_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -100,7 +100,7 @@ def test_a_link_to_a_missing_file_or_anchor_is_found(tmp_path: Path) -> None:
 
 
 def named_paths(path: Path) -> Iterator[str]:
-    """Repository paths the file names (`mockserver/validators.py`, `tests/test_lists.py`…)."""
+    """Repository paths the file names (`mockserver/contract/compiled.py`, `tests/test_lists.py`…)."""
     for match in REPO_PATH.finditer(path.read_text(encoding="utf-8")):
         name = match.group(0).rstrip(".")
         if not name.startswith(GENERATED) and not PLACEHOLDER.search(name):

@@ -1,4 +1,4 @@
-"""mockserver.docs_page: the served spec (/openapi.yaml, /openapi.json) and the Swagger UI page (/docs).
+"""mockserver.edge.docs_page: the served spec (/openapi.yaml, /openapi.json) and the Swagger UI page (/docs).
 
 They are outside the spec: not validated against it, never journaled, never response-checked, served
 by the mock itself under `mockserver proxy` too. Swagger UI's assets have versioned URLs cached for a
@@ -28,8 +28,8 @@ from support import (
 )
 
 from mockserver import Settings, create_app
-from mockserver.docs_page import swagger_ui_dist
-from mockserver.live import free_port
+from mockserver.edge.docs_page import swagger_ui_dist
+from mockserver.testing.live import free_port
 
 VERSION = swagger_ui_dist()[1]
 ASSETS = f"/docs/assets/{VERSION}"

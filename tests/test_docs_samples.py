@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from support import API, P02
 
-from mockserver.live import LiveServer
+from mockserver.testing.live import LiveServer
 
 NODE = shutil.which("node")
 QS_VERSION = "6.17.1"

@@ -1,4 +1,4 @@
-"""mockserver.documents as a unit: the Renderer's reuse of rendered resources (until the store's
+"""mockserver.state.documents as a unit: the Renderer's reuse of rendered resources (until the store's
 version changes, and never one rendered while a write landed), paging links, and `included`."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from support import ALICE, B1, BOB, make_dataset, make_partner
 
-from mockserver.documents import Renderer, Viewer, page_links
-from mockserver.model import PartnerIntegration
-from mockserver.queries import Page
-from mockserver.store import Store
+from mockserver.dataset.model import PartnerIntegration
+from mockserver.dataset.queries import Page
+from mockserver.state.documents import Renderer, Viewer, page_links
+from mockserver.state.store import Store
 
 P1, P2, P3 = (make_partner(n, name) for n, name in ((1, "One"), (2, "Two"), (3, "Three")))
 INTEGRATION = PartnerIntegration("e0000000-0000-4000-8000-000000000001", B1, P2.id, True, False, "login")

@@ -1,4 +1,4 @@
-"""Tests for mockserver.fakedata: determinism, independence from N, vocabulary and shape."""
+"""Tests for mockserver.dataset.faker_data: determinism, independence from N, vocabulary and shape."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ import uuid
 
 import pytest
 
-from mockserver.fakedata import (
+from mockserver.core.settings import Settings
+from mockserver.dataset.faker_data import (
     COUNTRY_CODES,
     generate_dataset,
 )
-from mockserver.model import CATEGORIES, STATUSES, WHOLESALER_TYPES, DataSet, Partner
-from mockserver.settings import Settings
+from mockserver.dataset.model import CATEGORIES, STATUSES, WHOLESALER_TYPES, DataSet, Partner
 
 NULLABLE = (
     "wholesaler_category",

@@ -21,7 +21,7 @@ from support import ALICE, B1, P01, P02, P08, TOKENS, make_app, serving
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from mockserver.cli import cli
-from mockserver.live import LiveServer, free_port
+from mockserver.testing.live import LiveServer, free_port
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment

@@ -1,5 +1,5 @@
-"""mockserver.generate: every response body of the spec, generated under several seeds, fits its schema;
-the same seed gives the same value, another seed another one."""
+"""mockserver.contract.from_schema: every response body of the spec, generated under several seeds, fits
+its schema; the same seed gives the same value, another seed another one."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from openapi_schema_validator import OAS31Validator
 from support import SPEC
 
-from mockserver.generate import GenerationError, generate
+from mockserver.contract.from_schema import GenerationError, generate
 
 SEEDS = range(6)
 

@@ -42,7 +42,7 @@ from support import (
     unchanged,
 )
 
-from mockserver.live import LiveServer, Reply, parse_raw_response
+from mockserver.testing.live import LiveServer, Reply, parse_raw_response
 
 
 def live_getter(live: LiveServer) -> Getter:

@@ -1,4 +1,4 @@
-"""mockserver.index as a unit: list order, bitmasks per value, any_of, name search, paging, caches.
+"""mockserver.dataset.index as a unit: list order, bitmasks per value, any_of, name search, paging, caches.
 
 Expectations are computed from the partners built here (their names fix the list order), never read
 back from the index: a mask is the sum of 1 << position over the partners a predicate keeps.
@@ -11,9 +11,9 @@ from collections.abc import Callable
 import pytest
 from support import B1, B2, make_partner, partner_id
 
-from mockserver import index as index_module
-from mockserver.index import PartnerIndex
-from mockserver.model import Business, Partner
+from mockserver.dataset import index as index_module
+from mockserver.dataset.index import PartnerIndex
+from mockserver.dataset.model import Business, Partner
 
 # Built in a shuffled order; the list order is by case-folded name, then id: a, B, c (id 2), C (id 6), d.
 A = make_partner(4, "a", categories=("pos", "wholesaler"), country_code="GB", status="available")

@@ -1,4 +1,4 @@
-"""mockserver.journal as a unit: a bounded log of recent requests, matched by method and path, filled by
+"""mockserver.journal.log as a unit: a bounded log of recent requests, matched by method and path, filled by
 a WSGI middleware that journals every request but the /__admin ones. (The admin API that reads it is
 tested through HTTP in test_state.py.)"""
 
@@ -15,8 +15,8 @@ import redis
 from support import API, MIB, NO_REDIS, P07, REDIS_SERVER, RedisServer, make_app, send
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
-from mockserver.journal import MAX_FIELD, MAX_HEADER_TEXT, Entry, Journal, JournalMiddleware
-from mockserver.live import LiveServer
+from mockserver.journal.log import MAX_FIELD, MAX_HEADER_TEXT, Entry, Journal, JournalMiddleware
+from mockserver.testing.live import LiveServer
 
 
 def entry(method: str, path: str, status: int = 200, query: str = "") -> Entry:

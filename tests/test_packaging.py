@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from support import ROOT, SCENARIOS_DIR, SPEC_PATH
 
-from mockserver.live import LiveServer
-from mockserver.scenarios import list_scenarios, load_scenario
-from mockserver.spec import ADMIN_SPEC_PATH
+from mockserver.contract.spec import ADMIN_SPEC_PATH
+from mockserver.dataset.scenario import list_scenarios, load_scenario
+from mockserver.testing.live import LiveServer
 
 VERSION: str = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
 TIMEOUT = 600
@@ -128,7 +128,7 @@ def test_the_wheel_carries_every_module_of_the_package(installed: Installed) -> 
 
 
 def test_the_environment_imports_the_installed_package_not_the_checkout(installed: Installed) -> None:
-    code = "import mockserver.settings as s; print(s.__file__, s.DEFAULT_SPEC, s.DEFAULT_SCENARIOS_DIR)"
+    code = "import mockserver.core.settings as s; print(s.__file__, s.DEFAULT_SPEC, s.DEFAULT_SCENARIOS_DIR)"
     result = installed.run("python", "-c", code)
     assert result.returncode == 0, result.stderr
     module, spec, scenarios = map(Path, result.stdout.split())

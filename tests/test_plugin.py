@@ -17,8 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from support import NO_SUCH_ID, P07, P08
 
-from mockserver.live import LiveServer, MockEndpoint
 from mockserver.pytest_plugin import MockSession
+from mockserver.testing.live import LiveServer, MockEndpoint
 
 pytest_plugins = ["pytester"]
 

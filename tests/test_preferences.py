@@ -14,7 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from support import API, B1, P01, P07, SPEC, VALID_CLICK, make_app, send
 
-from mockserver.live import LiveServer
+from mockserver.testing.live import LiveServer
 
 EXAMPLES = SPEC.resolved["components"]["examples"]
 

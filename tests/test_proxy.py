@@ -40,11 +40,11 @@ from support import (
 )
 from werkzeug.serving import make_server
 
-from mockserver import proxy
 from mockserver.cli import cli
-from mockserver.live import LiveServer, Reply, free_port, parse_raw_response
-from mockserver.offload import Offload
-from mockserver.scenarios import load_scenario
+from mockserver.dataset.scenario import load_scenario
+from mockserver.proxy import forwarding as proxy
+from mockserver.serving.offload import Offload
+from mockserver.testing.live import LiveServer, Reply, free_port, parse_raw_response
 
 DRIFTED = "drifted"
 

@@ -1,4 +1,4 @@
-"""mockserver.queries as a unit: each filter of the three list operations on a small hand-built data
+"""mockserver.dataset.queries as a unit: each filter of the three list operations on a small hand-built data
 set, `filter_values`, the per-selection cache, and paging.
 
 The query is what validation hands the views: arrays already split into lists, booleans as bools.
@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from support import B1, B2, make_partner
 
-from mockserver.index import PartnerIndex
-from mockserver.model import Business, Partner
-from mockserver.queries import Page, filter_values, matching, paginate
+from mockserver.dataset.index import PartnerIndex
+from mockserver.dataset.model import Business, Partner
+from mockserver.dataset.queries import Page, filter_values, matching, paginate
 
 Keep = Callable[[Partner], bool]
 

@@ -26,7 +26,7 @@ from support import (
 )
 from werkzeug.datastructures import ImmutableMultiDict
 
-from mockserver.query_arrays import indexed_as_exploded
+from mockserver.contract.query_arrays import indexed_as_exploded
 
 LIST = f"{API}?business_uuid={B1}&"
 AVAILABLE = f"{API}/available?"

@@ -27,8 +27,8 @@ import pytest
 from support import ROOT, SPEC
 from test_browser import CHROMIUM
 
-from mockserver.live import LiveServer
-from mockserver.spec import named_examples, responses_in
+from mockserver.contract.spec import named_examples, responses_in
+from mockserver.testing.live import LiveServer
 
 README = ROOT / "README.md"
 MKDOCS = ROOT / "mkdocs.yml"

@@ -26,13 +26,13 @@ from support import (
     plain_client,
 )
 
-from mockserver.errors import INVALID_PARAMETER, ErrorItem
-from mockserver.journal import Entry
-from mockserver.live import free_port
-from mockserver.redis_journal import RedisJournal
-from mockserver.redis_sessions import CONFIGURED
-from mockserver.redis_state import RedisState, RedisStore, SessionGone, link_fields
-from mockserver.state import MemoryState, click_event_id
+from mockserver.core.api_errors import INVALID_PARAMETER, ErrorItem
+from mockserver.journal.log import Entry
+from mockserver.scaleout.redis_journal import RedisJournal
+from mockserver.scaleout.redis_sessions import CONFIGURED
+from mockserver.scaleout.redis_state import RedisState, RedisStore, SessionGone, link_fields
+from mockserver.state.mutable import MemoryState, click_event_id
+from mockserver.testing.live import free_port
 
 pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason=NO_REDIS)
 
@@ -240,7 +240,7 @@ def test_a_session_that_cannot_be_made_in_redis_is_a_503_not_a_500(
     redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = make_app(scenario="default", state=redis_url, state_namespace=f"vanish-{uuid.uuid4().hex[:12]}")
-    sessions = app.extensions["mockserver.sessions"]
+    sessions = app.extensions["mockserver.state.sessions"]
     monkeypatch.setattr(sessions, "_create", lambda key: None)  # as if deleted as soon as made
     response = plain_client(app).get(f"{API}/{P08}", headers={**AS_ALICE, "X-Mock-Session": "gone"})
     assert response.status_code == 503

@@ -33,11 +33,11 @@ from support import (
     send,
 )
 
-from mockserver.journal import Entry
-from mockserver.live import LiveServer, Reply, python_environment, read_responses
-from mockserver.request_patterns import Pattern
-from mockserver.rules import MAX_RULES, RuleBook, compile_rules
-from mockserver.scenarios import ScenarioError, load_scenario
+from mockserver.dataset.scenario import ScenarioError, load_scenario
+from mockserver.journal.log import Entry
+from mockserver.journal.patterns import Pattern
+from mockserver.rules.book import MAX_RULES, RuleBook, compile_rules
+from mockserver.testing.live import LiveServer, Reply, python_environment, read_responses
 
 DEFAULT_YAML = (SCENARIOS_DIR / "default.yaml").read_text(encoding="utf-8")
 UNKNOWN_PARTNER = SPEC.resolved["components"]["examples"]["UnknownPartner"]["value"]

@@ -57,7 +57,7 @@ from support import (
 )
 
 from mockserver.cli import cli
-from mockserver.live import LiveServer, Reply, free_port, python_environment
+from mockserver.testing.live import LiveServer, Reply, free_port, python_environment
 
 pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason=NO_REDIS)
 

@@ -31,9 +31,9 @@ from support import (
     send,
 )
 
-from mockserver.datasets import MAX_SCENARIO_PARTNERS, requested_dataset
-from mockserver.live import LiveServer
-from mockserver.scenario_file import MAX_ALIASES, MAX_BYTES, MAX_DEPTH
+from mockserver.dataset.selection import MAX_SCENARIO_PARTNERS, requested_dataset
+from mockserver.dataset.yaml_reader import MAX_ALIASES, MAX_BYTES, MAX_DEPTH
+from mockserver.testing.live import LiveServer
 
 ONE = {"X-Mock-Session": "switch-one"}
 TWO = {"X-Mock-Session": "switch-two"}

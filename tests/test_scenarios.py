@@ -1,4 +1,4 @@
-"""Tests for mockserver.scenarios: bundled files, schema, error messages with file:line, safety."""
+"""Tests for mockserver.dataset.scenario: bundled files, schema, error messages with file:line, safety."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from jsonschema import Draft202012Validator
 from support import ALICE, API, B1, B2, BOB, MIB, P02, SCENARIOS_DIR, SPEC_PATH, make_app, partner_id, send
 
 from mockserver.cli import cli
-from mockserver.fakedata import generate_dataset
-from mockserver.model import CATEGORIES, STATUSES, WHOLESALER_TYPES, DataSet, Partner
-from mockserver.scenarios import (
+from mockserver.dataset.faker_data import generate_dataset
+from mockserver.dataset.model import CATEGORIES, STATUSES, WHOLESALER_TYPES, DataSet, Partner
+from mockserver.dataset.scenario import (
     MAX_BYTES,
     MAX_PROBLEMS,
     SCHEMA_PATH,

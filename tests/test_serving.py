@@ -24,8 +24,8 @@ import pytest
 import yaml
 from support import API, MIB, P01, VALID_CLICK
 
-from mockserver.live import LiveServer, Reply, parse_raw_response, read_responses
-from mockserver.spec import ADMIN_SPEC_PATH
+from mockserver.contract.spec import ADMIN_SPEC_PATH
+from mockserver.testing.live import LiveServer, Reply, parse_raw_response, read_responses
 
 READ_TIMEOUT = 1.0
 MAX_CLICK_EVENTS = 40

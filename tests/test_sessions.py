@@ -14,9 +14,9 @@ from flask.testing import FlaskClient
 from support import ALICE, API, AS_ALICE, AS_BOB, BOB, P01, P02, P04, P08, VALID_CLICK, make_app, plain_client
 from test_journal import tree_rss_mib
 
-from mockserver.live import LiveServer
-from mockserver.sessions import Sessions
-from mockserver.store import Store, current_session
+from mockserver.state.sessions import Sessions
+from mockserver.state.store import Store, current_session
+from mockserver.testing.live import LiveServer
 
 PARTNERS = [P01, P02, P04, P08]
 

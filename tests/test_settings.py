@@ -1,4 +1,4 @@
-"""mockserver.settings as a unit: `MOCKSERVER_*` variables read back into the same Settings, and a
+"""mockserver.core.settings as a unit: `MOCKSERVER_*` variables read back into the same Settings, and a
 variable that cannot be read is a SettingsError naming it."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from mockserver.exceptions import MockServerError
-from mockserver.settings import ENV_PREFIX, SERVERS, VALIDATORS, Settings, SettingsError
+from mockserver.core.settings import ENV_PREFIX, SERVERS, VALIDATORS, Settings, SettingsError
+from mockserver.core.startup_errors import MockServerError
 
 FIELDS = {field.name: field for field in dataclasses.fields(Settings)}
 

@@ -1,4 +1,4 @@
-"""mockserver.store as a unit: links (connect/disconnect and what they return), the version that
+"""mockserver.state.store as a unit: links (connect/disconnect and what they return), the version that
 readers' caches watch, reset, and click events with ids that follow from the seed and the sequence."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from support import ALICE, BOB, make_dataset, make_partner
 
-from mockserver.model import DataSet
-from mockserver.store import ClickEvent, Store
+from mockserver.dataset.model import DataSet
+from mockserver.state.store import ClickEvent, Store
 
 P1, P2, P3 = (make_partner(n, name) for n, name in ((1, "One"), (2, "Two"), (3, "Three")))
 DATA = make_dataset((P1, P2, P3), links=frozenset({(ALICE, P1.id), (BOB, P1.id), (BOB, P2.id)}))

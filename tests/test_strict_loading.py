@@ -20,8 +20,8 @@ import pytest
 import yaml
 from support import SCENARIOS_DIR
 
-from mockserver.live import free_port
-from mockserver.scenario_file import MAX_DEPTH
+from mockserver.dataset.yaml_reader import MAX_DEPTH
+from mockserver.testing.live import free_port
 
 MAX_SECONDS = 3.0
 MAX_RSS_MIB = 300
@@ -42,7 +42,7 @@ print(json.dumps({"code": result.returncode, "out": result.stdout, "err": result
 
 PURE_LOADER = """
 import sys, yaml
-from mockserver import scenario_file
+from mockserver.dataset import yaml_reader as scenario_file
 from mockserver.cli import cli
 scenario_file.SAFE_LOADER = yaml.SafeLoader
 cli(sys.argv[1:], prog_name="mockserver")

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from support import B1, P01, SPEC_OPERATIONS, make_app
 
-from mockserver import errors as e
-from mockserver.validation import validate_current_request
+from mockserver.contract.validation import validate_current_request
+from mockserver.core import api_errors as e
 
 OPERATIONS = [(method, path) for method, path, _, _ in SPEC_OPERATIONS]
 PARAMETER_NAMES = [
@@ -115,7 +115,7 @@ COMPILED = make_app(scenario="default", validator="compiled")
 
 
 def _declared_query_parameters(method: str, template: str) -> list[str]:
-    entry = REFERENCE.extensions["mockserver.spec"].match_path(template.replace("{id}", P01))
+    entry = REFERENCE.extensions["mockserver.contract.spec"].match_path(template.replace("{id}", P01))
     return sorted(entry.operations[method].query_parameters)
 
 

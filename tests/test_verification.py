@@ -16,8 +16,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from support import API, AS_BOB, JSON, P01, P08, VALID_CLICK, make_app, post_click, send
 
-from mockserver.journal import MAX_BODY
-from mockserver.live import LiveServer, Reply, complete_responses, read_responses
+from mockserver.journal.log import MAX_BODY
+from mockserver.testing.live import LiveServer, Reply, complete_responses, read_responses
 
 SESSION = {"X-Mock-Session": "verify-1"}
 

@@ -19,9 +19,9 @@ from werkzeug.test import Client
 
 from mockserver.app import create_app
 from mockserver.cli import cli
-from mockserver.live import LiveServer
-from mockserver.reloader import ReloadingApp
-from mockserver.settings import Settings
+from mockserver.core.settings import Settings
+from mockserver.serving.reloader import ReloadingApp
+from mockserver.testing.live import LiveServer
 
 POLL_TIMEOUT = 5.0
 NAME = "Fizzwell Beverages HBC"

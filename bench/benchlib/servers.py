@@ -1,6 +1,6 @@
 """The servers under test: Prism and mockserver as child processes, start-up timing, RSS, stopping.
 
-Each runs in a `mockserver.live.ServerProcess`: its own session, so stopping it SIGKILLs its whole
+Each runs in a `mockserver.testing.live.ServerProcess`: its own session, so stopping it SIGKILLs its whole
 process group (Prism's node tree, granian's worker) after the SIGTERM.
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mockserver.live import ServerProcess, free_port
+from mockserver.testing.live import ServerProcess, free_port
 
 from .common import POLL_INTERVAL, PROBE_PATH, ROOT, BenchError, log
 from .options import Options

@@ -13,7 +13,7 @@ from benchlib.common import BenchError
 from benchlib.machine import cmd_output
 from benchlib.tools import ensure_apt_tool
 
-from mockserver.live import ServerProcess, free_port
+from mockserver.testing.live import ServerProcess, free_port
 
 READY_TIMEOUT = 10.0
 

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from .tally import HOSTILE_KINDS
 
 DEFAULT_READ_TIMEOUT = 10.0
-"""The server's `--read-timeout` default (mockserver.settings.Settings.read_timeout)."""
+"""The server's `--read-timeout` default (mockserver.core.settings.Settings.read_timeout)."""
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..exceptions import MockServerError
-from ..settings import DEFAULT_SPEC
+from mockserver.core.settings import DEFAULT_SPEC
+from mockserver.core.startup_errors import MockServerError
 
 SPEC = DEFAULT_SPEC
 REPO_CONFIG = DEFAULT_SPEC.with_name("schemathesis.toml")

@@ -6,7 +6,8 @@ import http.client
 from pathlib import Path
 from typing import Any
 
-from ..live import LiveServer, ServerNotReady
+from mockserver.testing.live import LiveServer, ServerNotReady
+
 from .common import READY_TIMEOUT, CampaignError
 from .dataset import DataSet, served_partner_ids
 from .options import ServerOptions

@@ -1,0 +1,1 @@
+"""The Partners API's seven operations (`views`)."""
