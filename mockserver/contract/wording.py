@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+JsonPath = tuple[str | int, ...]
+"""Where a value sits in a JSON document: keys and indexes from the root."""
+
 _MAX_SHOWN = 60
 _UNEXPECTED = re.compile(r"\('(.+)' (?:was|were) unexpected\)")
 

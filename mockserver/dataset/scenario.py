@@ -14,9 +14,10 @@ import jsonschema_rs
 from jsonschema import Draft202012Validator, ValidationError
 
 from mockserver.contract.spec import Spec
+from mockserver.contract.wording import JsonPath
 from mockserver.dataset.model import Business, DataSet, Partner, PartnerIntegration, User
 from mockserver.dataset.yaml_reader import MAX_BYTES as MAX_BYTES
-from mockserver.dataset.yaml_reader import JsonPath, Lines, parse_yaml, read_text
+from mockserver.dataset.yaml_reader import Lines, parse_yaml, read_text
 from mockserver.dataset.yaml_reader import ScenarioError as ScenarioError
 from mockserver.rules.book import rule_problems
 

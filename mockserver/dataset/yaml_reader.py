@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from mockserver.contract.wording import JsonPath
 from mockserver.core.startup_errors import MockServerError
 
 MAX_BYTES = 5 * 1024 * 1024
@@ -30,7 +31,6 @@ SAFE_LOADER: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(yaml, "CSa
 """libyaml's SafeLoader when PyYAML was built with it: its parser is ~3x faster. Only its parser and
 constructor are used: the node tree is composed here, without recursion and within the bounds."""
 
-JsonPath = tuple[str | int, ...]
 Lines = dict[JsonPath, int]
 
 

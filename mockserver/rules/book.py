@@ -31,7 +31,7 @@ from werkzeug.http import parse_options_header
 
 from mockserver.contract.query_arrays import server_query_reading
 from mockserver.contract.spec import Operation, Spec, named_examples, responses_in
-from mockserver.dataset.yaml_reader import JsonPath
+from mockserver.contract.wording import JsonPath
 from mockserver.journal.log import Entry
 from mockserver.journal.patterns import Pattern, pattern_problems
 
