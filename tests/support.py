@@ -28,6 +28,7 @@ from werkzeug.test import EnvironBuilder, TestResponse
 
 from mockserver import Settings, create_app
 from mockserver.contract.spec import ADMIN_SPEC_PATH, admin_spec, load_spec
+from mockserver.core.channels import REDIS_EXTENSION
 from mockserver.dataset.model import Business, DataSet, Partner, PartnerIntegration, User
 from mockserver.testing.live import Reply, free_port
 
@@ -219,7 +220,7 @@ def make_app(**overrides: Any) -> Flask:
 
 def close_shared_state_apps() -> None:
     while SHARED_STATE_APPS:
-        SHARED_STATE_APPS.pop().extensions["mockserver.redis"].close()
+        SHARED_STATE_APPS.pop().extensions[REDIS_EXTENSION].close()
 
 
 def plain_client(app: Flask) -> FlaskClient:

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, settings
 from schemathesis.core.result import Ok
 from support import ROOT, make_app
 
-from mockserver.contract.message_checks import BODY_PROBLEM
 from mockserver.contract.spec import ADMIN_SPEC_PATH, load_spec
+from mockserver.core.channels import BODY_PROBLEM
 
 schema = schemathesis.openapi.from_path(
     ADMIN_SPEC_PATH, config=schemathesis.Config.from_path(ROOT / "schemathesis.toml")

@@ -27,6 +27,7 @@ from support import (
 )
 
 from mockserver.core.api_errors import INVALID_PARAMETER, ErrorItem
+from mockserver.core.channels import SESSIONS_EXTENSION
 from mockserver.journal.log import Entry
 from mockserver.scaleout.redis_journal import RedisJournal
 from mockserver.scaleout.redis_sessions import CONFIGURED
@@ -240,7 +241,7 @@ def test_a_session_that_cannot_be_made_in_redis_is_a_503_not_a_500(
     redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = make_app(scenario="default", state=redis_url, state_namespace=f"vanish-{uuid.uuid4().hex[:12]}")
-    sessions = app.extensions["mockserver.state.sessions"]
+    sessions = app.extensions[SESSIONS_EXTENSION]
     monkeypatch.setattr(sessions, "_create", lambda key: None)  # as if deleted as soon as made
     response = plain_client(app).get(f"{API}/{P08}", headers={**AS_ALICE, "X-Mock-Session": "gone"})
     assert response.status_code == 503

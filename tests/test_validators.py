@@ -13,6 +13,7 @@ from support import B1, P01, SPEC_OPERATIONS, make_app
 
 from mockserver.contract.validation import validate_current_request
 from mockserver.core import api_errors as e
+from mockserver.core.channels import SPEC_EXTENSION
 
 OPERATIONS = [(method, path) for method, path, _, _ in SPEC_OPERATIONS]
 PARAMETER_NAMES = [
@@ -115,7 +116,7 @@ COMPILED = make_app(scenario="default", validator="compiled")
 
 
 def _declared_query_parameters(method: str, template: str) -> list[str]:
-    entry = REFERENCE.extensions["mockserver.contract.spec"].match_path(template.replace("{id}", P01))
+    entry = REFERENCE.extensions[SPEC_EXTENSION].match_path(template.replace("{id}", P01))
     return sorted(entry.operations[method].query_parameters)
 
 

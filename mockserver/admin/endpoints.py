@@ -9,11 +9,12 @@ from dataclasses import replace
 
 from flask import Blueprint, Response, current_app, request
 
-from mockserver.contract.message_checks import FRONT_DELAYS_KEY, DelayCounts, no_content
+from mockserver.contract.message_checks import DelayCounts, no_content
 from mockserver.contract.query_arrays import server_query_reading
 from mockserver.contract.spec import ADMIN_SPEC_PATH, get_spec
 from mockserver.contract.validation import valid_request
 from mockserver.core.api_errors import INVALID_BODY, RULE_NOT_FOUND, TOO_MANY_RULES, ApiError, ErrorItem
+from mockserver.core.channels import FRONT_DELAYS_KEY
 from mockserver.core.settings import Settings
 from mockserver.dataset.selection import requested_dataset
 from mockserver.journal.log import Entry, get_journal

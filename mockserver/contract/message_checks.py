@@ -18,20 +18,9 @@ from mockserver.core.api_errors import (
     UNSUPPORTED_MEDIA_TYPE,
     ApiError,
 )
-from mockserver.journal.log import BODY_ENVIRON_KEY
+from mockserver.core.channels import BODY_ENVIRON_KEY, BODY_PROBLEM
 
 IDENTITY = ("", "identity")
-BODY_PROBLEM = "mockserver.body_problem"
-"""Environ key a server front sets when a body did not arrive whole: "timeout" or "incomplete"."""
-DELAY_KEY = "mockserver.delay"
-"""Environ key: seconds to wait before the answer goes out (a forced delay)."""
-FRONT_DELAYS_KEY = "mockserver.front_delays"
-"""Environ key a server front sets when it waits DELAY_KEY itself (the RSGI front, on its event loop):
-its DelayCounts."""
-FAULT_KEY = "mockserver.fault"
-"""Environ key: a transport fault to apply as the answer goes out ("truncate" or "close")."""
-FRONT_FAULTS_KEY = "mockserver.front_faults"
-"""Environ key a server front sets when it applies FAULT_KEY itself (the RSGI front)."""
 
 
 @dataclass

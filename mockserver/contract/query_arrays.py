@@ -25,13 +25,12 @@ from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 from mockserver.contract.spec import Operation, Spec
 from mockserver.contract.wording import show
 from mockserver.core.api_errors import INVALID_PARAMETER, ErrorItem
+from mockserver.core.channels import SENT_ARGS_KEY
 from mockserver.journal.patterns import AS_SENT, QueryReading
 
 MAX_INDEX_DIGITS = 4
 """Indices are 0 to 9999: far more than a filter has values, and never a long number to parse."""
 MAX_INDEX = 10**MAX_INDEX_DIGITS - 1
-SENT_ARGS_KEY = "mockserver.sent_args"
-"""Environ key of the query parameters as sent, when indexed arrays were rewritten."""
 
 
 def indexed_as_exploded(

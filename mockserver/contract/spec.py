@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import yaml
 from flask import current_app
 
+from mockserver.core.channels import SPEC_EXTENSION
 from mockserver.core.startup_errors import MockServerError
 
 if TYPE_CHECKING:
@@ -220,7 +221,7 @@ def admin_spec() -> Spec:
 
 def get_spec() -> Spec:
     """The current app's spec."""
-    spec: Spec = current_app.extensions["mockserver.contract.spec"]
+    spec: Spec = current_app.extensions[SPEC_EXTENSION]
     return spec
 
 

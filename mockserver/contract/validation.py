@@ -55,7 +55,7 @@ from mockserver.core.api_errors import (
     ApiError,
     ErrorItem,
 )
-from mockserver.journal.log import OPERATION_ENVIRON_KEY
+from mockserver.core.channels import COMPILED_EXTENSION, OPERATION_ENVIRON_KEY, SPEC_EXTENSION
 
 JSON_MEDIA_TYPES = ("application/json", "application/vnd.api+json")
 FILTER_PREFIX = "filter["
@@ -346,7 +346,7 @@ def validate_current_request(spec: Spec | None = None) -> ValidRequest:
 
 def compiled_operations(app: Flask) -> dict[tuple[str, str], CompiledOperation] | None:
     """The app's compiled validators, or None when it validates with openapi-core itself."""
-    compiled: dict[tuple[str, str], CompiledOperation] | None = app.extensions.get("mockserver.compiled")
+    compiled: dict[tuple[str, str], CompiledOperation] | None = app.extensions.get(COMPILED_EXTENSION)
     return compiled
 
 
@@ -355,9 +355,9 @@ def init_app(app: Flask, spec: Spec, validator: str, admin_spec: Spec, forward_i
     `admin_spec`, none of the documentation's (`spec.is_docs_path`). With `forward_invalid` (the proxy),
     an API request's error is kept on `g` as `request_error` for the view, which forwards the request
     all the same."""
-    app.extensions["mockserver.contract.spec"] = spec
+    app.extensions[SPEC_EXTENSION] = spec
     if validator == "compiled":
-        app.extensions["mockserver.compiled"] = spec.derived("compiled", compile_spec)
+        app.extensions[COMPILED_EXTENSION] = spec.derived("compiled", compile_spec)
     elif validator != "openapi-core":
         raise ValueError(f"validator must be 'compiled' or 'openapi-core', got {validator!r}")
 

@@ -9,6 +9,8 @@ import orjson
 from flask import Flask, Response, current_app, has_request_context, request
 from werkzeug.exceptions import HTTPException
 
+from mockserver.core.channels import ERROR_ENVIRON_KEY
+
 
 @dataclass(frozen=True)
 class ErrorKind:
@@ -69,8 +71,6 @@ CONTRACT_KINDS = frozenset(
 lacks (a 404 of an unknown id, a 401 of an unknown token) or failing in transit (408, 413, incomplete
 body): the journal lists these requests as violations. Under `mockserver proxy`, UPSTREAM_VIOLATION
 marks the other side: the upstream's answer broke the spec."""
-ERROR_ENVIRON_KEY = "mockserver.error"
-"""Environ key where `render_error` leaves the error it rendered, for the journal."""
 
 _SOURCE_KEYS = ("pointer", "parameter", "header")
 MAX_ITEMS = 20

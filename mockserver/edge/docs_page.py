@@ -25,9 +25,9 @@ import orjson
 from flask import Blueprint, Flask, Response, abort, current_app, request, send_from_directory
 
 from mockserver.contract.spec import DOCS_ASSETS, DOCS_PAGE, DOCS_SPEC, Spec, get_spec
+from mockserver.core.channels import DOCS_DOCUMENT_EXTENSION, UNJOURNALED_ENVIRON_KEY
 from mockserver.core.startup_errors import MockServerError
 from mockserver.dataset.model import DataSet, Partner
-from mockserver.journal.log import UNJOURNALED_ENVIRON_KEY
 from mockserver.state.store import get_store
 
 DISTRIBUTION = "flask_swagger_ui"
@@ -194,20 +194,17 @@ def docs_document(document: dict[str, Any], dataset: DataSet) -> dict[str, Any]:
     return shown
 
 
-DOCS_CACHE_KEY = "mockserver.docs_document"
-
-
 def _docs_json(spec: Spec) -> bytes:
     """The page's document for the data set the request is served (built again when it switches);
     a proxy's page shows the spec as written, since its calls go to the upstream's data."""
     if current_app.config["MOCKSERVER_SETTINGS"].upstream is not None:
         return spec.derived("openapi.json", _spec_json)
     dataset = get_store().dataset
-    cached: tuple[DataSet, bytes] | None = current_app.extensions.get(DOCS_CACHE_KEY)
+    cached: tuple[DataSet, bytes] | None = current_app.extensions.get(DOCS_DOCUMENT_EXTENSION)
     if cached is not None and cached[0] is dataset:
         return cached[1]
     body = orjson.dumps(docs_document(spec.document, dataset), option=orjson.OPT_NON_STR_KEYS)
-    current_app.extensions[DOCS_CACHE_KEY] = (dataset, body)
+    current_app.extensions[DOCS_DOCUMENT_EXTENSION] = (dataset, body)
     return body
 
 

@@ -17,12 +17,11 @@ from dataclasses import dataclass
 
 from flask import Flask, Response, g, request
 
-from mockserver.contract.message_checks import DELAY_KEY, FAULT_KEY
 from mockserver.contract.validation import valid_request
+from mockserver.core.channels import ANSWERED_BY_KEY, DELAY_KEY, FAULT_KEY
 from mockserver.core.settings import Settings
 from mockserver.forcing.by_rule import MALFORMED
 from mockserver.forcing.spec_answers import declared_statuses, spec_answer
-from mockserver.journal.log import ANSWERED_BY_KEY
 
 FAULTS = ("close", "truncate", "malformed")
 

@@ -18,19 +18,16 @@ from urllib.parse import parse_qsl, urlencode
 
 from flask import Flask, Response, after_this_request, g, request
 
-from mockserver.contract.message_checks import DELAY_KEY
 from mockserver.contract.spec import Operation, named_examples
 from mockserver.contract.validation import valid_request
 from mockserver.core.api_errors import INVALID_PREFERENCE, ApiError
+from mockserver.core.channels import ANSWERED_BY_KEY, DELAY_KEY, QUERY_PREFERENCES_KEY
 from mockserver.forcing.spec_answers import responses_of, spec_answer, success_status
-from mockserver.journal.log import ANSWERED_BY_KEY
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 QUERY_NAMES = {"__code": "code", "__example": "example", "__dynamic": "dynamic", "__delay": "delay"}
-QUERY_KEY = "mockserver.query_preferences"
-"""Environ key: the preferences taken out of the query string, as (name, value, parameter) triples."""
 MAX_DELAY_MS = 60_000
 SUPPORTED = ("code", "example", "dynamic", "delay")
 
@@ -61,7 +58,7 @@ class ControlParameters:
         taken = [(QUERY_NAMES[k], _text(v), k) for k, v in pairs if k in QUERY_NAMES]
         if not taken:
             return self.wsgi_app(environ, start_response)
-        environ[QUERY_KEY] = taken
+        environ[QUERY_PREFERENCES_KEY] = taken
         kept = [(k, v) for k, v in pairs if k not in QUERY_NAMES]
         environ["QUERY_STRING"] = urlencode(kept, safe="[],", errors="surrogateescape")
         try:
@@ -89,7 +86,7 @@ def _preferences() -> list[Preference]:
         name, _, value = token.strip().partition("=")
         if name.strip().lower() in SUPPORTED:
             found.append(Preference(name.strip().lower(), value.strip().strip('"'), ("header", "Prefer")))
-    for name, value, parameter in request.environ.get(QUERY_KEY, ()):
+    for name, value, parameter in request.environ.get(QUERY_PREFERENCES_KEY, ()):
         found.append(Preference(name, value, ("parameter", parameter)))
     return found
 
@@ -180,7 +177,7 @@ def forced_response(forced: Forced, operation: Operation) -> Response | None:
 
 def apply_preferences() -> Response | None:
     """A before-request hook (after validation and the session): answer, delay, or let the view run."""
-    if "HTTP_PREFER" not in request.environ and QUERY_KEY not in request.environ:
+    if "HTTP_PREFER" not in request.environ and QUERY_PREFERENCES_KEY not in request.environ:
         return None
     if request.path.startswith("/__admin") or "valid_request" not in g:
         return None

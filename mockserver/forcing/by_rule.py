@@ -18,11 +18,19 @@ from typing import TYPE_CHECKING
 
 from flask import Flask, Response, after_this_request, g, request
 
-from mockserver.contract.message_checks import DELAY_KEY, FAULT_KEY, FRONT_DELAYS_KEY, FRONT_FAULTS_KEY
 from mockserver.contract.validation import valid_request
-from mockserver.forcing.by_preference import QUERY_KEY, apply_preferences
+from mockserver.core.channels import (
+    ANSWERED_BY_KEY,
+    BODY_ENVIRON_KEY,
+    DELAY_KEY,
+    FAULT_KEY,
+    FRONT_DELAYS_KEY,
+    FRONT_FAULTS_KEY,
+    QUERY_PREFERENCES_KEY,
+)
+from mockserver.forcing.by_preference import apply_preferences
 from mockserver.forcing.spec_answers import spec_answer, success_status
-from mockserver.journal.log import ANSWERED_BY_KEY, BODY_ENVIRON_KEY, Entry, request_headers
+from mockserver.journal.log import Entry, request_headers
 from mockserver.rules.book import RuleBook
 from mockserver.state.store import current_session
 
@@ -37,7 +45,7 @@ def forced_answer() -> Response | None:
     """The one before-request hook for what answers instead of the view: the client's preferences,
     then the session's rules. On the plain path: two environ lookups and one attribute read."""
     environ = request.environ
-    if "HTTP_PREFER" in environ or QUERY_KEY in environ:
+    if "HTTP_PREFER" in environ or QUERY_PREFERENCES_KEY in environ:
         response = apply_preferences()
         if response is not None or ANSWERED_BY_KEY in environ:
             return response

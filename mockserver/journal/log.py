@@ -20,7 +20,17 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask, current_app
 from werkzeug.wsgi import ClosingIterator
 
-from mockserver.core.api_errors import CONTRACT_KINDS, ERROR_ENVIRON_KEY, MAX_ITEMS, ErrorItem
+from mockserver.core.api_errors import CONTRACT_KINDS, MAX_ITEMS, ErrorItem
+from mockserver.core.channels import (
+    ANSWERED_BY_KEY,
+    BODY_ENVIRON_KEY,
+    ERROR_ENVIRON_KEY,
+    INCARNATION_ENVIRON_KEY,
+    JOURNAL_AT_CLOSE_KEY,
+    JOURNAL_EXTENSION,
+    OPERATION_ENVIRON_KEY,
+    UNJOURNALED_ENVIRON_KEY,
+)
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -37,20 +47,6 @@ MAX_HEADER_TEXT = 8192
 cannot make the journal hold more than this per request, in memory or in Redis."""
 MAX_BODY = 4096
 """Bytes kept of a request body; a longer one is cut and marked `body_truncated`."""
-BODY_ENVIRON_KEY = "mockserver.body"
-"""Environ key where `framing.read_body` leaves the body it read."""
-ANSWERED_BY_KEY = "mockserver.answered_by"
-"""Environ key: what answered instead of the view (a rule, a preference, a simulated error)."""
-OPERATION_ENVIRON_KEY = "mockserver.operation_id"
-"""Environ key where validation leaves the id of the operation a request matched."""
-JOURNAL_AT_CLOSE_KEY = "mockserver.journal_at_close"
-"""Environ key set by a view whose body is streamed (the proxy's past its checked part): the request
-is journaled once the body has been sent, with the error a cut on the way left in the environ."""
-INCARNATION_ENVIRON_KEY = "mockserver.incarnation"
-"""Environ key where the session layer leaves the incarnation of the session a request used (None when
-its store failed to tell)."""
-UNJOURNALED_ENVIRON_KEY = "mockserver.unjournaled"
-"""Environ key set on a request that is no call of the API (the documentation): it is not journaled."""
 _HEADER_PREFIXES = ("HTTP_", "CONTENT_")
 
 
@@ -194,7 +190,7 @@ def with_method_and_path(entries: Iterable[Entry], method: str | None, path: str
 
 
 def get_journal() -> Journal:
-    journal: Journal = current_app.extensions["mockserver.journal.log"]
+    journal: Journal = current_app.extensions[JOURNAL_EXTENSION]
     return journal
 
 
@@ -314,6 +310,6 @@ class JournalMiddleware:
 
 
 def init_app(app: Flask, journal: Journal, access_log: bool) -> None:
-    app.extensions["mockserver.journal.log"] = journal
+    app.extensions[JOURNAL_EXTENSION] = journal
     log = logging.getLogger("mockserver.access") if access_log else None
     app.wsgi_app = JournalMiddleware(app.wsgi_app, journal, log)  # type: ignore[method-assign]

@@ -35,7 +35,6 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 from mockserver.contract.response_check import response_violation
 from mockserver.contract.spec import Operation, get_spec
 from mockserver.core.api_errors import (
-    ERROR_ENVIRON_KEY,
     INVALID_PARAMETER,
     PATH_NOT_FOUND,
     UPSTREAM_TIMEOUT,
@@ -44,9 +43,9 @@ from mockserver.core.api_errors import (
     ApiError,
     ErrorItem,
 )
+from mockserver.core.channels import ERROR_ENVIRON_KEY, JOURNAL_AT_CLOSE_KEY, UPSTREAM_EXTENSION
 from mockserver.core.deadlines import DEADLINES
 from mockserver.core.startup_errors import MockServerError
-from mockserver.journal.log import JOURNAL_AT_CLOSE_KEY
 from mockserver.proxy.recording import Recorder
 from mockserver.state.sessions import HEADER as SESSION_HEADER
 
@@ -488,7 +487,7 @@ def init_app(app: Flask, upstream: Upstream, strict: bool, recorder: Recorder | 
             raise
 
     app.register_blueprint(bp)
-    app.extensions["mockserver.upstream"] = upstream
+    app.extensions[UPSTREAM_EXTENSION] = upstream
 
 
 def _answer(
@@ -541,5 +540,5 @@ def _json(body: bytes) -> Any:
 
 
 def get_upstream() -> Upstream | None:
-    upstream: Upstream | None = current_app.extensions.get("mockserver.upstream")
+    upstream: Upstream | None = current_app.extensions.get(UPSTREAM_EXTENSION)
     return upstream

@@ -18,6 +18,7 @@ from flask import Flask, g
 
 from mockserver.contract.spec import Spec
 from mockserver.core.api_errors import STORE_UNAVAILABLE, ApiError, render_error
+from mockserver.core.channels import REDIS_EXTENSION
 from mockserver.core.settings import Settings
 from mockserver.dataset.scenario import resolve_scenario
 from mockserver.rules.book import Rule
@@ -137,7 +138,7 @@ def init_app(
     )
     journal = RedisJournal(store, settings.journal_size)
     background = Background(store, journal)
-    app.extensions["mockserver.redis"] = background
+    app.extensions[REDIS_EXTENSION] = background
     where = shown_url(settings.state)
 
     def unavailable(exc: Exception) -> Any:

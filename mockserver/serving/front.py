@@ -22,14 +22,8 @@ from urllib.parse import quote
 
 from granian._granian import RSGIProtocolClosed, RSGIProtocolError
 
-from mockserver.contract.message_checks import (
-    BODY_PROBLEM,
-    DELAY_KEY,
-    FAULT_KEY,
-    FRONT_DELAYS_KEY,
-    FRONT_FAULTS_KEY,
-    DelayCounts,
-)
+from mockserver.contract.message_checks import DelayCounts
+from mockserver.core.channels import BODY_PROBLEM, DELAY_KEY, FAULT_KEY, FRONT_DELAYS_KEY, FRONT_FAULTS_KEY
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication, WSGIEnvironment

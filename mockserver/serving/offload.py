@@ -36,7 +36,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mockserver.contract.message_checks import DELAY_KEY, FAULT_KEY
+from mockserver.core.channels import DELAY_KEY, FAULT_KEY
 from mockserver.serving.front import PROTOCOL_ERRORS, WholeRequestFront, _fault, _without_applied_delay
 
 if TYPE_CHECKING:

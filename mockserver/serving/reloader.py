@@ -28,6 +28,7 @@ import watchfiles
 
 from mockserver.app import create_app
 from mockserver.contract.spec import get_spec, load_spec
+from mockserver.core.channels import REDIS_EXTENSION
 from mockserver.core.settings import Settings
 from mockserver.core.startup_errors import MockServerError
 from mockserver.dataset.scenario import resolve_scenario
@@ -110,7 +111,7 @@ class ReloadingApp:
             if self.spec_path in changed:
                 self.spec = load_spec(self.settings.spec_path)
             previous, self.app = self.app, create_app(self.settings, self.spec)
-            shared = previous.extensions.get("mockserver.redis")
+            shared = previous.extensions.get(REDIS_EXTENSION)
             if shared is not None:  # with --state: the old app's thread and connections
                 shared.close()
         except (MockServerError, OSError) as exc:

@@ -31,8 +31,8 @@ from typing import Any
 from flask import Flask, current_app, request
 
 from mockserver.core.api_errors import INVALID_SESSION, ApiError
+from mockserver.core.channels import INCARNATION_ENVIRON_KEY, JOURNAL_EXTENSION, SESSIONS_EXTENSION
 from mockserver.dataset.model import DataSet
-from mockserver.journal.log import INCARNATION_ENVIRON_KEY
 from mockserver.rules.book import Rule, RuleBook
 from mockserver.state.documents import MAX_RENDERED, RenderBudget, Renderer
 from mockserver.state.mutable import ClickBudget, MemoryState
@@ -251,15 +251,15 @@ def session_id_of_request() -> str | None:
 
 def get_sessions() -> Sessions:
     """The app's sessions: a `Sessions`, or `redis_sessions.RedisSessions`, which has its interface."""
-    sessions: Sessions = current_app.extensions["mockserver.state.sessions"]
+    sessions: Sessions = current_app.extensions[SESSIONS_EXTENSION]
     return sessions
 
 
 def init_app(app: Flask, sessions: Sessions) -> None:
     """Pick each request's session before its view runs (admin requests included). The journal asks
     the sessions which incarnation a request belongs to when it was refused before this."""
-    app.extensions["mockserver.state.sessions"] = sessions
-    app.extensions["mockserver.journal.log"].incarnation_of = sessions.incarnation
+    app.extensions[SESSIONS_EXTENSION] = sessions
+    app.extensions[JOURNAL_EXTENSION].incarnation_of = sessions.incarnation
     if not isinstance(sessions, Sessions):  # kept in Redis: read again when another worker changed it
         shared: Any = sessions
 

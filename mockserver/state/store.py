@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask, current_app
 
+from mockserver.core.channels import SESSIONS_EXTENSION
 from mockserver.dataset.index import PartnerIndex
 from mockserver.dataset.model import Business, DataSet, Partner, PartnerIntegration, User
 from mockserver.state.mutable import ClickBudget, ClickEvent, MemoryState, State
@@ -100,10 +101,10 @@ switched."""
 def current_session(app: Flask | None = None) -> Any:
     """The current request's session; with `app` (outside requests), that app's default one."""
     if app is not None:
-        return app.extensions["mockserver.state.sessions"].default
+        return app.extensions[SESSIONS_EXTENSION].default
     session = CURRENT_SESSION.get()
     if session is None:
-        session = current_app.extensions["mockserver.state.sessions"].default
+        session = current_app.extensions[SESSIONS_EXTENSION].default
     return session
 
 
