@@ -83,6 +83,6 @@ def test_side_channel_keys_are_spelled_only_in_channels() -> None:
         if match.group(1) not in LOGGER_NAMES
     )
     assert spelled == []
-    assert channels.ENVIRON_KEYS == {
+    assert {
         value for name, value in vars(channels).items() if name.endswith("_KEY") or name == "BODY_PROBLEM"
-    }
+    } == channels.ENVIRON_KEYS

@@ -31,7 +31,7 @@ from mockserver.core.channels import SESSIONS_EXTENSION
 from mockserver.journal.log import Entry
 from mockserver.scaleout.redis_journal import RedisJournal
 from mockserver.scaleout.redis_sessions import CONFIGURED
-from mockserver.scaleout.redis_state import RedisState, RedisStore, SessionGone, link_fields
+from mockserver.scaleout.redis_state import RedisConnection, RedisState, SessionGone, link_fields
 from mockserver.state.mutable import MemoryState, click_event_id
 from mockserver.testing.live import free_port
 
@@ -39,21 +39,21 @@ pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason=NO_REDIS)
 
 
 @pytest.fixture
-def store(redis_url: str) -> Iterator[RedisStore]:
+def store(redis_url: str) -> Iterator[RedisConnection]:
     """A worker's connection, under a namespace of the test's own."""
-    shared = RedisStore(redis_url, f"unit-{uuid.uuid4().hex[:12]}")
+    shared = RedisConnection(redis_url, f"unit-{uuid.uuid4().hex[:12]}")
     yield shared
     shared.notices.close()
     shared.client.close()
 
 
-def other_worker(store: RedisStore) -> RedisStore:
+def other_worker(store: RedisConnection) -> RedisConnection:
     """Another worker's connection to the same namespace."""
-    return RedisStore(store.url, store.prefix.split(":", 1)[1])
+    return RedisConnection(store.url, store.prefix.split(":", 1)[1])
 
 
 def state(
-    store: RedisStore, session: str = "", max_click_events: int = 100, create: bool = True
+    store: RedisConnection, session: str = "", max_click_events: int = 100, create: bool = True
 ) -> RedisState:
     """A session's state as a worker holds it: made in Redis (as loaded) and read once."""
     shared = RedisState(store, session, INITIAL_LINKS, seed=1, max_click_events=max_click_events, ttl=600)
@@ -72,14 +72,14 @@ def sync(shared: RedisState) -> None:
     shared.apply(int(result[0]), result[2], int(result[5]))
 
 
-def test_a_new_session_holds_the_data_set_links(store: RedisStore) -> None:
+def test_a_new_session_holds_the_data_set_links(store: RedisConnection) -> None:
     shared = state(store)
     assert shared.linked_user_ids(P02) == frozenset({ALICE})
     assert shared.linked_user_ids(P04) == frozenset({BOB})
     assert shared.linked_user_ids(P08) == frozenset()
 
 
-def test_links_and_the_version_behave_as_the_in_memory_state(store: RedisStore) -> None:
+def test_links_and_the_version_behave_as_the_in_memory_state(store: RedisConnection) -> None:
     shared, memory = state(store), MemoryState(INITIAL_LINKS, 1, 100)
     version = shared.version
     for target in (shared, memory):
@@ -98,7 +98,7 @@ def test_links_and_the_version_behave_as_the_in_memory_state(store: RedisStore) 
     assert reader.linked_user_ids(P02) == frozenset({ALICE})
 
 
-def test_click_events_are_numbered_capped_and_counted_like_in_memory(store: RedisStore) -> None:
+def test_click_events_are_numbered_capped_and_counted_like_in_memory(store: RedisConnection) -> None:
     shared, memory = state(store, max_click_events=3), MemoryState(INITIAL_LINKS, 1, 3)
     kinds = ("website", "video", "phone", "email", "meeting")
     recorded = [shared.record_click(P08, BOB, kind) for kind in kinds]
@@ -112,7 +112,7 @@ def test_click_events_are_numbered_capped_and_counted_like_in_memory(store: Redi
     assert shared.click_events_dropped == 2 == memory.click_events_dropped
 
 
-def test_sessions_are_kept_apart_by_their_prefix_and_expire(store: RedisStore) -> None:
+def test_sessions_are_kept_apart_by_their_prefix_and_expire(store: RedisConnection) -> None:
     one, two = state(store, "one"), state(store, "two")
     one.connect(BOB, P08)
     one.record_click(P08, BOB, "website")
@@ -128,7 +128,7 @@ def test_sessions_are_kept_apart_by_their_prefix_and_expire(store: RedisStore) -
     assert store.client.ttl(default.keys.meta) == -1  # the default session never expires
 
 
-def test_a_write_to_a_session_gone_from_redis_is_refused(store: RedisStore) -> None:
+def test_a_write_to_a_session_gone_from_redis_is_refused(store: RedisConnection) -> None:
     shared = state(store, "gone")
     store.client.delete(*shared.keys.all)
     with pytest.raises(SessionGone):
@@ -138,7 +138,7 @@ def test_a_write_to_a_session_gone_from_redis_is_refused(store: RedisStore) -> N
     assert shared.stale
 
 
-def test_the_other_worker_has_the_notice_when_the_write_is_acknowledged(store: RedisStore) -> None:
+def test_the_other_worker_has_the_notice_when_the_write_is_acknowledged(store: RedisConnection) -> None:
     """No sleep: the fence after the write guarantees the notice is on the other socket already."""
     other = other_worker(store)
     heard: list[tuple[str | None, int | None]] = []
@@ -161,7 +161,7 @@ def test_the_other_worker_has_the_notice_when_the_write_is_acknowledged(store: R
     other.notices.close()
 
 
-def test_writes_from_several_workers_at_once_are_atomic(store: RedisStore) -> None:
+def test_writes_from_several_workers_at_once_are_atomic(store: RedisConnection) -> None:
     """Eight threads, each with its own connection (as separate workers would have), toggle links on
     one partner and record clicks: every effective change bumps the version once, no click number is
     handed out twice, and the final links are what the last toggles left."""
@@ -196,7 +196,7 @@ def test_writes_from_several_workers_at_once_are_atomic(store: RedisStore) -> No
     assert {event.id for event in final.click_events()} == set(ids)
 
 
-def test_the_journal_list_is_bounded_and_counts_what_it_drops(store: RedisStore) -> None:
+def test_the_journal_list_is_bounded_and_counts_what_it_drops(store: RedisConnection) -> None:
     journal = RedisJournal(store, size=3)
     incarnation = state(store, "s1").incarnation  # drops are counted in the session's keys
     journal.incarnation_of = lambda session: incarnation

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Flask, Response, current_app, request
+from flask import Response, current_app, request
 
 from mockserver.contract.spec import DOCS_METHODS, get_spec, is_docs_path
 from mockserver.core.api_errors import (
@@ -154,8 +154,3 @@ def no_content(headers: dict[str, str] | None = None) -> Response:
     response = Response(status=204, headers=headers)
     del response.headers["Content-Type"]
     return response
-
-
-def init_app(app: Flask) -> None:
-    """Run the message checks before anything else (CORS preflights and validation included)."""
-    app.before_request_funcs.setdefault(None, []).insert(0, check_message)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Flask, Response, current_app, g, request
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIResponse
 from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
@@ -42,10 +44,10 @@ def response_violation(response: Response, operation: Operation | None = None) -
     return str(error)
 
 
-def init_app(app: Flask) -> None:
-    """Check each response to a validated request; replace a violating one with a 500 naming it."""
+def response_check_hook(app: Flask) -> Callable[[Response], Response]:
+    """The after-request hook that checks each response to a validated request, and replaces a
+    violating one with a 500 naming it."""
 
-    @app.after_request
     def check_response(response: Response) -> Response:
         if "valid_request" not in g or request.method == "HEAD" or request.path.startswith("/__admin"):
             return response
@@ -57,3 +59,5 @@ def init_app(app: Flask) -> None:
         app.logger.error("response breaks the spec: %s", violation)
         detail = f"{request.method} {request.path} answered {response.status_code}: {violation}"
         return render_error(ApiError.of(RESPONSE_VALIDATION_FAILED, detail))
+
+    return check_response

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus, unquote_to_bytes
@@ -350,9 +350,12 @@ def compiled_operations(app: Flask) -> dict[tuple[str, str], CompiledOperation] 
     return compiled
 
 
-def init_app(app: Flask, spec: Spec, validator: str, admin_spec: Spec, forward_invalid: bool = False) -> None:
-    """Validate every request before its view: the public API's against `spec`, /__admin's against
-    `admin_spec`, none of the documentation's (`spec.is_docs_path`). With `forward_invalid` (the proxy),
+def init_app(
+    app: Flask, spec: Spec, validator: str, admin_spec: Spec, forward_invalid: bool = False
+) -> Callable[[], None]:
+    """Keep the spec and its compiled validators on the app; the before-request hook that validates
+    every request: the public API's against `spec`, /__admin's against `admin_spec`, none of the
+    documentation's (`spec.is_docs_path`). With `forward_invalid` (the proxy),
     an API request's error is kept on `g` as `request_error` for the view, which forwards the request
     all the same."""
     app.extensions[SPEC_EXTENSION] = spec
@@ -361,7 +364,6 @@ def init_app(app: Flask, spec: Spec, validator: str, admin_spec: Spec, forward_i
     elif validator != "openapi-core":
         raise ValueError(f"validator must be 'compiled' or 'openapi-core', got {validator!r}")
 
-    @app.before_request
     def validate() -> None:
         if request.path.startswith("/__admin"):
             g.valid_request = validate_current_request(admin_spec)
@@ -375,3 +377,5 @@ def init_app(app: Flask, spec: Spec, validator: str, admin_spec: Spec, forward_i
                 g.request_error = error
             return
         g.valid_request = validate_current_request()
+
+    return validate

@@ -11,9 +11,10 @@ import hmac
 import ipaddress
 import re
 import socket
+from collections.abc import Callable
 from functools import lru_cache
 
-from flask import Flask, request
+from flask import request
 
 from mockserver.core.api_errors import ADMIN_FORBIDDEN, ApiError
 from mockserver.core.settings import Settings
@@ -124,12 +125,12 @@ def _bearer_is(token: str) -> bool:
     return sent is not None and hmac.compare_digest(sent.encode(), token.encode())
 
 
-def init_app(app: Flask, settings: Settings) -> None:
-    """Check admin requests ahead of the hooks registered so far (call it after `cors.init_app`: another
-    host gets this 403, not a CORS answer). An empty token counts as none."""
+def admin_access_hook(settings: Settings) -> Callable[[], None]:
+    """The before-request hook that refuses `/__admin` to other hosts without the token (an empty
+    token counts as none)."""
     token = settings.admin_token or None
 
     def admin_access() -> None:
         check_admin_access(token)
 
-    app.before_request_funcs.setdefault(None, []).insert(0, admin_access)
+    return admin_access

@@ -10,9 +10,10 @@ could otherwise reset the state blind; only origins configured explicitly open i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import Flask, Response, request
+from flask import Response, request
 
 from mockserver.contract.message_checks import allowed_methods
 from mockserver.core.api_errors import (
@@ -122,12 +123,10 @@ def _allow_origin(policy: OriginPolicy, response: Response) -> Response:
     return response
 
 
-def init_app(app: Flask) -> None:
-    """Check origins and answer preflights before validation runs; name allowed origins on every answer.
-
-    The origins come from the app's settings (`cors_origins`).
-    """
-    policy = OriginPolicy.of(app.config["MOCKSERVER_SETTINGS"])
+def origin_hooks(settings: Settings) -> tuple[Callable[[], Response | None], Callable[[Response], Response]]:
+    """The before-request hook that refuses origins not allowed and answers preflights, and the
+    after-request hook that names an allowed origin on every answer (`settings.cors_origins`)."""
+    policy = OriginPolicy.of(settings)
 
     def check_origin() -> Response | None:
         return _check(policy)
@@ -135,5 +134,4 @@ def init_app(app: Flask) -> None:
     def allow_origin(response: Response) -> Response:
         return _allow_origin(policy, response)
 
-    app.before_request_funcs.setdefault(None, []).insert(0, check_origin)
-    app.after_request(allow_origin)
+    return check_origin, allow_origin

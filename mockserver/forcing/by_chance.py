@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import Flask, Response, g, request
+from flask import Response, g, request
 
 from mockserver.contract.validation import valid_request
 from mockserver.core.channels import ANSWERED_BY_KEY, DELAY_KEY, FAULT_KEY
@@ -87,11 +88,11 @@ def apply_chaos(chaos: Chaos) -> Response | None:
     return None
 
 
-def init_app(app: Flask, settings: Settings) -> None:
-    """Register the draw when latency, errors or faults are asked for (after rules: they come first)."""
+def chaos_hook(settings: Settings) -> Callable[[], Response | None] | None:
+    """The before-request hook that draws latency, errors and faults; None when none is asked for."""
     latency = parse_latency(settings.latency) if settings.latency else None
     if latency is None and not settings.error_rate and not settings.fault_rate:
-        return
+        return None
     seed = settings.seed if settings.chaos_seed is None else settings.chaos_seed
     chaos = Chaos(latency, settings.error_rate, settings.fault_rate, seed)
-    app.before_request(lambda: apply_chaos(chaos))
+    return lambda: apply_chaos(chaos)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
-from flask import Flask, Response, after_this_request, g, request
+from flask import Response, after_this_request, g, request
 
 from mockserver.contract.spec import Operation, named_examples
 from mockserver.contract.validation import valid_request
@@ -201,8 +201,3 @@ def _preference_applied(response: Response) -> Response:
         response.headers["Preference-Applied"] = f"{earlier}, {applied}" if earlier else applied
         response.vary.add("Prefer")
     return response
-
-
-def init_app_inner(app: Flask) -> None:
-    """Before the journal wraps the app: the control parameters leave the query for the app's time."""
-    app.wsgi_app = ControlParameters(app.wsgi_app)  # type: ignore[method-assign]

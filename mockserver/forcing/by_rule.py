@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
-from flask import Flask, Response, after_this_request, g, request
+from flask import Response, after_this_request, g, request
 
 from mockserver.contract.validation import valid_request
 from mockserver.core.channels import (
@@ -121,10 +121,3 @@ def _cut(content: bytes, fault: str) -> Iterator[bytes]:
     if fault == "truncate" and content:
         yield content[: len(content) // 2]
     raise ConnectionAbortedError(f"a {fault} fault: the connection is dropped on purpose")
-
-
-def init_app(app: Flask) -> None:
-    """After validation and sessions are registered (the hook reads both); delays and faults outside
-    everything else."""
-    app.before_request(forced_answer)
-    app.wsgi_app = Outgoing(app.wsgi_app)  # type: ignore[method-assign]

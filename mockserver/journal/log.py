@@ -309,7 +309,8 @@ class JournalMiddleware:
             return None
 
 
-def init_app(app: Flask, journal: Journal, access_log: bool) -> None:
+def init_app(app: Flask, journal: Journal, access_log: bool) -> Callable[[WSGIApplication], WSGIApplication]:
+    """Keep the journal on the app; the WSGI layer that records every request in it (and logs it)."""
     app.extensions[JOURNAL_EXTENSION] = journal
     log = logging.getLogger("mockserver.access") if access_log else None
-    app.wsgi_app = JournalMiddleware(app.wsgi_app, journal, log)  # type: ignore[method-assign]
+    return lambda inner: JournalMiddleware(inner, journal, log)

@@ -24,7 +24,7 @@ from mockserver.dataset.scenario import resolve_scenario
 from mockserver.rules.book import Rule
 from mockserver.scaleout.redis_journal import FLUSH_INTERVAL, RedisJournal
 from mockserver.scaleout.redis_sessions import DatasetBuilder, RedisSessions
-from mockserver.scaleout.redis_state import RedisStore, SessionGone, StoreLate
+from mockserver.scaleout.redis_state import RedisConnection, SessionGone, StoreLate
 from mockserver.state.store import Store
 
 
@@ -67,7 +67,7 @@ class Background(threading.Thread):
     It sleeps in `select` on the subscription's socket: IDLE_CHECK while the buffer is empty,
     FLUSH_INTERVAL while entries wait, so it hardly competes with requests for the interpreter."""
 
-    def __init__(self, store: RedisStore, journal: RedisJournal) -> None:
+    def __init__(self, store: RedisConnection, journal: RedisJournal) -> None:
         super().__init__(name="mockserver-redis", daemon=True)
         self.store = store
         self.journal = journal
@@ -118,7 +118,7 @@ def init_app(
     import redis
 
     assert settings.state is not None
-    store = RedisStore(
+    store = RedisConnection(
         settings.state,
         settings.state_namespace or namespace(settings, spec),
         timeout=settings.state_timeout,

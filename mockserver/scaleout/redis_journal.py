@@ -25,7 +25,7 @@ import orjson
 
 from mockserver.core.api_errors import ErrorItem, ErrorKind
 from mockserver.journal.log import Entry, no_incarnation, with_method_and_path
-from mockserver.scaleout.redis_state import RedisStore, with_macros
+from mockserver.scaleout.redis_state import RedisConnection, with_macros
 
 COUNT_DROP = """local function count_drop(key, n)
   local session, incarnation = string.match(key, '^([^@!]+)@(%d+)$')
@@ -135,7 +135,7 @@ def _decode(raw: bytes) -> Entry:
 class RedisJournal:
     """The same interface as `journal.Journal`, over one list in Redis shared by every worker."""
 
-    def __init__(self, store: RedisStore, size: int) -> None:
+    def __init__(self, store: RedisConnection, size: int) -> None:
         self.store = store
         self.size = size
         self.key = f"{store.prefix}:journal"

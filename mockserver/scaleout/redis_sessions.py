@@ -27,7 +27,7 @@ from typing import Any
 from mockserver.contract.spec import Spec
 from mockserver.dataset.model import DataSet
 from mockserver.rules.book import Rule, RuleBook, RuleError, compile_rules
-from mockserver.scaleout.redis_state import RedisState, RedisStore, SessionGone, link_fields, with_macros
+from mockserver.scaleout.redis_state import RedisConnection, RedisState, SessionGone, link_fields, with_macros
 from mockserver.state.documents import MAX_RENDERED, RenderBudget, Renderer
 from mockserver.state.sessions import MAX_SWITCHED_PARTNERS, SESSION_ID, Session
 from mockserver.state.store import Store
@@ -119,7 +119,7 @@ class SharedRuleBook(RuleBook):
     kept in Redis, so that `times` and sequences count every worker's calls."""
 
     def __init__(
-        self, base: tuple[Rule, ...], seed: int, store: RedisStore, state: RedisState, spec: Spec
+        self, base: tuple[Rule, ...], seed: int, store: RedisConnection, state: RedisState, spec: Spec
     ) -> None:
         self._store = store
         self._state = state
@@ -197,7 +197,7 @@ class RedisSessions:
 
     def __init__(
         self,
-        store: RedisStore,
+        store: RedisConnection,
         configured: Store,
         spec: Spec,
         build: DatasetBuilder,

@@ -288,7 +288,7 @@ class Notices:
                 pubsub.close()
 
 
-class RedisStore:
+class RedisConnection:
     """The connection to Redis shared by a worker's sessions and journal; thread-safe.
 
     `timeout` bounds every call (seconds): a Redis that does not answer within it is a 503, and a write
@@ -494,7 +494,7 @@ class RedisState:
 
     def __init__(
         self,
-        store: RedisStore,
+        store: RedisConnection,
         session_id: str,
         initial_links: Iterable[tuple[str, str]],
         seed: int,

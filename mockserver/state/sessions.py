@@ -255,15 +255,15 @@ def get_sessions() -> Sessions:
     return sessions
 
 
-def init_app(app: Flask, sessions: Sessions) -> None:
-    """Pick each request's session before its view runs (admin requests included). The journal asks
-    the sessions which incarnation a request belongs to when it was refused before this."""
+def init_app(app: Flask, sessions: Sessions) -> Callable[[], None]:
+    """Keep the sessions on the app; the before-request hook that picks each request's session (admin
+    requests included). The journal asks the sessions which incarnation a request belongs to when it
+    was refused before this."""
     app.extensions[SESSIONS_EXTENSION] = sessions
     app.extensions[JOURNAL_EXTENSION].incarnation_of = sessions.incarnation
     if not isinstance(sessions, Sessions):  # kept in Redis: read again when another worker changed it
         shared: Any = sessions
 
-        @app.before_request
         def pick_shared_session() -> None:
             CURRENT_SESSION.set(shared.default)
             request.environ[INCARNATION_ENVIRON_KEY] = None  # until the store tells
@@ -271,9 +271,8 @@ def init_app(app: Flask, sessions: Sessions) -> None:
             CURRENT_SESSION.set(session)
             request.environ[INCARNATION_ENVIRON_KEY] = session.incarnation
 
-        return
+        return pick_shared_session
 
-    @app.before_request
     def pick_session() -> None:
         CURRENT_SESSION.set(sessions.default)  # first: a malformed id below must not leave another's
         session_id = session_id_of_request()
@@ -281,3 +280,5 @@ def init_app(app: Flask, sessions: Sessions) -> None:
             session = sessions.get(session_id)
             CURRENT_SESSION.set(session)
             request.environ[INCARNATION_ENVIRON_KEY] = session.incarnation
+
+    return pick_session
