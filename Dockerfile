@@ -24,6 +24,6 @@ ENV PATH=/opt/mockserver/bin:$PATH PYTHONUNBUFFERED=1 MOCKSERVER_HOST=0.0.0.0 MO
 USER mockserver
 WORKDIR /home/mockserver
 EXPOSE 4010
-HEALTHCHECK --interval=30s --timeout=5s --start-period=10s CMD ["python3", "-m", "mockserver.serving.run.healthcheck"]
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s CMD ["python3", "-m", "mockserver.serving.healthcheck"]
 ENTRYPOINT ["mockserver"]
 CMD ["serve"]

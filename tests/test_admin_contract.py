@@ -1,4 +1,4 @@
-"""The admin API is a contract too: schemathesis drives every operation of mockserver/admin-openapi.yaml
+"""The admin API is a contract too: schemathesis drives every operation of mockserver/admin/admin-openapi.yaml
 against an in-process app, in every phase and mode, with every check (see schemathesis.toml for the
 two documented status allowances), and the document is served at /__admin/openapi.yaml."""
 

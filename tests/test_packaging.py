@@ -112,7 +112,7 @@ def test_the_wheel_carries_the_repository_spec_and_scenarios_unchanged(installed
         ]
         for name in packaged:
             assert wheel.read(name) == (SCENARIOS_DIR / Path(name).name).read_bytes(), name
-    for data in ("admin-openapi.yaml", "scenario.schema.json", "py.typed"):
+    for data in ("admin/admin-openapi.yaml", "dataset/scenario.schema.json", "py.typed"):
         assert f"mockserver/{data}" in names
     assert {name.split("/")[0] for name in names} == {"mockserver", f"mockserver-{VERSION}.dist-info"}
 
@@ -134,8 +134,8 @@ def test_the_environment_imports_the_installed_package_not_the_checkout(installe
     module, spec, scenarios = map(Path, result.stdout.split())
     assert installed.venv.resolve() in module.resolve().parents
     assert ROOT not in module.resolve().parents
-    assert spec == module.parent / "data" / "openapi.yaml"
-    assert scenarios == module.parent / "data" / "scenarios"
+    assert spec == module.parent.parent / "data" / "openapi.yaml"
+    assert scenarios == module.parent.parent / "data" / "scenarios"
 
 
 def test_version_is_the_one_in_pyproject(installed: Installed) -> None:
