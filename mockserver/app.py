@@ -102,7 +102,7 @@ def create_app(settings: Settings | None = None, spec: Spec | None = None) -> Fl
     data_store = store.Store(dataset, settings.seed, settings.max_click_events)
     source = describe_dataset(settings)
     rules = compile_rules(list(dataset.rules), spec)
-    shared: tuple[Any, Any] | None = None
+    shared: tuple[sessions.SessionRegistry, journal.RequestLog] | None = None
     if settings.state is not None:
         from mockserver.scaleout import backend as redis_backend
 

@@ -15,7 +15,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from flask import Flask, current_app
 from werkzeug.wsgi import ClosingIterator
@@ -114,7 +114,34 @@ def no_incarnation(_session: str) -> int | None:
     return None
 
 
+class RequestLog(Protocol):
+    """What the app asks of a journal, wherever it is kept: in this process (`Journal`) or in Redis,
+    shared by every worker (`scaleout.redis_journal.RedisJournal`)."""
+
+    size: int
+    incarnation_of: Callable[[str], int | None]
+
+    @property
+    def dropped(self) -> int:
+        """Entries pushed out by the bound since start-up (over every session)."""
+        ...
+
+    def record(self, entry: Entry) -> None: ...
+
+    def dropped_for(self, session: str | None) -> int: ...
+
+    def clear(self, session: str | None = None) -> None: ...
+
+    def entries(self, session: str | None = None) -> list[Entry]: ...
+
+    def matching(
+        self, method: str | None = None, path: str | None = None, session: str | None = None
+    ) -> Iterator[Entry]: ...
+
+
 class Journal:
+    """The journal in this process: the newest `size` entries, oldest first; thread-safe."""
+
     def __init__(self, size: int) -> None:
         self.size = size
         self._entries: deque[Entry] = deque(maxlen=size)
@@ -189,8 +216,8 @@ def with_method_and_path(entries: Iterable[Entry], method: str | None, path: str
         yield entry
 
 
-def get_journal() -> Journal:
-    journal: Journal = current_app.extensions[JOURNAL_EXTENSION]
+def get_journal() -> RequestLog:
+    journal: RequestLog = current_app.extensions[JOURNAL_EXTENSION]
     return journal
 
 
@@ -242,7 +269,7 @@ class JournalMiddleware:
     function call per request.
     """
 
-    def __init__(self, wsgi_app: WSGIApplication, journal: Journal, log: logging.Logger | None) -> None:
+    def __init__(self, wsgi_app: WSGIApplication, journal: RequestLog, log: logging.Logger | None) -> None:
         self.wsgi_app = wsgi_app
         self.journal = journal
         self.log = log
@@ -309,7 +336,9 @@ class JournalMiddleware:
             return None
 
 
-def init_app(app: Flask, journal: Journal, access_log: bool) -> Callable[[WSGIApplication], WSGIApplication]:
+def init_app(
+    app: Flask, journal: RequestLog, access_log: bool
+) -> Callable[[WSGIApplication], WSGIApplication]:
     """Keep the journal on the app; the WSGI layer that records every request in it (and logs it)."""
     app.extensions[JOURNAL_EXTENSION] = journal
     log = logging.getLogger("mockserver.access") if access_log else None

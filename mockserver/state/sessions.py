@@ -26,7 +26,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from flask import Flask, current_app, request
 
@@ -65,8 +65,54 @@ class Session:
         self.renderer.release()
 
 
+class SessionRegistry(Protocol):
+    """What the app asks of its sessions, wherever they are kept: in this process (`Sessions`) or in
+    Redis, shared by every worker (`scaleout.redis_sessions.RedisSessions`)."""
+
+    ttl: float
+    max_sessions: int
+
+    @property
+    def default(self) -> Session:
+        """What requests without `X-Mock-Session` use, and what new sessions fork from."""
+        ...
+
+    @property
+    def evicted(self) -> int:
+        """Sessions dropped for the bound or the TTL since start-up."""
+        ...
+
+    def get(self, session_id: str) -> Session:
+        """The session with this id, made when it has none live."""
+        ...
+
+    def incarnation(self, session_id: str) -> int | None:
+        """The incarnation a request naming this id belongs to; None for an id that is no session's."""
+        ...
+
+    def switch(
+        self,
+        session_id: str | None,
+        dataset: DataSet,
+        seed: int,
+        source: str,
+        rules: tuple[Rule, ...] = (),
+        body: Any = None,
+    ) -> Session:
+        """Serve another data set, to one session or by default (None)."""
+        ...
+
+    def ids(self) -> list[str]:
+        """The live sessions' ids, least recently used first."""
+        ...
+
+    def usage(self) -> dict[str, dict[str, int]]:
+        """Each server-wide bound: its limit, what is used, what it dropped."""
+        ...
+
+
 class Sessions:
-    """The live sessions, least recently used first; thread-safe."""
+    """The live sessions in this process, least recently used first; thread-safe."""
 
     def __init__(
         self,
@@ -249,13 +295,13 @@ def session_id_of_request() -> str | None:
     return raw
 
 
-def get_sessions() -> Sessions:
-    """The app's sessions: a `Sessions`, or `redis_sessions.RedisSessions`, which has its interface."""
-    sessions: Sessions = current_app.extensions[SESSIONS_EXTENSION]
+def get_sessions() -> SessionRegistry:
+    """The app's sessions, in this process or in Redis."""
+    sessions: SessionRegistry = current_app.extensions[SESSIONS_EXTENSION]
     return sessions
 
 
-def init_app(app: Flask, sessions: Sessions) -> Callable[[], None]:
+def init_app(app: Flask, sessions: SessionRegistry) -> Callable[[], None]:
     """Keep the sessions on the app; the before-request hook that picks each request's session (admin
     requests included). The journal asks the sessions which incarnation a request belongs to when it
     was refused before this."""
