@@ -1,6 +1,11 @@
 """Checks on the HTTP message itself, before the spec is consulted: the method's spelling, the Host
-header HTTP/1.1 requires, the body's encodings, and a body that is whole (never act on a request the
-client did not finish); and the 204 answer, which has neither body nor Content-Type."""
+header HTTP/1.1 requires, and the body; and the 204 answer, which has neither body nor Content-Type.
+
+The body is checked here and only here, whichever server runs the app: the server front (granian)
+reads it within the size limit and marks one that did not arrive whole (`BODY_PROBLEM`), waitress
+reads it whole before calling the app, and `body_of_request` reads it once, for every stage after it
+(encodings, size, a body shorter than announced). `contract.validation` only parses what it returns.
+"""
 
 from __future__ import annotations
 
@@ -114,8 +119,10 @@ def check_body_encoding() -> None:
         )
 
 
-def read_body() -> bytes:
-    """The whole body; 413 over the limit, 400 when fewer bytes came than Content-Length announced."""
+def body_of_request() -> bytes:
+    """The whole body, read once: 415 for an encoding the mock would have to undo, 413 over the limit,
+    400 when fewer bytes came than Content-Length announced."""
+    check_body_encoding()
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     size = request.content_length
     if limit is not None and size is not None and size > limit:

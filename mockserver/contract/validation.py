@@ -24,7 +24,7 @@ from openapi_core.validation.request.exceptions import (
 from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
 
 from mockserver.contract.compiled import UNPARSED, CompiledOperation, Unmarshalled, compile_spec
-from mockserver.contract.message_checks import check_body_encoding, read_body
+from mockserver.contract.message_checks import body_of_request
 from mockserver.contract.query_arrays import (
     ListParameters,
     join_repeated_lists,
@@ -218,8 +218,7 @@ def _parse_json_body() -> Any:
 
     Done before openapi-core, whose own messages crash on bad UTF-8.
     """
-    check_body_encoding()
-    raw = read_body()
+    raw = body_of_request()
     if not raw or request.mimetype not in JSON_MEDIA_TYPES:
         return UNPARSED
     try:

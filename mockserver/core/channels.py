@@ -43,7 +43,7 @@ OPERATION_ENVIRON_KEY = "mockserver.operation_id"
 """The id of the operation a request matched. Written by `contract.validation`; read by the journal."""
 
 BODY_ENVIRON_KEY = "mockserver.body"
-"""The body as read, once. Written by `contract.message_checks.read_body`; read by the journal and
+"""The body as read, once. Written by `contract.message_checks.body_of_request`; read by the journal and
 rules (`forcing.by_rule`)."""
 
 ERROR_ENVIRON_KEY = "mockserver.error"
