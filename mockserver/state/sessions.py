@@ -191,15 +191,6 @@ class Sessions:
         self._sessions.pop(session_id).release()
         self.evicted += 1
 
-    def drop(self, session_id: str) -> bool:
-        """Forget a session; True when it existed."""
-        with self._lock:
-            session = self._sessions.pop(session_id, None)
-        if session is None:
-            return False
-        session.release()
-        return True
-
     def ids(self) -> list[str]:
         with self._lock:
             self._expire(self.clock())
