@@ -1,4 +1,4 @@
-"""Command line: `mockserver serve`, `proxy` and `check`. The only place errors become exit codes."""
+"""Command line: `mockserver serve`, `proxy`, `check` and `fuzz`. The only place errors become exit codes."""
 
 from __future__ import annotations
 

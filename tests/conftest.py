@@ -61,12 +61,6 @@ def faker_app() -> Flask:
 
 
 @pytest.fixture
-def faker_client(faker_app: Flask) -> Iterator[FlaskClient]:
-    with faker_app.test_client() as test_client:
-        yield test_client
-
-
-@pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
 

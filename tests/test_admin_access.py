@@ -16,13 +16,14 @@ from collections.abc import Iterator
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from raw_http import parse_raw_response, send_raw
 from support import ALICE, API, AS_ALICE, P01, assert_errors, item, links, make_app, send
 from werkzeug.test import TestResponse
 
 from mockserver import Settings
 from mockserver.edge.admin_access import is_loopback
 from mockserver.serving.run import admin_notice, announce
-from mockserver.testing.live import LiveServer, Reply, parse_raw_response, python_environment
+from mockserver.testing.live import LiveServer, Reply, python_environment
 
 ADMIN_FORBIDDEN = (403, "admin_forbidden", "Admin API not reachable")
 TOKEN = "s3cret-admin-token"
@@ -228,7 +229,7 @@ def test_the_server_sees_the_client_address(public: LiveServer) -> None:
 
 def test_http_1_1_without_host_on_every_interface_is_a_400_naming_it(public: LiveServer) -> None:
     """Bound to 0.0.0.0, Werkzeug took the listening address for the host name: a 403 instead."""
-    reply = parse_raw_response(public.raw(b"GET /__admin/health HTTP/1.1\r\nConnection: close\r\n\r\n"))
+    reply = parse_raw_response(send_raw(public, b"GET /__admin/health HTTP/1.1\r\nConnection: close\r\n\r\n"))
     assert reply.status == 400, reply.text()
     assert reply.json()["errors"] == [
         {
@@ -239,7 +240,7 @@ def test_http_1_1_without_host_on_every_interface_is_a_400_naming_it(public: Liv
             "source": {"header": "Host"},
         }
     ]
-    old = parse_raw_response(public.raw(b"GET /__admin/health HTTP/1.0\r\n\r\n"))
+    old = parse_raw_response(send_raw(public, b"GET /__admin/health HTTP/1.0\r\n\r\n"))
     assert (old.status, old.json()) == (200, {"status": "ok"})
 
 

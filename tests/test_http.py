@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from raw_http import parse_raw_response, send_raw
 from support import (
     API,
     INITIAL_STATE,
@@ -42,7 +43,7 @@ from support import (
     unchanged,
 )
 
-from mockserver.testing.live import LiveServer, Reply, parse_raw_response
+from mockserver.testing.live import LiveServer, Reply
 
 
 def live_getter(live: LiveServer) -> Getter:
@@ -86,7 +87,7 @@ def _post_chunked(target: str, body: bytes) -> bytes:
 
 
 def _raw_reply(live: LiveServer, payload: bytes, timeout: float = 10.0) -> Reply:
-    raw = live.raw(payload, timeout=timeout)
+    raw = send_raw(live, payload, timeout=timeout)
     assert raw, "the server closed the connection without answering"
     reply = parse_raw_response(raw)
     length = reply.headers.get("content-length")
@@ -299,7 +300,7 @@ def test_live_hostile_request_then_a_normal_one_on_the_same_connection(live: Liv
     ).encode() + nested
     second = _http11(f"{API}/{P01}".encode())
     with live_unchanged(live):
-        raw = live.raw(first + second, responses=2)
+        raw = send_raw(live, first + second, responses=2)
         one = parse_raw_response(raw)
         length = int(one.headers["content-length"])
         rest = raw.partition(b"\r\n\r\n")[2]

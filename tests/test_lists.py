@@ -46,7 +46,6 @@ def load_scenario_yaml(name: str) -> Json:
 
 DEFAULT = load_scenario_yaml("default")
 EDGE = load_scenario_yaml("edge-cases")
-EMPTY = load_scenario_yaml("empty")
 
 
 # The model, as the scenario files describe it.

@@ -17,7 +17,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from support import NO_SUCH_ID, P07, P08
 
+from mockserver import pytest_plugin
 from mockserver.pytest_plugin import MockSession
+from mockserver.testing import client, live
 from mockserver.testing.live import LiveServer, MockEndpoint
 
 pytest_plugins = ["pytester"]
@@ -453,6 +455,14 @@ def test_the_plugin_imports_no_flask(pytester: pytest.Pytester) -> None:
     )
     result = pytester.run(sys.executable, "-c", code, timeout=60)
     assert result.ret == 0, result.stderr.str()
+
+
+def test_the_documented_names_import_from_the_plugin() -> None:
+    """docs/pytest-plugin.md: consumers import the fixtures' types from `mockserver.pytest_plugin`."""
+    assert pytest_plugin.MockSession is client.MockSession
+    assert pytest_plugin.AdminError is client.AdminError
+    assert pytest_plugin.MockEndpoint is live.MockEndpoint
+    assert set(pytest_plugin.__all__) == {"AdminError", "MockEndpoint", "MockSession"}
 
 
 def test_url_for(shared: LiveServer) -> None:

@@ -22,6 +22,7 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
+from raw_http import parse_raw_response, send_raw
 from support import (
     API,
     AS_BOB,
@@ -44,7 +45,7 @@ from mockserver.cli import cli
 from mockserver.dataset.scenario import load_scenario
 from mockserver.proxy import forwarding as proxy
 from mockserver.serving.offload import Offload
-from mockserver.testing.live import LiveServer, Reply, free_port, parse_raw_response
+from mockserver.testing.live import LiveServer, Reply, free_port
 
 DRIFTED = "drifted"
 
@@ -732,7 +733,9 @@ def test_dot_segments_are_refused_not_forwarded(
 ) -> None:
     """Finding: `/base/api/../../secret` reached the upstream, outside its base path."""
     before = len(scripted.requests)
-    raw = scripted_proxy.raw(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Script: echo\r\n\r\n".encode())
+    raw = send_raw(
+        scripted_proxy, f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Script: echo\r\n\r\n".encode()
+    )
     reply = parse_raw_response(raw)
     assert reply.status == 400, raw[:500]
     (error,) = reply.json()["errors"]

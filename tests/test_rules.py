@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from raw_http import read_responses
 from support import (
     API,
     AS_BOB,
@@ -37,7 +38,7 @@ from mockserver.dataset.scenario import ScenarioError, load_scenario
 from mockserver.journal.log import Entry
 from mockserver.journal.patterns import Pattern
 from mockserver.rules.book import MAX_RULES, RuleBook, compile_rules
-from mockserver.testing.live import LiveServer, Reply, python_environment, read_responses
+from mockserver.testing.live import LiveServer, Reply, python_environment
 
 DEFAULT_YAML = (SCENARIOS_DIR / "default.yaml").read_text(encoding="utf-8")
 UNKNOWN_PARTNER = SPEC.resolved["components"]["examples"]["UnknownPartner"]["value"]

@@ -22,10 +22,11 @@ from typing import Any
 
 import pytest
 import yaml
+from raw_http import parse_raw_response, read_responses, send_raw
 from support import API, MIB, P01, VALID_CLICK
 
 from mockserver.contract.spec import ADMIN_SPEC_PATH
-from mockserver.testing.live import LiveServer, Reply, parse_raw_response, read_responses
+from mockserver.testing.live import LiveServer, Reply
 
 READ_TIMEOUT = 1.0
 MAX_CLICK_EVENTS = 40
@@ -224,8 +225,9 @@ def test_raw_utf8_in_a_query_passes_the_proxy_percent_encoded() -> None:
     try:
         proxy = LiveServer.start("--upstream", upstream.base, subcommand="proxy")
         try:
-            raw = proxy.raw(
-                f"GET {API}/{P01}?x=é HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode()
+            raw = send_raw(
+                proxy,
+                f"GET {API}/{P01}?x=é HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode(),
             )
             reply = parse_raw_response(raw)
         finally:

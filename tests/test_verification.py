@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from raw_http import complete_responses, read_responses
 from support import API, AS_BOB, JSON, P01, P08, VALID_CLICK, make_app, post_click, send
 
 from mockserver.journal.log import MAX_BODY
-from mockserver.testing.live import LiveServer, Reply, complete_responses, read_responses
+from mockserver.testing.live import LiveServer, Reply
 
 SESSION = {"X-Mock-Session": "verify-1"}
 

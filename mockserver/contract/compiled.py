@@ -4,7 +4,7 @@ openapi-core re-walks the spec on every call (3–15 ms a request here). This mo
 at start-up: each operation gets its parameters' casters and compiled JSON Schema validators (the same
 `OAS31Validator` openapi-core uses) and its body's media types and validator. It raises the same
 openapi-core exception types, so `validation` words both paths' errors with the same code, and
-`tests/test_compiled.py` proves both paths accept and reject the same requests the same way.
+`tests/test_validators.py` proves both paths accept and reject the same requests the same way.
 """
 
 from __future__ import annotations

@@ -50,7 +50,8 @@ def allowed_methods(path: str) -> list[str]:
 
 
 def check_body_arrived() -> None:
-    """The front (`rsgi`) stopped reading a body that did not arrive whole: answer, never act on it."""
+    """The front (`serving.front`) stopped reading a body that did not arrive whole: answer, never act
+    on it."""
     problem = request.environ.get(BODY_PROBLEM)
     if not problem:
         return

@@ -1,4 +1,6 @@
-"""Request validation against the spec (before any view runs) and the optional response self-check."""
+"""Request validation against the spec, before any view runs: the before-request hook, the reading of
+the query and the JSON body, and one mapping of both validators' failures to JSON:API errors. (The
+optional check of responses is `response_check`.)"""
 
 from __future__ import annotations
 

@@ -115,7 +115,5 @@ SESSIONS_EXTENSION = "mockserver.sessions"
 REDIS_EXTENSION = "mockserver.redis"
 """The Redis background (journal appends, change notices) of an app with `--state` (`scaleout.backend`);
 a reload hands it to the new app."""
-UPSTREAM_EXTENSION = "mockserver.upstream"
-"""The proxy's upstream (`proxy.forwarding.init_app`)."""
 DOCS_DOCUMENT_EXTENSION = "mockserver.docs_document"
 """The /docs page's spec with live ids, and the data set it was made for (`edge.docs_page`)."""

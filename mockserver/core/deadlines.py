@@ -30,10 +30,6 @@ class Timer:
     def cancel(self) -> None:
         self.cancelled = True
 
-    @property
-    def remaining(self) -> float:
-        return max(0.0, self.when - time.monotonic())
-
 
 class Deadlines:
     """Timers on one daemon thread, started on first use."""

@@ -95,7 +95,7 @@ class Settings:
     watch: bool = False
     """`serve --watch`: edits to the spec and the scenario file are served as soon as they load."""
     server: str = "granian"
-    """The server `serve` runs: "granian" (with the RSGI front, `rsgi`) or "waitress" (WSGI)."""
+    """The server `serve` runs: "granian" (with the RSGI front, `serving.front`) or "waitress" (WSGI)."""
     threads: int | None = None
     """Python threads serving requests; None takes the server's own default."""
     workers: int = 1

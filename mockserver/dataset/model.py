@@ -101,4 +101,4 @@ class DataSet:
     """The user a request without an Authorization header acts as; None means the first user."""
     rules: tuple[dict[str, Any], ...] = ()
     """Rule definitions of a scenario (`rules:`), checked against the spec when it was loaded with one;
-    `rules.compile_rules` makes them answer."""
+    `rules.book.compile_rules` makes them answer."""

@@ -1,4 +1,4 @@
-"""Scenario files: safe YAML (`scenario_file`) -> JSON Schema -> reference checks -> frozen model objects."""
+"""Scenario files: safe YAML (`yaml_reader`) -> JSON Schema -> reference checks -> frozen model objects."""
 
 from __future__ import annotations
 

@@ -82,7 +82,7 @@ def _check_host(token: str | None) -> None:
     that page's own origin. Refusing every other host name closes that door. The header is read as
     sent: Werkzeug's `request.host` is empty for a value it finds invalid (`:80`, `@`, `a_b`), and an
     empty host must not pass. An HTTP/1.0 request may come without Host (HTTP/1.1 has been refused by
-    then, see `framing.check_host`): no browser sends one, so there is no name to check.
+    then, see `contract.message_checks.check_host`): no browser sends one, so there is no name to check.
     """
     sent: str | None = request.environ.get("HTTP_HOST")
     if sent is None:

@@ -18,7 +18,7 @@ PARTNER_ID_OPERATIONS = ("getPartner", "createPartnerClickEvent", "connectPartne
 TOKEN_ENV = "MOCKSERVER_FUZZ_TOKEN"
 """The bearer token reaches `st run` through this variable: never on a command line or in a file."""
 
-EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+EXIT_OK, EXIT_FAILED = 0, 1
 
 
 class CampaignError(MockServerError):

@@ -266,10 +266,6 @@ class Pattern:
     def find(self, entries: Iterable[Entry]) -> Iterator[Entry]:
         return (entry for entry in entries if self.matches(entry))
 
-    def near_misses(self, entries: list[Entry], limit: int = NEAR_MISSES) -> list[Comparison]:
-        """The closest entries, nearest first; among equals, the newest first."""
-        return _nearest([self.compare(entry) for entry in reversed(entries)], limit)
-
     def search(self, entries: list[Entry], limit: int = NEAR_MISSES) -> tuple[list[Entry], list[Comparison]]:
         """The matching entries, oldest first, and when there is none the near misses: one pass over
         the entries (a costly path pattern runs once per entry)."""

@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import orjson
-from flask import Blueprint, Flask, Response, current_app, g, request
+from flask import Blueprint, Flask, Response, g, request
 
 from mockserver.contract.response_check import response_violation
 from mockserver.contract.spec import Operation, get_spec
@@ -43,7 +43,7 @@ from mockserver.core.api_errors import (
     ApiError,
     ErrorItem,
 )
-from mockserver.core.channels import ERROR_ENVIRON_KEY, JOURNAL_AT_CLOSE_KEY, UPSTREAM_EXTENSION
+from mockserver.core.channels import ERROR_ENVIRON_KEY, JOURNAL_AT_CLOSE_KEY
 from mockserver.core.deadlines import DEADLINES
 from mockserver.core.startup_errors import MockServerError
 from mockserver.proxy.recording import Recorder
@@ -487,7 +487,6 @@ def init_app(app: Flask, upstream: Upstream, strict: bool, recorder: Recorder | 
             raise
 
     app.register_blueprint(bp)
-    app.extensions[UPSTREAM_EXTENSION] = upstream
 
 
 def _answer(
@@ -537,8 +536,3 @@ def _json(body: bytes) -> Any:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
         return None
-
-
-def get_upstream() -> Upstream | None:
-    upstream: Upstream | None = current_app.extensions.get(UPSTREAM_EXTENSION)
-    return upstream

@@ -1,7 +1,7 @@
 """Rules: answers chosen by request content, declared in a scenario file (`rules:`) or added at run time
 through `/__admin/rules`, so that a frontend sees any state and its retry logic can be tested.
 
-A rule matches like a journal pattern (`request_patterns.Pattern`: operation, method and path, query,
+A rule matches like a journal pattern (`journal.patterns.Pattern`: operation, method and path, query,
 headers and JSON body subsets) and answers with `respond`, or with the next reply of `sequence` (the
 last one repeats: first call 503, then 200), at most `times` times. A reply names a status and a body
 (literal, or a named example of the spec) and may add headers, a delay or a transport fault; one with
@@ -10,7 +10,7 @@ no status, body or example lets the mock answer as usual, late or with extra hea
 Rules are checked when they are loaded: the operation must exist, the status must be one it declares,
 the body must fit that response's schema and a `Content-Type` header must be a media type it declares,
 unless the rule says `contract_violation: true`. Whatever the rule says, its path pattern must be one
-RE2 compiles (see `request_patterns`), its headers valid HTTP fields, and none of them one that frames
+RE2 compiles (see `journal.patterns`), its headers valid HTTP fields, and none of them one that frames
 the message or the connection (those are the server's: a rule's `Content-Length` would desynchronize
 the answers that follow on the connection). Each session has its own rule book (the data set's rules
 plus those added for it, at most MAX_RULES), with its own counts, indexed by operation: a request

@@ -133,7 +133,7 @@ def _decode(raw: bytes) -> Entry:
 
 
 class RedisJournal:
-    """The same interface as `journal.Journal`, over one list in Redis shared by every worker."""
+    """The same interface as `journal.log.Journal`, over one list in Redis shared by every worker."""
 
     def __init__(self, store: RedisConnection, size: int) -> None:
         self.store = store

@@ -219,8 +219,6 @@ class RedisSessions:
         """Partners of the switched-to data sets this worker keeps built."""
         self.max_click_events = configured.max_click_events
         self.clock = clock
-        self.dropped_snapshots = 0
-        """Snapshots this worker dropped for the bound or the TTL since start-up."""
         self.renders = RenderBudget(max_rendered)
         self._built: OrderedDict[str, Built] = OrderedDict()
         renderer = Renderer(configured, budget=self.renders)
@@ -357,7 +355,6 @@ class RedisSessions:
 
     def _drop_snapshot(self, key: str) -> None:
         self._local.pop(key).release()
-        self.dropped_snapshots += 1
 
     def _create(self, key: str) -> None:
         """Make a session in Redis unless another worker just did: a named one from the default's data
@@ -450,12 +447,3 @@ class RedisSessions:
             },
             "switched_partners": {"limit": self.max_switched_partners, "used": switched},
         }
-
-    def drop(self, session_id: str) -> bool:
-        keys = self.store.session_keys(session_id)
-        with self._lock:
-            session = self._local.pop(session_id, None)
-            if session is not None:
-                session.release()
-        self.store.client.zrem(self.store.sessions_key, session_id)
-        return bool(self.store.client.delete(*keys.all))

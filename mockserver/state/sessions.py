@@ -7,7 +7,7 @@ least recently used is evicted. A request naming an expired or evicted session s
 new incarnation, whose journal does not show the old one's entries.
 
 What sessions hold is bounded for the whole server, not per session: the click events of all of them
-together (`state.ClickBudget`), the rendered partners their renderers cache (`documents.RenderBudget`),
+together (`mutable.ClickBudget`), the rendered partners their renderers cache (`documents.RenderBudget`),
 and the partners of the data sets switched to at run time (past that bound, the least recently used
 sessions holding such a data set are evicted).
 
@@ -237,15 +237,6 @@ class Sessions:
         self._sessions.pop(session_id).release()
         self.evicted += 1
 
-    def drop(self, session_id: str) -> bool:
-        """Forget a session; True when it existed."""
-        with self._lock:
-            session = self._sessions.pop(session_id, None)
-        if session is None:
-            return False
-        session.release()
-        return True
-
     def ids(self) -> list[str]:
         with self._lock:
             self._expire(self.clock())
@@ -285,7 +276,7 @@ def session_id_of_request() -> str | None:
         return None
     if not SESSION_ID.fullmatch(raw):
         shown = raw if len(raw) <= 40 else raw[:40] + "…"
-        # Not ASCII: under granian the value is a stand-in for bytes it could not read (see rsgi).
+        # Not ASCII: under granian the value is a stand-in for bytes it could not read (see serving.front).
         got = repr(shown) if raw.isascii() else "bytes outside ASCII"
         raise ApiError.of(
             INVALID_SESSION,

@@ -17,7 +17,7 @@ __all__ = ["ClickEvent", "Store", "current_session", "get_store"]
 
 
 class Store:
-    """The data set, indexed once, and the state requests change (`state`: in memory by default, or
+    """The data set, indexed once, and the state requests change (`mutable.State`: in memory by default, or
     shared through Redis)."""
 
     def __init__(

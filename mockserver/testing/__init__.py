@@ -1,2 +1,4 @@
-"""Apart from the layers: a server as a child process with a client for it (`live`), for the tests,
-the benchmarks, the fuzz campaign and the pytest plugin. It imports nothing else of the package."""
+"""Apart from the layers, importing nothing else of the package: a server as a child process with an
+HTTP client for it (`live`), for the tests, the benchmarks and the fuzz campaign; and the mock's client
+for one test (`client`: a session of its own, its data, `assert_called` and `assert_no_violations`),
+with the wording of its failures (`failures`), which the pytest plugin hands its consumers."""
