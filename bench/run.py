@@ -17,24 +17,15 @@ from __future__ import annotations
 import sys
 
 from benchlib.common import ROOT, log
-from benchlib.machine import load_average
-from benchlib.running import run_command, stop_everything
-from benchlib.servers import BenchServer
+from benchlib.running import run_command
 from benchlib.tools import install_tools
-from benchlib.workspace import Workspace, prepare_workspace, resolve_spec
+from benchlib.turns import finish_load
+from benchlib.workspace import prepare_workspace, resolve_spec
 from runlib.lineup import make_servers, mock_extra_args, time_startups
 from runlib.load import Wrk, run_load, warm_up
 from runlib.options import parse_args
 from runlib.report import Results, publish
 from runlib.scenarios import check_scenarios, pick_scenarios
-
-
-def finish_load(servers: list[BenchServer], workspace: Workspace) -> None:
-    """RSS after all the load, the load average at the end; then every server is stopped."""
-    for s in servers:
-        s.rss_after_kib = s.rss_kib()
-    workspace.info["load average (end)"] = load_average()
-    stop_everything()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     wrk = Wrk(tools.wrk, options.threads, options.timeout, workspace.raw_log)
     warm_up(servers, scenarios, wrk, options.warmup)
     samples = run_load(servers, scenarios, options, wrk)
-    finish_load(servers, workspace)
+    finish_load(servers, info)
 
     publish(Results(options, workspace, servers, scenarios, checks, samples, mock_extra))
     log(f"\nreport: {options.output}  (raw wrk output: {workspace.raw_log})")

@@ -22,10 +22,10 @@ import subprocess
 import sys
 
 from benchlib.common import BENCH, RESULTS, ROOT, BenchError, log
-from benchlib.machine import load_average
-from benchlib.running import run_command, stop_everything
+from benchlib.running import run_command
 from benchlib.servers import BenchServer, mock_server, prism_server
 from benchlib.tools import Tools, ensure_prism, ensure_wrk, resolve_server_cmd
+from benchlib.turns import finish_load
 from benchlib.workspace import Workspace, prepare_workspace, resolve_spec
 from scalelib.check import CheckResult, check_urls
 from scalelib.load import VARIED_LUA, Load, Wrk, run_load, warm_up
@@ -173,10 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     wrk = Wrk(tools.wrk, options.connections, options.timeout, workspace.raw_log)
     warm_up(servers, loads, wrk, options.warmup)
     samples = run_load(servers, loads, wrk, options.duration, options.repeat)
-    for s in servers:
-        s.rss_after_kib = s.rss_kib()
-    info["load average (end)"] = load_average()
-    stop_everything()
+    finish_load(servers, info)
 
     publish(Results(options, workspace, servers, loads, urls, checks, samples, notes))
     log(f"\nreport: {options.output}  (run folder: {workspace.run_dir})")

@@ -60,6 +60,17 @@ def machine_table(info: dict[str, str]) -> str:
     return f"| | |\n|---|---|\n{rows}"
 
 
+def markdown_report(
+    title: str, info: dict[str, str], head: list[str], sections: dict[str, str], how_to_read: str
+) -> str:
+    """The report: its title and date, `head` (settings line, results table), `sections` under their
+    headings, the machine's table, how to read it."""
+    parts = [f"# {title} — {info['date']}", *head]
+    parts += [f"## {heading}\n\n{text}" for heading, text in sections.items()]
+    parts += [f"## Machine\n\n{machine_table(info)}", how_to_read]
+    return "\n\n".join(parts)
+
+
 def results_json(
     info: dict[str, str], settings: dict[str, Any], servers: list[BenchServer], **rest: Any
 ) -> str:

@@ -8,6 +8,8 @@ from typing import TypeVar
 
 from .common import BenchError, log
 from .formats import fmt_mib
+from .machine import load_average
+from .running import stop_everything
 from .servers import BenchServer
 
 Case = TypeVar("Case")
@@ -32,3 +34,11 @@ def turns(plan: Sequence[tuple[Case, BenchServer]], duration: int) -> Iterator[t
         if not server.alive():
             raise BenchError(f"{server.label} died during the load; its log:\n{server.log_tail()}")
         yield n, case, server
+
+
+def finish_load(servers: list[BenchServer], info: dict[str, str]) -> None:
+    """RSS after all the load, the load average at the end; then everything started is stopped."""
+    for s in servers:
+        s.rss_after_kib = s.rss_kib()
+    info["load average (end)"] = load_average()
+    stop_everything()

@@ -9,7 +9,7 @@ from benchlib.common import rel
 from benchlib.formats import fmt_errors, fmt_mib, fmt_ms, fmt_ratio
 from benchlib.servers import POLL_INTERVAL, PROBE_PATH, BenchServer
 from benchlib.tables import (
-    machine_table,
+    markdown_report,
     markdown_table,
     median_of,
     results_json,
@@ -162,26 +162,13 @@ HOW_TO_READ = f"""## How to read it
 
 def render_report(results: Results, table: str) -> str:
     """The markdown report: settings, results, servers, scenarios, machine, how to read it."""
-    info = results.workspace.info
-    return f"""# mockserver vs Prism — {info["date"]}
-
-{settings_line(results.options, results.mock_extra)}
-
-{table}
-
-## Servers
-
-{run_servers_table(results.servers)}
-
-## Scenarios
-
-{scenarios_table(results)}
-
-## Machine
-
-{machine_table(info)}
-
-{HOW_TO_READ}"""
+    return markdown_report(
+        "mockserver vs Prism",
+        results.workspace.info,
+        [settings_line(results.options, results.mock_extra), table],
+        {"Servers": run_servers_table(results.servers), "Scenarios": scenarios_table(results)},
+        HOW_TO_READ,
+    )
 
 
 def run_results_json(results: Results) -> str:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from benchlib.formats import fmt_ms, fmt_ratio
 from benchlib.servers import BenchServer
 from benchlib.tables import (
-    machine_table,
+    markdown_report,
     markdown_table,
     median_of,
     results_json,
@@ -144,29 +144,20 @@ HOW_TO_READ = """## How to read it
 
 
 def render_report(results: Results, table: str) -> str:
-    info = results.workspace.info
-    notes = "\n".join(f"- {n}" for n in results.notes)
-    return f"""# mockserver scale-out — {info["date"]}
-
-{settings_line(results.options)}
-
-{table}
-{"" if not notes else chr(10) + "## Notes" + chr(10) + chr(10) + notes + chr(10)}
-## Loads
-
-{loads_section(results)}
-
-{checks_table(results)}
-
-## Servers
-
-{servers_table(results.servers, "start-up", startup_median)}
-
-## Machine
-
-{machine_table(info)}
-
-{HOW_TO_READ}"""
+    """The markdown report: settings, results, notes, loads and their checks, servers, machine, how to
+    read it."""
+    notes = {"Notes": "\n".join(f"- {n}" for n in results.notes)} if results.notes else {}
+    return markdown_report(
+        "mockserver scale-out",
+        results.workspace.info,
+        [settings_line(results.options), table],
+        {
+            **notes,
+            "Loads": f"{loads_section(results)}\n\n{checks_table(results)}",
+            "Servers": servers_table(results.servers, "start-up", startup_median),
+        },
+        HOW_TO_READ,
+    )
 
 
 def scale_results_json(results: Results) -> str:
