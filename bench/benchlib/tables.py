@@ -1,5 +1,5 @@
 """The report's parts every command writes alike: markdown tables, medians, the servers and machine
-tables, results.json."""
+tables, the report's frame, results.json."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import json
 import shlex
 import statistics
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from .common import rel
 from .formats import fmt_mib
 from .servers import BenchServer
+from .workspace import Workspace
 
 
 def markdown_table(head: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
@@ -71,9 +73,33 @@ def markdown_report(
     return "\n\n".join(parts)
 
 
-def results_json(
-    info: dict[str, str], settings: dict[str, Any], servers: list[BenchServer], **rest: Any
-) -> str:
-    """results.json: the machine, the settings, the servers, then the command's own figures."""
-    document = {"info": info, "settings": settings, "servers": [s.as_json() for s in servers], **rest}
-    return json.dumps(document, indent=2)
+class Settings(Protocol):
+    @property
+    def output(self) -> Path: ...
+
+    def as_json(self) -> dict[str, Any]: ...
+
+
+class Finished(Protocol):
+    """A finished run, as a command's results hold it."""
+
+    @property
+    def workspace(self) -> Workspace: ...
+
+    @property
+    def options(self) -> Settings: ...
+
+    @property
+    def servers(self) -> list[BenchServer]: ...
+
+
+def keep_results(results: Finished, report: str, **figures: Any) -> None:
+    """The report at --output and in the run's folder, with results.json: the machine, the settings,
+    the servers, then the command's own `figures`."""
+    document = {
+        "info": results.workspace.info,
+        "settings": results.options.as_json(),
+        "servers": [s.as_json() for s in results.servers],
+        **figures,
+    }
+    results.workspace.keep(results.options.output, report, json.dumps(document, indent=2))

@@ -9,10 +9,10 @@ from benchlib.common import rel
 from benchlib.formats import fmt_errors, fmt_mib, fmt_ms, fmt_ratio
 from benchlib.servers import POLL_INTERVAL, PROBE_PATH, BenchServer
 from benchlib.tables import (
+    keep_results,
     markdown_report,
     markdown_table,
     median_of,
-    results_json,
     servers_table,
     startup_median,
     startup_spread,
@@ -171,18 +171,6 @@ def render_report(results: Results, table: str) -> str:
     )
 
 
-def run_results_json(results: Results) -> str:
-    """Every sample and setting of the run, for results.json."""
-    return results_json(
-        results.workspace.info,
-        results.options.as_json(),
-        results.servers,
-        scenarios=[vars(sc) for sc in results.scenarios],
-        checks={f"{k[0]} {k[1]}": v for k, v in results.checks.items()},
-        samples=[vars(s) for s in results.samples],
-    )
-
-
 def publish(results: Results) -> None:
     """Print the tables; write the report to --output and the run's folder, and results.json."""
     rows = build_rows(results.servers, results.scenarios, results.options.conns, results.samples)
@@ -191,4 +179,10 @@ def publish(results: Results) -> None:
     print(table)
     print()
     print(run_servers_table(results.servers))
-    results.workspace.keep(results.options.output, report, run_results_json(results))
+    keep_results(
+        results,
+        report,
+        scenarios=[vars(sc) for sc in results.scenarios],
+        checks={f"{k[0]} {k[1]}": v for k, v in results.checks.items()},
+        samples=[vars(s) for s in results.samples],
+    )

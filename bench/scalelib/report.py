@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from benchlib.formats import fmt_ms, fmt_ratio
 from benchlib.servers import BenchServer
 from benchlib.tables import (
+    keep_results,
     markdown_report,
     markdown_table,
     median_of,
-    results_json,
     servers_table,
     startup_median,
 )
@@ -160,21 +160,6 @@ def render_report(results: Results, table: str) -> str:
     )
 
 
-def scale_results_json(results: Results) -> str:
-    return results_json(
-        results.workspace.info,
-        results.options.as_json(),
-        results.servers,
-        loads=[vars(load) for load in results.loads],
-        checks={
-            f"{server} {load}": {str(k): v for k, v in c.statuses.items()}
-            for (server, load), c in results.checks.items()
-        },
-        notes=results.notes,
-        samples=[vars(s) for s in results.samples],
-    )
-
-
 def publish(results: Results) -> str:
     """Print the table; write the report to --output and the run's folder, and results.json."""
     table = results_table(results)
@@ -188,5 +173,15 @@ def publish(results: Results) -> str:
     )
     for note in results.notes:
         print(f"note: {note}")
-    results.workspace.keep(results.options.output, report, scale_results_json(results))
+    keep_results(
+        results,
+        report,
+        loads=[vars(load) for load in results.loads],
+        checks={
+            f"{server} {load}": {str(k): v for k, v in c.statuses.items()}
+            for (server, load), c in results.checks.items()
+        },
+        notes=results.notes,
+        samples=[vars(s) for s in results.samples],
+    )
     return report
