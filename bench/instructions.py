@@ -27,6 +27,8 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+"""This checkout. The script imports nothing of benchlib, which puts this checkout first on sys.path:
+its measured child must import the mockserver of --tree."""
 FEW, MANY = 20, 120
 CASES = ("get", "post")
 CLICK = json.dumps({"data": {"type": "partner_click_events", "attributes": {"event_type": "website"}}})

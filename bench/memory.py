@@ -11,26 +11,20 @@ POST was not answered 201 or the end RSS exceeds --max-rss-mib.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import re
 import shlex
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent)]
+from benchlib import running
+from benchlib.common import CLICK_BODY, LUA, BenchError
+from benchlib.procfs import tree_rss_kib
+from benchlib.wrk import bench_result, run_wrk
 
-from benchlib.servers import tree_rss_kib  # noqa: E402
+from mockserver.testing.live import LiveServer
 
-from mockserver.testing.live import LiveServer  # noqa: E402
-
-CLICK = json.dumps({"data": {"type": "partner_click_events", "attributes": {"event_type": "website"}}})
 ROUND_SECONDS = 30
-RESULT = re.compile(r"BENCH_RESULT requests=(\d+) .*? status=(\d+)")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -50,34 +44,23 @@ def mib(kib: int) -> float:
 
 def post_round(base: str, path: str, connections: int, seconds: int) -> tuple[int, int]:
     """One wrk round of click-event POSTs: (requests answered, answers that were not 2xx)."""
-    env = dict(os.environ, BENCH_METHOD="POST", BENCH_BODY=CLICK, BENCH_CONTENT_TYPE="application/json")
-    command = [
-        "wrk",
-        "-t2",
-        f"-c{connections}",
-        f"-d{seconds}s",
-        "-s",
-        str(HERE / "wrk" / "request.lua"),
-        base + path,
-    ]
-    output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
-    match = RESULT.search(output)
-    if match is None:
-        raise RuntimeError(f"wrk printed no result:\n{output}")
-    return int(match.group(1)), int(match.group(2))
+    env = {"BENCH_METHOD": "POST", "BENCH_BODY": CLICK_BODY, "BENCH_CONTENT_TYPE": "application/json"}
+    argv = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(LUA), base + path]
+    result = run_wrk(argv, bench_result, seconds, env=env)
+    return int(result["requests"]), int(result["status"])
 
 
 def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
     if shutil.which("wrk") is None:
-        print("memory: wrk is needed (apt-get install -y wrk)", file=sys.stderr)
-        return 2
+        raise BenchError("wrk is needed (apt-get install -y wrk)")
     with tempfile.TemporaryDirectory(prefix="mockserver-memory-") as scratch:
-        server = LiveServer.start(*shlex.split(options.server_args), log=Path(scratch) / "server.log")
+        log = Path(scratch) / "server.log"
+        server = running.started(LiveServer.start(*shlex.split(options.server_args), log=log))
         try:
             return measure(server, options)
         finally:
-            server.stop()
+            running.stop(server)
 
 
 def measure(server: LiveServer, options: argparse.Namespace) -> int:
@@ -109,4 +92,4 @@ def measure(server: LiveServer, options: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(running.run_command("memory", main))

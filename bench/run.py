@@ -8,41 +8,24 @@ start-up, warm them, drive identical wrk load at several connection counts with 
 bench/results/latest.md.
 
 Standard library only (and the repository's `mockserver.testing.live`, which is too); needs python3 >= 3.11
-(the project's own minimum). The steps live in bench/benchlib/, one job per module. See bench/README.md.
+(the project's own minimum). The steps live in bench/runlib/, one job per module, on what every bench
+command shares in bench/benchlib/. See bench/README.md.
 """
 
 from __future__ import annotations
 
-import atexit
-import signal
 import sys
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-for _path in (
-    HERE.parent,
-    HERE,
-):  # benchlib, and this repository's mockserver.testing.live (runner: plain python3)
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
-
-from benchlib.common import ROOT, BenchError, log  # noqa: E402
-from benchlib.load import Wrk, run_load, warm_up  # noqa: E402
-from benchlib.machine import load_average  # noqa: E402
-from benchlib.options import parse_args  # noqa: E402
-from benchlib.report import Results, publish  # noqa: E402
-from benchlib.scenarios import check_scenarios, pick_scenarios  # noqa: E402
-from benchlib.servers import BenchServer, make_servers, mock_extra_args, stop_all, time_startups  # noqa: E402
-from benchlib.tools import install_tools  # noqa: E402
-from benchlib.workspace import Workspace, prepare_workspace, resolve_spec  # noqa: E402
-
-
-def finish_load(servers: list[BenchServer], workspace: Workspace) -> None:
-    """RSS after all the load, the load average at the end; then every server is stopped."""
-    for s in servers:
-        s.rss_after_kib = s.rss_kib()
-    workspace.info["load average (end)"] = load_average()
-    stop_all()
+from benchlib.common import ROOT, log
+from benchlib.running import run_command
+from benchlib.tools import install_tools
+from benchlib.turns import finish_load
+from benchlib.workspace import prepare_workspace, resolve_spec
+from runlib.lineup import make_servers, mock_extra_args, time_startups
+from runlib.load import Wrk, run_load, warm_up
+from runlib.options import parse_args
+from runlib.report import Results, publish
+from runlib.scenarios import check_scenarios, pick_scenarios
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,33 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     wrk = Wrk(tools.wrk, options.threads, options.timeout, workspace.raw_log)
     warm_up(servers, scenarios, wrk, options.warmup)
     samples = run_load(servers, scenarios, options, wrk)
-    finish_load(servers, workspace)
+    finish_load(servers, info)
 
     publish(Results(options, workspace, servers, scenarios, checks, samples, mock_extra))
     log(f"\nreport: {options.output}  (raw wrk output: {workspace.raw_log})")
     return 0
 
 
-def _on_signal(signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
-def run() -> int:
-    """main() with every server stopped on any exit (normal end, error, Ctrl-C, SIGTERM, SIGHUP)."""
-    atexit.register(stop_all)
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGHUP, _on_signal)
-    try:
-        return main()
-    except BenchError as exc:
-        log(f"bench: error: {exc}")
-        return 2
-    except KeyboardInterrupt:
-        log("bench: interrupted")
-        return 130
-    finally:
-        stop_all()
-
-
 if __name__ == "__main__":
-    sys.exit(run())
+    sys.exit(run_command("bench", main))

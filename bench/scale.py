@@ -11,35 +11,28 @@ the servers taking turns, and report medians:
 - varied: bench/wrk/varied.lua cycling through thousands of distinct list URLs built from the spec's
           parameters and the data set's ids (each checked for a 2xx on mockserver first).
 
-Standard library only (and the repository's `mockserver.testing.live`); python3 >= 3.11. Parts in
-bench/scalelib/ and bench/benchlib/; see bench/README.md.
+Standard library only (and the repository's `mockserver.testing.live`); python3 >= 3.11. Its own parts in
+bench/scalelib/, what every bench command shares in bench/benchlib/; see bench/README.md.
 """
 
 from __future__ import annotations
 
-import atexit
 import shlex
-import signal
 import subprocess
 import sys
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-for _path in (HERE.parent, HERE):  # benchlib, scalelib, and this repository's mockserver.testing.live
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
-
-from benchlib.common import BENCH, RESULTS, ROOT, BenchError, log  # noqa: E402
-from benchlib.machine import load_average  # noqa: E402
-from benchlib.servers import BenchServer, stop_all  # noqa: E402
-from benchlib.tools import Tools, ensure_prism, ensure_wrk, resolve_server_cmd  # noqa: E402
-from benchlib.workspace import Workspace, prepare_workspace, resolve_spec  # noqa: E402
-from scalelib.check import CheckResult, check_urls  # noqa: E402
-from scalelib.load import VARIED_LUA, Load, Wrk, run_load, warm_up  # noqa: E402
-from scalelib.options import Options, parse_args  # noqa: E402
-from scalelib.redis import RedisServer, ensure_redis, redis_version  # noqa: E402
-from scalelib.report import Results, publish  # noqa: E402
-from scalelib.urls import UrlSet, build_urls, get_json, read_data_set  # noqa: E402
+from benchlib.common import BENCH, RESULTS, ROOT, BenchError, log
+from benchlib.running import run_command
+from benchlib.servers import BenchServer, mock_server, prism_server
+from benchlib.tools import Tools, ensure_prism, ensure_wrk, resolve_server_cmd
+from benchlib.turns import finish_load
+from benchlib.workspace import Workspace, prepare_workspace, resolve_spec
+from scalelib.check import CheckResult, check_urls
+from scalelib.load import VARIED_LUA, Load, Wrk, run_load, warm_up
+from scalelib.options import Options, parse_args
+from scalelib.redis import RedisServer, ensure_redis, redis_version
+from scalelib.report import Results, publish
+from scalelib.urls import UrlSet, build_urls, get_json, read_data_set
 
 FIXED_PATH = "/api/v1/partners/available?page=1&per_page=25"
 REDIS_CONFIGS = {"redis": (0, 1), "redis-2w": (1, 2)}
@@ -50,15 +43,6 @@ LABELS = {
     "redis-2w": "mockserver 2 workers, Redis",
     "prism": "Prism (static)",
 }
-REDIS: list[RedisServer] = []
-"""The running redis-server, stopped on every exit."""
-
-
-def stop_everything() -> None:
-    stop_all()
-    for redis in list(REDIS):
-        redis.stop()
-        REDIS.remove(redis)
 
 
 def check_server_options(server_cmd: list[str], configs: list[str]) -> None:
@@ -92,26 +76,16 @@ def make_server(
     key: str, options: Options, tools: Tools, workspace: Workspace, redis: RedisServer | None
 ) -> BenchServer:
     """The server of one configuration, not started: its command takes the port."""
-    spec = str(workspace.spec)
+    spec, run_dir = workspace.spec, workspace.run_dir
     if key == "prism":
-        prism_extra = shlex.split(options.prism_args)
-        prism_head = [str(tools.prism), "mock", "-h", "127.0.0.1"]
-
-        def prism_argv(port: int) -> list[str]:
-            return [*prism_head, "-p", str(port), "--errors=false", "-v", "warn", *prism_extra, spec]
-
-        return BenchServer(key, LABELS[key], prism_argv, workspace.run_dir)
+        return prism_server(key, LABELS[key], tools.prism, spec, shlex.split(options.prism_args), run_dir)
     state: list[str] = []
     if key in REDIS_CONFIGS:
         assert redis is not None
         db, workers = REDIS_CONFIGS[key]
         state = ["--state", redis.url(db)] + (["--workers", str(workers)] if workers > 1 else [])
-    tail = ["--quiet", "--spec", spec, *state, *shlex.split(options.server_args)]
-
-    def mock_argv(port: int) -> list[str]:
-        return [*tools.server_cmd, "--host", "127.0.0.1", "--port", str(port), *tail]
-
-    return BenchServer(key, LABELS[key], mock_argv, workspace.run_dir, env={"PYTHONUNBUFFERED": "1"})
+    mock_options = ["--spec", str(spec), *state, *shlex.split(options.server_args)]
+    return mock_server(key, LABELS[key], tools.server_cmd, mock_options, run_dir)
 
 
 def check_loads(
@@ -157,7 +131,6 @@ def main(argv: list[str] | None = None) -> int:
     if redis_binary:
         info["redis-server"] = redis_version(redis_binary)
         redis = RedisServer(redis_binary, workspace.run_dir / "redis-server.log")
-        REDIS.append(redis)
         redis.start()
         log(f"redis-server {info['redis-server']} on port {redis.port}")
     log(
@@ -200,36 +173,12 @@ def main(argv: list[str] | None = None) -> int:
     wrk = Wrk(tools.wrk, options.connections, options.timeout, workspace.raw_log)
     warm_up(servers, loads, wrk, options.warmup)
     samples = run_load(servers, loads, wrk, options.duration, options.repeat)
-    for s in servers:
-        s.rss_after_kib = s.rss_kib()
-    info["load average (end)"] = load_average()
-    stop_everything()
+    finish_load(servers, info)
 
     publish(Results(options, workspace, servers, loads, urls, checks, samples, notes))
     log(f"\nreport: {options.output}  (run folder: {workspace.run_dir})")
     return 0
 
 
-def _on_signal(signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
-def run() -> int:
-    """main() with every server and redis-server stopped on any exit (end, error, Ctrl-C, SIGTERM)."""
-    atexit.register(stop_everything)
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGHUP, _on_signal)
-    try:
-        return main()
-    except BenchError as exc:
-        log(f"scale: error: {exc}")
-        return 2
-    except KeyboardInterrupt:
-        log("scale: interrupted")
-        return 130
-    finally:
-        stop_everything()
-
-
 if __name__ == "__main__":
-    sys.exit(run())
+    sys.exit(run_command("scale", main))

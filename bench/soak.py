@@ -14,43 +14,37 @@ acknowledged with 201 must be stored (or counted as dropped) and nothing else; e
 pair must show the link state of its last acknowledged operation; the probes' p99 and the RSS growth
 stay within their bounds; the attacks got only accepted outcomes. Prints a summary (and --json).
 Exit 0 only with no 5xx, no failed good request and every invariant holding; 1 otherwise; 2 when the
-run could not start. Parts in bench/soaklib/; see bench/README.md.
+run could not start. Its own parts in bench/soaklib/, what every bench command shares in bench/benchlib/;
+see bench/README.md.
 """
 
 from __future__ import annotations
 
 import json
 import resource
-import signal
 import sys
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
-from types import FrameType
 from urllib.parse import urlsplit
 
-HERE = Path(__file__).resolve().parent
-for _path in (HERE.parent, HERE):  # soaklib, benchlib, and this repository's mockserver.testing.live
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
+from benchlib import running
+from benchlib.common import ROOT, BenchError, log
+from benchlib.procfs import tree_rss_kib
+from soaklib.attacks import run_admin_attacks, run_chunked_floods, run_idle_flood
+from soaklib.bounds import check_answering, check_hostile_outcomes, check_probes, check_rss
+from soaklib.checks import Invariant, check_click_events, check_links, click_meta
+from soaklib.client import TRANSPORT_ERRORS, Client, DataSet
+from soaklib.good import Pair, PairState, link_pairs, run_reader, run_writer, settle
+from soaklib.hostile import QUICK_KINDS, STALL_KINDS, run_quick, run_stalls
+from soaklib.options import Options, parse_args
+from soaklib.probes import run_probe
+from soaklib.report import RunInfo, build, render
+from soaklib.tally import Tally
+from soaklib.upstream import SlowUpstream, run_slow_upstream_clients
 
-from benchlib.servers import tree_rss_kib  # noqa: E402
-from soaklib.attacks import run_admin_attacks, run_chunked_floods, run_idle_flood  # noqa: E402
-from soaklib.bounds import check_answering, check_hostile_outcomes, check_probes, check_rss  # noqa: E402
-from soaklib.checks import Invariant, check_click_events, check_links, click_meta  # noqa: E402
-from soaklib.client import TRANSPORT_ERRORS, Client, DataSet  # noqa: E402
-from soaklib.good import Pair, PairState, link_pairs, run_reader, run_writer, settle  # noqa: E402
-from soaklib.hostile import QUICK_KINDS, STALL_KINDS, run_quick, run_stalls  # noqa: E402
-from soaklib.options import Options, parse_args  # noqa: E402
-from soaklib.probes import run_probe  # noqa: E402
-from soaklib.report import RunInfo, build, render  # noqa: E402
-from soaklib.tally import Tally  # noqa: E402
-from soaklib.upstream import SlowUpstream, run_slow_upstream_clients  # noqa: E402
+from mockserver.testing.live import LiveServer, ServerNotReady
 
-from mockserver.testing.live import LiveServer, ServerNotReady  # noqa: E402
-
-ROOT = HERE.parent
 RSS_INTERVAL = 5.0
 """Seconds between two RSS samples during the load (the peak is reported)."""
 QUIESCE = 1.0
@@ -67,14 +61,6 @@ cli(sys.argv[1:], prog_name="mockserver")
 """
 """`python -m mockserver` within an address space (--server-memory): a server that takes all the memory
 fails the soak instead of starving the machine."""
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
 
 
 class Soak:
@@ -152,8 +138,8 @@ class Soak:
         for thread in hostile:
             thread.join()
         if proxy is not None:
-            proxy[1].stop()
-            proxy[0].close()
+            running.stop(proxy[1])
+            running.stop(proxy[0])
         server_exit = self.server_exit()
 
         tally = Tally()
@@ -241,15 +227,13 @@ class Soak:
         """The slow upstream and a `mockserver proxy` in front of it, when their kinds run."""
         if not set(UPSTREAM_KINDS) & self.options.hostile:
             return None
-        upstream = SlowUpstream()
-        try:
-            timeout = f"{self.options.upstream_timeout:g}"
-            proxy = LiveServer.start(
+        upstream = running.started(SlowUpstream())
+        timeout = f"{self.options.upstream_timeout:g}"
+        proxy = running.started(
+            LiveServer.start(
                 "--upstream", upstream.url, "--upstream-timeout", timeout, subcommand="proxy", cwd=ROOT
             )
-        except BaseException:
-            upstream.close()
-            raise
+        )
         log(f"soak: proxy on port {proxy.port} in front of a slow upstream at {upstream.url}")
         return upstream, proxy
 
@@ -284,38 +268,42 @@ def raise_open_files() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+def start_server(options: Options) -> LiveServer:
+    """`python -m mockserver serve` with --server-args, within --server-memory of address space."""
+    log(f"soak: starting python -m mockserver serve {' '.join(options.server_args)}".rstrip())
+    command = None
+    if options.server_memory_mib:
+        limit = str(int(options.server_memory_mib * 2**20))
+        command = [sys.executable, "-c", BOUNDED_SERVER, limit]
+    try:
+        return running.started(LiveServer.start(*options.server_args, cwd=ROOT, command=command))
+    except ServerNotReady as exc:
+        raise BenchError(f"the server did not start: {exc}") from exc
+
+
+def soak(options: Options) -> dict[str, object]:
+    """The run against --url, or against a server it starts (stopped before the report is printed)."""
+    server: LiveServer | None = None
+    if options.url is not None:
+        parts = urlsplit(options.url)
+        host, port, pid = parts.hostname or "127.0.0.1", parts.port or 80, options.pid
+        target = options.url
+    else:
+        server = start_server(options)
+        host, port, pid = server.host, server.port, server.process.pid
+        target = f"python -m mockserver serve (port {port})"
+    try:
+        return Soak(options, host, port, pid, server).run(target)
+    except (*TRANSPORT_ERRORS, RuntimeError, KeyError, ValueError) as exc:
+        raise BenchError(f"could not read the data set from the server: {type(exc).__name__}: {exc}") from exc
+    finally:
+        running.stop_everything()
+
+
 def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
-    signal.signal(signal.SIGTERM, _interrupt)
     raise_open_files()
-    server: LiveServer | None = None
-    try:
-        if options.url is not None:
-            parts = urlsplit(options.url)
-            host, port, pid = parts.hostname or "127.0.0.1", parts.port or 80, options.pid
-            target = options.url
-        else:
-            log(f"soak: starting python -m mockserver serve {' '.join(options.server_args)}".rstrip())
-            command = None
-            if options.server_memory_mib:
-                limit = str(int(options.server_memory_mib * 2**20))
-                command = [sys.executable, "-c", BOUNDED_SERVER, limit]
-            server = LiveServer.start(*options.server_args, cwd=ROOT, command=command)
-            host, port, pid = server.host, server.port, server.process.pid
-            target = f"python -m mockserver serve (port {port})"
-        report = Soak(options, host, port, pid, server).run(target)
-    except ServerNotReady as exc:
-        log(f"soak: the server did not start: {exc}")
-        return 2
-    except (*TRANSPORT_ERRORS, RuntimeError, KeyError, ValueError) as exc:
-        log(f"soak: could not read the data set from the server: {type(exc).__name__}: {exc}")
-        return 2
-    except KeyboardInterrupt:
-        log("soak: interrupted")
-        return 2
-    finally:
-        if server is not None:
-            server.stop()
+    report = soak(options)
     print(render(report), flush=True)
     if options.json_path is not None:
         options.json_path.parent.mkdir(parents=True, exist_ok=True)
@@ -324,4 +312,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(running.run_command("soak", main, interrupted=2))

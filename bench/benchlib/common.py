@@ -1,7 +1,8 @@
-"""Paths, fixed request data and the error type shared by the benchmark's modules."""
+"""Paths, the click event every command posts, and the error type shared by the bench commands."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -10,12 +11,15 @@ ROOT = BENCH.parent
 SPEC = ROOT / "openapi.yaml"
 LUA = BENCH / "wrk" / "request.lua"
 RESULTS = BENCH / "results"
-PRISM_PKG = "@stoplight/prism-cli"
 
-PROBE_PATH = "/api/v1/partners/available?per_page=1"  # a real operation, served by both servers
-CLICK_BODY = '{"data":{"type":"partner_click_events","attributes":{"event_type":"website"}}}'
-FALLBACK_UUID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"  # used only when ids cannot be read from mockserver
-POLL_INTERVAL = 0.010  # seconds between start-up probes (10 ms, plus the probe's own cost)
+
+def click_body(event_type: str = "website") -> str:
+    """A valid click event, as every bench command posts it (compact JSON)."""
+    document = {"data": {"type": "partner_click_events", "attributes": {"event_type": event_type}}}
+    return json.dumps(document, separators=(",", ":"))
+
+
+CLICK_BODY = click_body()
 
 
 class BenchError(Exception):

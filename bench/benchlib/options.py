@@ -1,4 +1,4 @@
-"""The command line of `bash bench/run`, with the --quick and --partners defaults applied."""
+"""Option groups the bench commands share, the --quick defaults, and the parsed options as a dataclass."""
 
 from __future__ import annotations
 
@@ -7,92 +7,95 @@ import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from .common import RESULTS, SPEC
+from .common import SPEC
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+    D = TypeVar("D", bound=DataclassInstance)
 
 
-@dataclass
-class Options:
-    """The parsed options; fields in the command line's order (results.json keeps it)."""
+@dataclass(frozen=True)
+class Length:
+    """How long a wrk bench runs: seconds per wrk run, runs per server and case, warm-up seconds."""
 
-    quick: bool
     duration: int
     repeat: int
     warmup: int
-    connections: str
-    threads: int
-    timeout: int
-    scenarios: str | None
-    partners: int | None
-    server_cmd: str | None
-    server_args: str
-    baseline_cmd: str | None
-    baseline_label: str
-    prism_args: str
-    prism_dynamic: bool
-    spec: Path
-    no_spec_arg: bool
-    startup_timeout: float
-    no_install: bool
-    output: Path
-    conns: list[int]
+
+
+FULL = Length(duration=10, repeat=3, warmup=2)
+
+
+class OptionsJson:
+    """For a dataclass of parsed options: the settings as results.json records them."""
 
     def as_json(self) -> dict[str, Any]:
-        """The settings as results.json records them (paths as strings)."""
+        assert dataclasses.is_dataclass(self)
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in values.items()}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="bench/run",
-        description="Benchmark mockserver against Prism on openapi.yaml with wrk (see bench/README.md).",
+def options_from(cls: type[D], namespace: argparse.Namespace, **resolved: Any) -> D:
+    """`cls` with each field from `resolved`, else from the namespace's attribute of the same name."""
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = set(resolved) - set(names)
+    assert not unknown, f"{cls.__name__} has no field {sorted(unknown)}"
+    return cls(**{n: resolved[n] if n in resolved else getattr(namespace, n) for n in names})
+
+
+def add_length_options(p: argparse.ArgumentParser, quick: Length, case: str, warmed: str) -> None:
+    """--quick, --duration, --repeat, --warmup; `case` is what a repeat repeats, `warmed` what is warmed."""
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"smoke run: {quick.duration} s runs, {quick.repeat} repeat, {quick.warmup} s warm-up",
     )
-    p.add_argument("--quick", action="store_true", help="smoke run: 3 s runs, 1 repeat, 1 s warm-up")
-    p.add_argument("--duration", type=int, help="seconds per wrk run (default 10; 3 with --quick)")
+    p.add_argument(
+        "--duration",
+        type=int,
+        help=f"seconds per wrk run (default {FULL.duration}; {quick.duration} with --quick)",
+    )
     p.add_argument(
         "--repeat",
         type=int,
-        help="runs per server and case; medians are reported (default 3; 1 with --quick)",
+        help=f"runs per server and {case}; medians are reported (default {FULL.repeat}; "
+        f"{quick.repeat} with --quick)",
     )
     p.add_argument(
-        "--warmup", type=int, help="seconds of warm-up per server and scenario (default 2; 1 with --quick)"
+        "--warmup",
+        type=int,
+        help=f"seconds of warm-up per server and {warmed} (default {FULL.warmup}; "
+        f"{quick.warmup} with --quick)",
     )
-    p.add_argument("--connections", default="1,16", help="comma-separated connection counts (default 1,16)")
-    p.add_argument(
-        "--threads", type=int, default=2, help="wrk threads (default 2; capped at the connection count)"
+
+
+def length_of(p: argparse.ArgumentParser, a: argparse.Namespace, quick: Length) -> Length:
+    """The lengths asked for, --quick's where none is given; a usage error when one is out of range."""
+    base = quick if a.quick else FULL
+    length = Length(
+        duration=base.duration if a.duration is None else a.duration,
+        repeat=base.repeat if a.repeat is None else a.repeat,
+        warmup=base.warmup if a.warmup is None else a.warmup,
     )
+    if length.duration < 1 or length.repeat < 1 or length.warmup < 0:
+        p.error("--duration and --repeat must be >= 1, --warmup >= 0")
+    return length
+
+
+def add_wrk_timeout(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--timeout",
         type=int,
         default=5,
         help="wrk request timeout in seconds; slower answers count as errors (default 5)",
     )
-    p.add_argument("--scenarios", help="comma-separated subset of scenario keys (default: all)")
-    p.add_argument(
-        "--partners", type=int, help="number of Faker partners passed to mockserver (--partners N)"
-    )
-    add_server_options(p)
-    p.add_argument(
-        "--startup-timeout",
-        type=float,
-        help="seconds a server has to come up (default 30; 120 with --partners over 10,000)",
-    )
-    p.add_argument(
-        "--no-install", action="store_true", help="do not install anything; fail when a tool is missing"
-    )
-    p.add_argument(
-        "--output",
-        type=Path,
-        default=RESULTS / "latest.md",
-        help="markdown report (default bench/results/latest.md)",
-    )
-    return p
 
 
-def add_server_options(p: argparse.ArgumentParser) -> None:
-    """How each server is started: commands, extra options, the spec."""
+def add_mockserver_options(p: argparse.ArgumentParser) -> None:
+    """--server-cmd and --server-args: how this project's server is started."""
     p.add_argument(
         "--server-cmd",
         default=os.environ.get("MOCKSERVER_CMD"),
@@ -105,63 +108,39 @@ def add_server_options(p: argparse.ArgumentParser) -> None:
         help="extra options for mockserver, one shell-quoted string, e.g. '--threads 4' "
         "(default $MOCKSERVER_ARGS)",
     )
-    p.add_argument(
-        "--baseline-cmd",
-        help="also run another mockserver started by this command (e.g. an earlier tree: "
-        "'env PYTHONPATH=../old python3 -m mockserver serve'), with the same options, in the same run",
-    )
-    p.add_argument("--baseline-label", default="mockserver (baseline)", help="its name in the report")
+
+
+def add_prism_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prism-args", default="", help="extra options for prism mock, one shell-quoted string")
-    p.add_argument("--prism-dynamic", action="store_true", help="also benchmark Prism in dynamic mode (-d)")
+
+
+def add_spec(p: argparse.ArgumentParser, who_serves: str) -> None:
+    """--spec; `who_serves` it, e.g. "both servers serve"."""
     p.add_argument(
         "--spec",
         type=Path,
         default=SPEC,
-        help="OpenAPI document; both servers serve one snapshot of it (default openapi.yaml)",
+        help=f"OpenAPI document; {who_serves} one snapshot of it (default openapi.yaml)",
+    )
+
+
+def add_install_and_output(p: argparse.ArgumentParser, output: Path) -> None:
+    """--no-install, and --output (the markdown report)."""
+    p.add_argument(
+        "--no-install", action="store_true", help="do not install anything; fail when a tool is missing"
     )
     p.add_argument(
-        "--no-spec-arg",
-        action="store_true",
-        help="do not pass --spec SNAPSHOT to this server (for a --server-cmd without --spec)",
+        "--output",
+        type=Path,
+        default=output,
+        help=f"markdown report (default {output.relative_to(SPEC.parent)})",
     )
 
 
-def parse_args(argv: list[str] | None) -> Options:
-    p = build_parser()
-    a = p.parse_args(argv)
-    duration: int = a.duration if a.duration is not None else (3 if a.quick else 10)
-    repeat: int = a.repeat if a.repeat is not None else (1 if a.quick else 3)
-    warmup: int = a.warmup if a.warmup is not None else (1 if a.quick else 2)
-    startup_timeout: float = a.startup_timeout
-    if startup_timeout is None:  # building 100,000 Faker partners alone takes ~20 s here
-        startup_timeout = 120.0 if a.partners is not None and a.partners > 10_000 else 30.0
-    conns: list[int] = []
-    try:
-        conns = [int(c) for c in a.connections.split(",") if c.strip()]
-    except ValueError:
-        p.error("--connections takes integers, e.g. 1,16")
-    if not conns or min(conns) < 1 or duration < 1 or repeat < 1 or warmup < 0:
-        p.error("--connections, --duration and --repeat must be >= 1, --warmup >= 0")
-    return Options(
-        quick=a.quick,
-        duration=duration,
-        repeat=repeat,
-        warmup=warmup,
-        connections=a.connections,
-        threads=a.threads,
-        timeout=a.timeout,
-        scenarios=a.scenarios,
-        partners=a.partners,
-        server_cmd=a.server_cmd,
-        server_args=a.server_args,
-        baseline_cmd=a.baseline_cmd,
-        baseline_label=a.baseline_label,
-        prism_args=a.prism_args,
-        prism_dynamic=a.prism_dynamic,
-        spec=a.spec,
-        no_spec_arg=a.no_spec_arg,
-        startup_timeout=startup_timeout,
-        no_install=a.no_install,
-        output=a.output,
-        conns=conns,
-    )
+def names_of(p: argparse.ArgumentParser, option: str, value: str, known: tuple[str, ...]) -> list[str]:
+    """A comma-separated list of distinct names among `known`; a usage error otherwise."""
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    unknown = [v for v in items if v not in known]
+    if not items or unknown or len(set(items)) != len(items):
+        p.error(f"{option} takes distinct names among {', '.join(known)} (got {value!r})")
+    return items

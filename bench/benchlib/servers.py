@@ -1,4 +1,5 @@
-"""The servers under test: Prism and mockserver as child processes, start-up timing, RSS, stopping.
+"""The servers under test: Prism and mockserver as child processes, how each is started, start-up
+timing, RSS and CPU, stopping.
 
 Each runs in a `mockserver.testing.live.ServerProcess`: its own session, so stopping it SIGKILLs its whole
 process group (Prism's node tree, granian's worker) after the SIGTERM.
@@ -16,65 +17,14 @@ from pathlib import Path
 
 from mockserver.testing.live import ServerProcess, free_port
 
-from .common import POLL_INTERVAL, PROBE_PATH, ROOT, BenchError, log
-from .options import Options
-from .tools import Tools
-from .workspace import Workspace
+from . import running
+from .common import ROOT, BenchError
+from .procfs import tree_cpu_seconds, tree_rss_kib
 
+PROBE_PATH = "/api/v1/partners/available?per_page=1"  # a real operation, served by both servers
+POLL_INTERVAL = 0.010  # seconds between start-up probes (10 ms, plus the probe's own cost)
 STOP_TIMEOUT = 5.0
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 LOG_TAIL_LINES = 25
-
-
-def process_tree(pid: int) -> list[int]:
-    """pid and all its descendants, from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry))
-    tree, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        tree.append(p)
-        todo.extend(children.get(p, []))
-    return tree
-
-
-def tree_rss_kib(pid: int) -> int:
-    """Sum of VmRSS over the process tree (threads share their process's RSS; shared pages of several
-    processes are counted once per process)."""
-    total = 0
-    for p in process_tree(pid):
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            pass
-    return total
-
-
-def tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU time of the process tree so far (threads included; a process that has
-    exited is no longer counted, so read it around a run in which none exits)."""
-    ticks = 0
-    for p in process_tree(pid):
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
-    return ticks / CLOCK_TICKS
-
-
-LIVE: list[BenchServer] = []
-"""Servers running now; `stop_all` stops them on every exit."""
 
 
 @dataclass
@@ -108,7 +58,7 @@ class BenchServer:
         self.proc = ServerProcess(
             self.argv, self.port, self.log_path, cwd=ROOT, env={**os.environ, **self.env}
         )
-        LIVE.append(self)
+        running.started(self)
         elapsed = self._wait_first_2xx(self.proc, timeout)
         self.startups.append(elapsed)
         return elapsed
@@ -162,6 +112,17 @@ class BenchServer:
         """CPU time used so far by the server's whole process tree."""
         return tree_cpu_seconds(self.proc.process.pid) if self.proc else 0.0
 
+    def as_json(self) -> dict[str, object]:
+        """What results.json records of the server."""
+        return {
+            "key": self.key,
+            "label": self.label,
+            "argv": self.argv,
+            "startups_s": self.startups,
+            "rss_idle_kib": self.rss_idle_kib,
+            "rss_after_kib": self.rss_after_kib,
+        }
+
     def log_tail(self) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:])
@@ -170,70 +131,27 @@ class BenchServer:
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
-        if self in LIVE:
-            LIVE.remove(self)
+        running.forget(self)
         if proc is not None:
             proc.stop(timeout=STOP_TIMEOUT)
 
 
-def stop_all() -> None:
-    for server in list(LIVE):
-        server.stop()
+def prism_server(
+    key: str, label: str, prism: Path, spec: Path, extra: list[str], log_dir: Path, dynamic: bool = False
+) -> BenchServer:
+    """`prism mock` on the spec snapshot (static; dynamic, -d, with `dynamic`), `extra` before the spec."""
+
+    def argv(port: int) -> list[str]:
+        head = [str(prism), "mock", "-h", "127.0.0.1", "-p", str(port), "--errors=false", "-v", "warn"]
+        return [*head, *(["-d"] if dynamic else []), *extra, str(spec)]
+
+    return BenchServer(key, label, argv, log_dir)
 
 
-def mock_extra_args(options: Options, spec: Path) -> list[str]:
-    """mockserver's options after its command: the spec snapshot, --partners, --server-args."""
-    return (
-        ([] if options.no_spec_arg else ["--spec", str(spec)])
-        + (["--partners", str(options.partners)] if options.partners is not None else [])
-        + shlex.split(options.server_args)
-    )
+def mock_server(key: str, label: str, command: list[str], options: list[str], log_dir: Path) -> BenchServer:
+    """This project's server: `command` (it starts `mockserver serve`), the port, --quiet, `options`."""
 
+    def argv(port: int) -> list[str]:
+        return [*command, "--host", "127.0.0.1", "--port", str(port), "--quiet", *options]
 
-def make_servers(
-    options: Options, tools: Tools, workspace: Workspace, mock_extra: list[str]
-) -> list[BenchServer]:
-    """Prism (static, and dynamic with --prism-dynamic), then mockserver, which is always last."""
-    prism_extra = shlex.split(options.prism_args)
-
-    def prism_argv(dynamic: bool) -> Callable[[int], list[str]]:
-        return lambda port: [
-            str(tools.prism),
-            "mock",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "--errors=false",
-            "-v",
-            "warn",
-            *(["-d"] if dynamic else []),
-            *prism_extra,
-            str(workspace.spec),
-        ]
-
-    def mock_argv(command: list[str]) -> Callable[[int], list[str]]:
-        return lambda port: [*command, "--host", "127.0.0.1", "--port", str(port), "--quiet", *mock_extra]
-
-    run_dir = workspace.run_dir
-    unbuffered = {"PYTHONUNBUFFERED": "1"}
-    servers = [BenchServer("prism", "Prism (static)", prism_argv(False), run_dir)]
-    if options.prism_dynamic:
-        servers.append(BenchServer("prism-dynamic", "Prism (dynamic -d)", prism_argv(True), run_dir))
-    if options.baseline_cmd:
-        baseline = shlex.split(options.baseline_cmd)
-        servers.append(
-            BenchServer("baseline", options.baseline_label, mock_argv(baseline), run_dir, unbuffered)
-        )
-    servers.append(BenchServer("mockserver", "mockserver", mock_argv(tools.server_cmd), run_dir, unbuffered))
-    return servers
-
-
-def time_startups(servers: list[BenchServer], trials: int, timeout: float) -> None:
-    """Start each server `trials` times (spawn -> first 2xx on a real operation); the last stays up."""
-    for t in range(trials):
-        for s in servers:
-            elapsed = s.start(timeout)
-            log(f"start-up {t + 1}/{trials}: {s.label:<20} {elapsed:.3f} s (port {s.port})")
-            if t < trials - 1:
-                s.stop()
+    return BenchServer(key, label, argv, log_dir, env={"PYTHONUNBUFFERED": "1"})

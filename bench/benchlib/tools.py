@@ -11,8 +11,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .common import BENCH, PRISM_PKG, ROOT, BenchError, log
+from .common import BENCH, ROOT, BenchError, log
 
+PRISM_PKG = "@stoplight/prism-cli"
 PRISM_PACKAGE_JSON = BENCH / "node_modules" / "@stoplight" / "prism-cli" / "package.json"
 
 

@@ -23,6 +23,13 @@ class Workspace:
     info: dict[str, str]
     """Machine and software details, printed in the report's "Machine" table."""
 
+    def keep(self, output: Path, report: str, results_json: str) -> None:
+        """The markdown report at `output` and in the run's folder, with results.json."""
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(report)
+        (self.run_dir / "report.md").write_text(report)
+        (self.run_dir / "results.json").write_text(results_json)
+
 
 def resolve_spec(spec_arg: Path) -> Path:
     """The OpenAPI document to snapshot; checked before anything is installed."""

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import re
 import shlex
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchlib.common import BENCH, BenchError, log
+from benchlib.common import BENCH, log
 from benchlib.formats import fmt_ms
 from benchlib.servers import BenchServer
+from benchlib.turns import turns
+from benchlib.turns import warm_up as warm_each
+from benchlib.wrk import run_wrk
 
 VARIED_LUA = BENCH / "wrk" / "varied.lua"
 TIME_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
@@ -91,37 +93,27 @@ class Wrk:
             argv += ["-s", load.script[0], server.base + load.path, "--", *load.script[1:]]
         else:
             argv.append(server.base + load.path)
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 120)
-        with self.raw_log.open("a") as out:
-            out.write(f"\n### {server.key} {load.key}: {shlex.join(argv)}\n{proc.stdout}{proc.stderr}")
-        try:
-            if proc.returncode != 0:
-                raise ValueError(f"exit code {proc.returncode}")
-            return parse_wrk(proc.stdout)
-        except ValueError as exc:
-            raise BenchError(f"wrk failed ({exc}): {shlex.join(argv)}\n{proc.stdout}{proc.stderr}") from exc
+        heading = f"{server.key} {load.key}: {shlex.join(argv)}"
+        return run_wrk(argv, parse_wrk, duration, self.raw_log, heading)
 
 
 def warm_up(servers: list[BenchServer], loads: list[Load], wrk: Wrk, seconds: int) -> None:
     """`seconds` of load per server and load; the idle RSS is read after it."""
-    for s in servers:
-        if seconds:
-            for load in loads:
-                wrk.run(s, load, seconds)
-        s.rss_idle_kib = s.rss_kib()
-        log(f"warm-up: {s.label:<34} done")
+
+    def warm(s: BenchServer) -> None:
+        for load in loads:
+            wrk.run(s, load, seconds)
+
+    warm_each(servers, seconds, warm, label_width=34)
 
 
 def run_load(
     servers: list[BenchServer], loads: list[Load], wrk: Wrk, duration: int, repeat: int
 ) -> list[Sample]:
     """For each load and repeat the servers take turns (A, B, C, D, A, B, C, D, ...)."""
-    plan = [(load, rep, s) for load in loads for rep in range(repeat) for s in servers]
-    log(f"load: {len(plan)} wrk runs of {duration} s (about {len(plan) * (duration + 0.3) / 60:.1f} min)")
+    plan = [((load, rep), s) for load in loads for rep in range(repeat) for s in servers]
     samples = []
-    for n, (load, rep, s) in enumerate(plan, 1):
-        if not s.alive():
-            raise BenchError(f"{s.label} died during the load; its log:\n{s.log_tail()}")
+    for n, (load, rep), s in turns(plan, duration):
         r = wrk.run(s, load, duration)
         requests = int(r["requests"])
         smp = Sample(

@@ -9,6 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchlib import running
 from benchlib.common import BenchError
 from benchlib.machine import cmd_output
 from benchlib.tools import ensure_apt_tool
@@ -70,6 +71,7 @@ class RedisServer:
             self._dir.name,
         ]
         self.proc = ServerProcess(argv, self.port, self.log, cwd=Path(self._dir.name), env=dict(os.environ))
+        running.started(self)
         deadline = time.monotonic() + READY_TIMEOUT
         while True:
             if not self.proc.alive():
@@ -90,6 +92,7 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/{db}"
 
     def stop(self) -> None:
+        running.forget(self)
         proc, self.proc = self.proc, None
         if proc is not None:
             proc.stop(timeout=5.0)

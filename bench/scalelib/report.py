@@ -3,14 +3,18 @@ markdown report and results.json."""
 
 from __future__ import annotations
 
-import json
-import shlex
-import statistics
 from dataclasses import dataclass
 
-from benchlib.common import rel
-from benchlib.formats import fmt_mib, fmt_ms, fmt_ratio
+from benchlib.formats import fmt_ms, fmt_ratio
 from benchlib.servers import BenchServer
+from benchlib.tables import (
+    keep_results,
+    markdown_report,
+    markdown_table,
+    median_of,
+    servers_table,
+    startup_median,
+)
 from benchlib.workspace import Workspace
 
 from .check import CheckResult
@@ -48,23 +52,19 @@ class Results:
     notes: list[str]
 
 
-def median(samples: list[Sample], attr: str) -> float:
-    return float(statistics.median(float(getattr(s, attr)) for s in samples))
-
-
 def ratio(x: float, base: float | None) -> float | None:
     return x / base if base else None
 
 
 def results_table(results: Results) -> str:
-    lines = ["| " + " | ".join(HEAD) + " |", "|" + "|".join("---" for _ in HEAD) + "|"]
+    rows: list[list[str]] = []
     for load in results.loads:
         picked = {
             s.key: [smp for smp in results.samples if smp.server == s.key and smp.load == load.key]
             for s in results.servers
         }
-        rps = {k: median(v, "rps") for k, v in picked.items() if v}
-        p99 = {k: median(v, "p99_ms") for k, v in picked.items() if v}
+        rps = {k: median_of(v, "rps") for k, v in picked.items() if v}
+        p99 = {k: median_of(v, "p99_ms") for k, v in picked.items() if v}
         for s in results.servers:
             smps = picked[s.key]
             if not smps:
@@ -83,32 +83,21 @@ def results_table(results: Results) -> str:
                 fmt_ratio(ratio(p99[s.key], p99.get(PRISM))),
                 f"{non2xx}{share}",
                 str(sum(x.socket_errors for x in smps)),
-                f"{median(smps, 'bytes_per_resp'):,.0f}",
+                f"{median_of(smps, 'bytes_per_resp'):,.0f}",
             ]
-            lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def servers_table(servers: list[BenchServer]) -> str:
-    lines = [
-        "| server | command | start-up | RSS idle (after warm-up) | RSS after load |",
-        "|---|---|---|---|---|",
-    ]
-    for s in servers:
-        startup = f"{statistics.median(s.startups):.2f} s" if s.startups else "–"
-        lines.append(
-            f"| {s.label} | `{shlex.join(rel(a) for a in s.argv)}` | {startup} | {fmt_mib(s.rss_idle_kib)} "
-            f"| {fmt_mib(s.rss_after_kib)} |"
-        )
-    return "\n".join(lines)
+            rows.append(cells)
+    return markdown_table(HEAD, rows)
 
 
 def checks_table(results: Results) -> str:
-    lines = ["| load | server | answers to one request of each URL before the load |", "|---|---|---|"]
-    for (server_key, load_key), check in results.checks.items():
-        label = next(s.label for s in results.servers if s.key == server_key)
-        lines.append(f"| `{load_key}` | {label} | {check.summary()} |")
-    return "\n".join(lines)
+    labels = {s.key: s.label for s in results.servers}
+    return markdown_table(
+        ["load", "server", "answers to one request of each URL before the load"],
+        (
+            [f"`{load_key}`", labels[server_key], check.summary()]
+            for (server_key, load_key), check in results.checks.items()
+        ),
+    )
 
 
 def loads_section(results: Results) -> str:
@@ -155,59 +144,19 @@ HOW_TO_READ = """## How to read it
 
 
 def render_report(results: Results, table: str) -> str:
-    info = results.workspace.info
-    machine = "\n".join(f"| {k} | {v} |" for k, v in info.items())
-    notes = "\n".join(f"- {n}" for n in results.notes)
-    return f"""# mockserver scale-out — {info["date"]}
-
-{settings_line(results.options)}
-
-{table}
-{"" if not notes else chr(10) + "## Notes" + chr(10) + chr(10) + notes + chr(10)}
-## Loads
-
-{loads_section(results)}
-
-{checks_table(results)}
-
-## Servers
-
-{servers_table(results.servers)}
-
-## Machine
-
-| | |
-|---|---|
-{machine}
-
-{HOW_TO_READ}"""
-
-
-def results_json(results: Results) -> str:
-    return json.dumps(
+    """The markdown report: settings, results, notes, loads and their checks, servers, machine, how to
+    read it."""
+    notes = {"Notes": "\n".join(f"- {n}" for n in results.notes)} if results.notes else {}
+    return markdown_report(
+        "mockserver scale-out",
+        results.workspace.info,
+        [settings_line(results.options), table],
         {
-            "info": results.workspace.info,
-            "settings": results.options.as_json(),
-            "servers": [
-                {
-                    "key": s.key,
-                    "label": s.label,
-                    "argv": s.argv,
-                    "startups_s": s.startups,
-                    "rss_idle_kib": s.rss_idle_kib,
-                    "rss_after_kib": s.rss_after_kib,
-                }
-                for s in results.servers
-            ],
-            "loads": [vars(load) for load in results.loads],
-            "checks": {
-                f"{server} {load}": {str(k): v for k, v in c.statuses.items()}
-                for (server, load), c in results.checks.items()
-            },
-            "notes": results.notes,
-            "samples": [vars(s) for s in results.samples],
+            **notes,
+            "Loads": f"{loads_section(results)}\n\n{checks_table(results)}",
+            "Servers": servers_table(results.servers, "start-up", startup_median),
         },
-        indent=2,
+        HOW_TO_READ,
     )
 
 
@@ -224,10 +173,15 @@ def publish(results: Results) -> str:
     )
     for note in results.notes:
         print(f"note: {note}")
-    output = results.options.output
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(report)
-    run_dir = results.workspace.run_dir
-    (run_dir / "report.md").write_text(report)
-    (run_dir / "results.json").write_text(results_json(results))
+    keep_results(
+        results,
+        report,
+        loads=[vars(load) for load in results.loads],
+        checks={
+            f"{server} {load}": {str(k): v for k, v in c.statuses.items()}
+            for (server, load), c in results.checks.items()
+        },
+        notes=results.notes,
+        samples=[vars(s) for s in results.samples],
+    )
     return report

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from .checks import Invariant
 from .client import TRANSPORT_ERRORS, Client
-from .tally import ACCEPTED, Tally, latency_summary
+from .tally import ACCEPTED, MAY_SEND_NONE, Tally, latency_summary
 
 OUTCOME_SAMPLES = 5
 
@@ -57,7 +57,7 @@ def check_hostile_outcomes(tally: Tally, kinds: frozenset[str]) -> Invariant:
         for kind in checked
     }
     unexpected = {kind: outs for kind, outs in unexpected.items() if outs}
-    silent = [kind for kind in checked if tally.sent[kind] == 0 and kind != "idle-flood"]
+    silent = [kind for kind in checked if tally.sent[kind] == 0 and kind not in MAY_SEND_NONE]
     parts = [
         f"{kind}: " + ", ".join(f"{o}: {n}" for o, n in list(outs.items())[:OUTCOME_SAMPLES])
         for kind, outs in unexpected.items()

@@ -9,6 +9,8 @@ from .client import TRANSPORT_ERRORS, Client, DataSet, bearer
 from .good import Pair, PairState
 
 MISMATCH_SAMPLES = 10
+INVARIANTS = ("answering", "click_events", "links", "probes", "proxy_probes", "rss", "hostile_outcomes")
+"""Every invariant of a run with the proxy, by its key in the report (`proxy_probes` only with it)."""
 
 
 @dataclass

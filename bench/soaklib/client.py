@@ -8,8 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-CLICK_BODY = b'{"data": {"type": "partner_click_events", "attributes": {"event_type": "website"}}}'
-VIDEO_CLICK_BODY = b'{"data": {"type": "partner_click_events", "attributes": {"event_type": "video"}}}'
+from benchlib.common import click_body
+
+CLICK_BODY = click_body().encode()
+VIDEO_CLICK_BODY = click_body("video").encode()
 JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
 TRANSPORT_ERRORS = (OSError, http.client.HTTPException)
 """What a request may raise: refused, reset, timed out, a short or garbled response."""

@@ -52,6 +52,9 @@ ACCEPTED: dict[str, frozenset[str]] = {
 }
 """Every outcome a server holding its bounds may give, for the kinds checked strictly (the others'
 expectations are reported, not enforced)."""
+MAY_SEND_NONE = frozenset({"idle-flood"})
+"""Hostile kinds that may count nothing sent in a run: the idle flood counts the connections the server
+closes, and a server that keeps every idle connection open closes none."""
 PROBE_KINDS = ("probe-mock", "probe-proxy")
 """Health checks on fresh connections: to the mock, and to the proxy in front of the slow upstream."""
 ERROR_SAMPLES = 20

@@ -45,7 +45,7 @@ class SlowHandler(socketserver.BaseRequestHandler):
                     return
                 head += data
         target = head.split(b" ", 2)[1].decode(errors="replace") if head.count(b" ") >= 2 else ""
-        stop = self.server.stop
+        stop = self.server.ending
         if target.startswith(TRICKLE_PATH):
             self.trickle(sock, stop)
         else:
@@ -66,14 +66,14 @@ class SlowHandler(socketserver.BaseRequestHandler):
 
 
 class SlowUpstream(socketserver.ThreadingTCPServer):
-    """The upstream, on a free loopback port, one thread per connection; `close()` ends them all."""
+    """The upstream, on a free loopback port, one thread per connection; `stop()` ends them all."""
 
     daemon_threads = True
     allow_reuse_address = True
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), SlowHandler)
-        self.stop = threading.Event()
+        self.ending = threading.Event()
         self.thread = threading.Thread(target=self.serve_forever, name="slow-upstream", daemon=True)
         self.thread.start()
 
@@ -81,8 +81,9 @@ class SlowUpstream(socketserver.ThreadingTCPServer):
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
 
-    def close(self) -> None:
-        self.stop.set()
+    def stop(self) -> None:
+        """End every connection's wait, stop serving, close the socket."""
+        self.ending.set()
         self.shutdown()
         self.server_close()
 

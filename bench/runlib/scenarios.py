@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from .common import CLICK_BODY, FALLBACK_UUID, BenchError, log
-from .servers import BenchServer
+from benchlib.common import CLICK_BODY, BenchError, log
+from benchlib.servers import BenchServer
+
+FALLBACK_UUID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"  # used only when ids cannot be read from mockserver
 
 
 @dataclass

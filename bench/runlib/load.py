@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import re
 import shlex
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from .common import LUA, BenchError, log
-from .formats import fmt_mib, fmt_ms
+from benchlib.common import LUA, log
+from benchlib.formats import fmt_ms
+from benchlib.servers import BenchServer
+from benchlib.turns import turns
+from benchlib.turns import warm_up as warm_each
+from benchlib.wrk import bench_result, run_wrk
+
 from .options import Options
 from .scenarios import Scenario
-from .servers import BenchServer
 
-RESULT_RE = re.compile(r"^BENCH_RESULT (.*)$", re.M)
 WARMUP_CONNECTIONS = 16
 
 
@@ -65,16 +65,9 @@ class Wrk:
             str(LUA),
             url,
         ]
-        env = dict(os.environ, BENCH_METHOD=scenario.method, BENCH_BODY=scenario.body or "")
-        proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=duration + 120)
-        with self.raw_log.open("a") as out:
-            out.write(f"\n### {shlex.join(argv)} (method {scenario.method})\n{proc.stdout}{proc.stderr}")
-        m = RESULT_RE.search(proc.stdout)
-        if proc.returncode != 0 or not m:
-            raise BenchError(
-                f"wrk failed (exit code {proc.returncode}): {shlex.join(argv)}\n{proc.stdout}{proc.stderr}"
-            )
-        return {k: float(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
+        env = {"BENCH_METHOD": scenario.method, "BENCH_BODY": scenario.body or ""}
+        heading = f"{shlex.join(argv)} (method {scenario.method})"
+        return run_wrk(argv, bench_result, duration, self.raw_log, heading, env)
 
 
 def to_sample(server: BenchServer, scenario: Scenario, conns: int, rep: int, r: dict[str, float]) -> Sample:
@@ -98,22 +91,24 @@ def to_sample(server: BenchServer, scenario: Scenario, conns: int, rep: int, r: 
 
 def warm_up(servers: list[BenchServer], scenarios: list[Scenario], wrk: Wrk, seconds: int) -> None:
     """`--warmup` seconds of 16-connection load per scenario per server; idle RSS is read after it."""
-    for s in servers:
-        if seconds:
-            for sc in scenarios:
-                wrk.run(s.base + sc.path, sc, WARMUP_CONNECTIONS, seconds)
-        s.rss_idle_kib = s.rss_kib()
-        log(f"warm-up: {s.label:<20} done, RSS {fmt_mib(s.rss_idle_kib)}")
+
+    def warm(s: BenchServer) -> None:
+        for sc in scenarios:
+            wrk.run(s.base + sc.path, sc, WARMUP_CONNECTIONS, seconds)
+
+    warm_each(servers, seconds, warm, label_width=20)
 
 
-Case = tuple[Scenario, int, int, BenchServer]
-"""scenario, connections, repeat index, server: one wrk run of the load."""
+Case = tuple[Scenario, int, int]
+"""scenario, connections, repeat index: one wrk run of the load (with a server)."""
 
 
-def load_plan(servers: list[BenchServer], scenarios: list[Scenario], options: Options) -> list[Case]:
+def load_plan(
+    servers: list[BenchServer], scenarios: list[Scenario], options: Options
+) -> list[tuple[Case, BenchServer]]:
     """Interleaved: for every scenario, connection count and repeat the servers take turns A, B, A, B."""
     return [
-        (sc, c, rep, s)
+        ((sc, c, rep), s)
         for sc in scenarios
         for c in options.conns
         for rep in range(options.repeat)
@@ -121,8 +116,8 @@ def load_plan(servers: list[BenchServer], scenarios: list[Scenario], options: Op
     ]
 
 
-def progress_line(n: int, total: int, case: Case, repeat: int, smp: Sample) -> str:
-    sc, c, rep, s = case
+def progress_line(n: int, total: int, case: Case, s: BenchServer, repeat: int, smp: Sample) -> str:
+    sc, c, rep = case
     return (
         f"[{n:>3}/{total}] {s.label:<20} {sc.key:<15} c={c:<3} rep {rep + 1}/{repeat}: "
         f"{smp.rps:>8,.0f} req/s  p50 {fmt_ms(smp.p50_ms):>9}  p99 {fmt_ms(smp.p99_ms):>9}  "
@@ -135,18 +130,13 @@ def run_load(
 ) -> list[Sample]:
     """The measured runs, in the order of `load_plan`; a server that died ends the run."""
     plan = load_plan(servers, scenarios, options)
-    total = len(plan)
-    eta = total * (options.duration + 0.3)
-    log(f"load: {total} wrk runs of {options.duration} s (about {eta / 60:.1f} min)")
     samples: list[Sample] = []
-    for n, case in enumerate(plan, 1):
-        sc, c, rep, s = case
-        if not s.alive():
-            raise BenchError(f"{s.label} died during the load; its log:\n{s.log_tail()}")
+    for n, case, s in turns(plan, options.duration):
+        sc, c, rep = case
         cpu_before = s.cpu_seconds()
         smp = to_sample(s, sc, c, rep, wrk.run(s.base + sc.path, sc, c, options.duration))
         if smp.requests:
             smp.cpu_us_per_request = (s.cpu_seconds() - cpu_before) * 1e6 / smp.requests
         samples.append(smp)
-        log(progress_line(n, total, case, options.repeat, smp))
+        log(progress_line(n, len(plan), case, s, options.repeat, smp))
     return samples

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-import json
 import shlex
-import statistics
 from dataclasses import dataclass
 
-from .common import POLL_INTERVAL, PROBE_PATH, rel
-from .formats import fmt_errors, fmt_mib, fmt_ms, fmt_ratio
+from benchlib.common import rel
+from benchlib.formats import fmt_errors, fmt_mib, fmt_ms, fmt_ratio
+from benchlib.servers import POLL_INTERVAL, PROBE_PATH, BenchServer
+from benchlib.tables import (
+    keep_results,
+    markdown_report,
+    markdown_table,
+    median_of,
+    servers_table,
+    startup_median,
+    startup_spread,
+)
+from benchlib.workspace import Workspace
+
 from .load import Sample
 from .options import Options
 from .scenarios import Scenario
-from .servers import BenchServer
-from .workspace import Workspace
 
 RESULTS_HEAD = [
     "server",
@@ -41,7 +49,7 @@ class Row:
     samples: list[Sample]
 
     def med(self, attr: str) -> float:
-        return float(statistics.median(float(getattr(s, attr)) for s in self.samples))
+        return median_of(self.samples, attr)
 
 
 @dataclass
@@ -93,34 +101,18 @@ def row_cells(r: Row, base: Row | None) -> list[str]:
         fmt_ratio(cpu_ratio),
         fmt_errors(errors, requests, socket_errors),
         f"{r.med('bytes_per_resp'):,.0f}",
-        f"{statistics.median(r.server.startups):.2f} s",
+        startup_median(r.server),
         fmt_mib(r.server.rss_after_kib),
     ]
 
 
 def results_table(rows: list[Row], ref_key: str) -> str:
     ref = {(r.scenario.key, r.conns): r for r in rows if r.server.key == ref_key}
-    lines = ["| " + " | ".join(RESULTS_HEAD) + " |", "|" + "|".join("---" for _ in RESULTS_HEAD) + "|"]
-    for r in rows:
-        cells = row_cells(r, ref.get((r.scenario.key, r.conns)))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return markdown_table(RESULTS_HEAD, (row_cells(r, ref.get((r.scenario.key, r.conns))) for r in rows))
 
 
-def servers_table(servers: list[BenchServer]) -> str:
-    lines = [
-        "| server | command | start-up median (min–max, n) | RSS idle (after warm-up) | RSS after load |",
-        "|---|---|---|---|---|",
-    ]
-    for s in servers:
-        argv = [rel(a) for a in s.argv]
-        st = s.startups
-        startup = f"{statistics.median(st):.2f} s ({min(st):.2f}–{max(st):.2f}, {len(st)})"
-        lines.append(
-            f"| {s.label} | `{shlex.join(argv)}` | {startup} | {fmt_mib(s.rss_idle_kib)} "
-            f"| {fmt_mib(s.rss_after_kib)} |"
-        )
-    return "\n".join(lines)
+def run_servers_table(servers: list[BenchServer]) -> str:
+    return servers_table(servers, "start-up median (min–max, n)", startup_spread)
 
 
 def settings_line(options: Options, mock_extra: list[str]) -> str:
@@ -135,15 +127,16 @@ def settings_line(options: Options, mock_extra: list[str]) -> str:
 
 def scenarios_table(results: Results) -> str:
     servers = results.servers
-    head = "| scenario | request | " + " | ".join(f"{s.label} answers" for s in servers) + " |"
-    sep = "|---|---|" + "---|" * len(servers)
-    lines = [
-        f"| `{sc.key}` | `{sc.title}`{' with `' + sc.body + '`' if sc.body else ''} | "
-        + " | ".join(results.checks.get((s.key, sc.key), "–") for s in servers)
-        + " |"
+    head = ["scenario", "request", *(f"{s.label} answers" for s in servers)]
+    rows = (
+        [
+            f"`{sc.key}`",
+            f"`{sc.title}`{' with `' + sc.body + '`' if sc.body else ''}",
+            *(results.checks.get((s.key, sc.key), "–") for s in servers),
+        ]
         for sc in results.scenarios
-    ]
-    return "\n".join([head, sep, "\n".join(lines)])
+    )
+    return markdown_table(head, rows)
 
 
 HOW_TO_READ = f"""## How to read it
@@ -169,52 +162,12 @@ HOW_TO_READ = f"""## How to read it
 
 def render_report(results: Results, table: str) -> str:
     """The markdown report: settings, results, servers, scenarios, machine, how to read it."""
-    info = results.workspace.info
-    machine = "\n".join(f"| {k} | {v} |" for k, v in info.items())
-    return f"""# mockserver vs Prism — {info["date"]}
-
-{settings_line(results.options, results.mock_extra)}
-
-{table}
-
-## Servers
-
-{servers_table(results.servers)}
-
-## Scenarios
-
-{scenarios_table(results)}
-
-## Machine
-
-| | |
-|---|---|
-{machine}
-
-{HOW_TO_READ}"""
-
-
-def results_json(results: Results) -> str:
-    """Every sample and setting of the run, for results.json."""
-    return json.dumps(
-        {
-            "info": results.workspace.info,
-            "settings": results.options.as_json(),
-            "servers": [
-                {
-                    "key": s.key,
-                    "argv": s.argv,
-                    "startups_s": s.startups,
-                    "rss_idle_kib": s.rss_idle_kib,
-                    "rss_after_kib": s.rss_after_kib,
-                }
-                for s in results.servers
-            ],
-            "scenarios": [vars(sc) for sc in results.scenarios],
-            "checks": {f"{k[0]} {k[1]}": v for k, v in results.checks.items()},
-            "samples": [vars(s) for s in results.samples],
-        },
-        indent=2,
+    return markdown_report(
+        "mockserver vs Prism",
+        results.workspace.info,
+        [settings_line(results.options, results.mock_extra), table],
+        {"Servers": run_servers_table(results.servers), "Scenarios": scenarios_table(results)},
+        HOW_TO_READ,
     )
 
 
@@ -225,10 +178,11 @@ def publish(results: Results) -> None:
     report = render_report(results, table)
     print(table)
     print()
-    print(servers_table(results.servers))
-    output = results.options.output
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(report)
-    run_dir = results.workspace.run_dir
-    (run_dir / "report.md").write_text(report)
-    (run_dir / "results.json").write_text(results_json(results))
+    print(run_servers_table(results.servers))
+    keep_results(
+        results,
+        report,
+        scenarios=[vars(sc) for sc in results.scenarios],
+        checks={f"{k[0]} {k[1]}": v for k, v in results.checks.items()},
+        samples=[vars(s) for s in results.samples],
+    )
