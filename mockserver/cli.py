@@ -470,5 +470,11 @@ def fuzz_command(ctx: click.Context, /, **options: Any) -> None:
     ctx.exit(result.exit_code)
 
 
+# `mockserver pact …`: the group imports only click; each command loads its module when it runs.
+from .pact.commands import pact_group  # noqa: E402
+
+cli.add_command(pact_group)
+
+
 def main() -> None:
     cli(prog_name="mockserver")
