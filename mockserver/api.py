@@ -18,6 +18,7 @@ from .errors import (
     ErrorItem,
 )
 from .framing import no_content
+from .journal import USER_ENVIRON_KEY
 from .model import Partner, User
 from .queries import matching, paginate
 from .query_arrays import sent_args
@@ -56,6 +57,7 @@ def current_user() -> User:
 @bp.before_request
 def identify_user() -> None:
     g.user = current_user()
+    request.environ[USER_ENVIRON_KEY] = g.user.id  # for the journal (a Pact's provider state)
 
 
 def _viewer_of_user() -> Viewer:

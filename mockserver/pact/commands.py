@@ -3,6 +3,7 @@ when it runs."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -49,3 +50,52 @@ def verify_command(
     if junit is not None:
         write_junit(results, junit)
     ctx.exit(exit_code(results))
+
+
+@pact_group.command("export", short_help="Write the journal of a running mock as a Pact file.")
+@click.option("--url", required=True, metavar="URL", help="The running mock, e.g. http://127.0.0.1:4010.")
+@click.option("--session", default=None, metavar="ID", help="Only this X-Mock-Session's requests.")
+@click.option("--consumer", default="consumer", show_default=True, help="The consumer's name.")
+@click.option("--provider", default="partners-api", show_default=True, help="The provider's name.")
+@click.option("--pact-version", type=click.Choice(["3", "4"]), default="4", show_default=True)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the Pact here (default: CONSUMER-PROVIDER.json).",
+)
+@click.option("--strict", is_flag=True, help="Exit 1 when any request was skipped (off-contract or cut).")
+@click.option(
+    "--admin-token", envvar="MOCKSERVER_ADMIN_TOKEN", default=None, help="The mock's --admin-token."
+)
+@click.pass_context
+def export_command(
+    ctx: click.Context,
+    url: str,
+    session: str | None,
+    consumer: str,
+    provider: str,
+    pact_version: str,
+    output: Path | None,
+    strict: bool,
+    admin_token: str | None,
+) -> None:
+    """Ask the mock at URL for its journal as a Pact (GET /__admin/pact) and write it. Requests left
+    out are listed on stderr, one line each; with --strict they make the exit code 1."""
+    from .fetch import fetch_pact
+
+    try:
+        pact = fetch_pact(url, consumer, provider, int(pact_version), session, admin_token)
+    except (ValueError, OSError, RuntimeError) as error:
+        click.echo(f"error: {error}", err=True)
+        ctx.exit(2)
+    skipped = pact.get("metadata", {}).get("mockserver", {}).get("skipped", [])
+    for item in skipped:
+        target = f"{item['path']}?{item['query']}" if item["query"] else item["path"]
+        click.echo(f"skipped: {item['method']} {target} -> {item['status']}: {item['reason']}", err=True)
+    path = output or Path(f"{consumer}-{provider}.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(pact, indent=2) + "\n", encoding="utf-8")
+    click.echo(f"{path}: {len(pact['interactions'])} interaction(s), {len(skipped)} request(s) skipped")
+    ctx.exit(1 if strict and skipped else 0)

@@ -19,6 +19,8 @@ USER = "a user sends the request"
 """params: {id}; the replay sends that user's token as `Authorization: Bearer <token>`."""
 PARTNER = "a partner exists"
 """params: {id}."""
+NO_PARTNER = "no partner has the id"
+"""params: {id}."""
 BUSINESS = "a business exists"
 """params: {id}."""
 LINKED = "the user is linked to the partner"
@@ -26,8 +28,8 @@ LINKED = "the user is linked to the partner"
 NOT_LINKED = "the user is not linked to the partner"
 """params: {user, partner}."""
 
-ID_PARAMS = {USER: ("id",), PARTNER: ("id",), BUSINESS: ("id",), LINKED: ("user", "partner"),
-             NOT_LINKED: ("user", "partner")}  # fmt: skip
+ID_PARAMS = {USER: ("id",), PARTNER: ("id",), NO_PARTNER: ("id",), BUSINESS: ("id",),
+             LINKED: ("user", "partner"), NOT_LINKED: ("user", "partner")}  # fmt: skip
 """The parameters each state needs, all ids."""
 KNOWN = (DATA_SET, *ID_PARAMS)
 TOKEN_PLACEHOLDER = "${token}"
@@ -63,6 +65,20 @@ def _data_set_problems(number: int, params: dict[str, Any]) -> Iterator[StatePro
         return
     if isinstance(params.get("seed"), int) and isinstance(params.get("partners", 0), int):
         return
-    if params.get("inline") is not None:
+    if isinstance(params.get("inline"), str) or isinstance(params.get("source"), str):
         return
-    yield StateProblem(number, None, f"state {DATA_SET!r} needs name, seed (and partners) or inline")
+    yield StateProblem(number, None, f"state {DATA_SET!r} needs name, seed (and partners), inline or source")
+
+
+def data_set_params(source: str) -> dict[str, Any]:
+    """The data-set state's parameters for a session's source ("scenario default", "Faker data (seed 1,
+    100 partners)"): what `PUT /__admin/scenario` takes to load it again, and the source in words."""
+    params: dict[str, Any] = {"source": source}
+    if source.startswith("scenario "):
+        params["name"] = source.removeprefix("scenario ")
+    elif match := _FAKER.fullmatch(source):
+        params["seed"], params["partners"] = int(match.group(1)), int(match.group(2))
+    return params
+
+
+_FAKER = re.compile(r"Faker data \(seed (-?[0-9]+), ([0-9]+) partners\)")
