@@ -99,3 +99,54 @@ def export_command(
     path.write_text(json.dumps(pact, indent=2) + "\n", encoding="utf-8")
     click.echo(f"{path}: {len(pact['interactions'])} interaction(s), {len(skipped)} request(s) skipped")
     ctx.exit(1 if strict and skipped else 0)
+
+
+@pact_group.command("replay", short_help="Replay a Pact file against a running provider.")
+@click.argument("pact", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--url", required=True, metavar="URL", help="The provider, e.g. http://127.0.0.1:4010.")
+@click.option(
+    "--state-url",
+    default=None,
+    metavar="URL",
+    help="Another provider's state-change endpoint (the verifier posts each state to it); without it "
+    "the provider is taken to be this mock, whose states are set through its admin API.",
+)
+@click.option("--provider", default=None, help="The provider's name (default: the Pact's).")
+@click.option(
+    "--admin-token", envvar="MOCKSERVER_ADMIN_TOKEN", default=None, help="The mock's --admin-token."
+)
+@click.option("--verbose", "-v", is_flag=True, help="Print the verifier's whole output.")
+@click.pass_context
+def replay_command(
+    ctx: click.Context,
+    pact: Path,
+    url: str,
+    state_url: str | None,
+    provider: str | None,
+    admin_token: str | None,
+    verbose: bool,
+) -> None:
+    """Replay each interaction of PACT against URL with Pact's verifier, its provider states set first.
+    Exit 0 when all pass, 1 when one fails, 2 when the file cannot be read or pact-python is missing."""
+    try:
+        import pact as _  # noqa: F401  (checks the optional extra is installed)
+    except ImportError:
+        click.echo(
+            "error: mockserver pact replay needs pact-python: pip install 'mockserver[pact]'", err=True
+        )
+        ctx.exit(2)
+    from .model import PactUnreadable
+    from .replay import replay
+
+    try:
+        result = replay(pact, url, state_url=state_url, admin_token=admin_token, provider=provider)
+    except (PactUnreadable, ValueError) as error:
+        click.echo(f"error: {error}", err=True)
+        ctx.exit(2)
+    if verbose:
+        click.echo(result.output)
+    for mismatch in result.mismatches:
+        click.echo(f'{pact}: "{mismatch.interaction}": {mismatch.message}')
+    verdict = "all passed" if result.passed else f"{len({m.interaction for m in result.mismatches})} failed"
+    click.echo(f"{result.interactions} interaction(s) replayed against {url}: {verdict}")
+    ctx.exit(0 if result.passed else 1)
