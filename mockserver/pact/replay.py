@@ -231,9 +231,9 @@ def _with_states(pact: Pact, mismatches: list[Mismatch], calls: StateCalls) -> l
         failed.setdefault((name, json.dumps(params, sort_keys=True)), why)
     for interaction in pact.interactions:
         for state in interaction.states:
-            why = failed.get((state.name, json.dumps(state.params, sort_keys=True)))
-            if why is not None:
-                found.append(Mismatch(interaction.description, f"provider state not set: {why}"))
+            reason = failed.get((state.name, json.dumps(state.params, sort_keys=True)))
+            if reason is not None:
+                found.append(Mismatch(interaction.description, f"provider state not set: {reason}"))
         found += [m for m in mismatches if m.interaction == interaction.description]
     known = {interaction.description for interaction in pact.interactions}
     return found + [m for m in mismatches if m.interaction not in known]
