@@ -198,3 +198,55 @@ def test_a_proxy_in_front_of_a_renaming_upstream_fails_naming_the_field(
     assert result.exit_code == 1, result.output
     line = f'{consumer_pact}: "getPartner: GET /api/v1/partners/{P08} answered 200": '
     assert f"{line}$.data.attributes: Actual map is missing the following keys: name" in result.output
+
+
+class States(BaseHTTPRequestHandler):
+    """Another provider's state endpoint: records each state, answers the token of the test's user."""
+
+    posted: list[dict[str, Any]] = []
+
+    def do_POST(self) -> None:
+        change = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        States.posted.append(change)
+        payload = json.dumps({"token": "bob-token"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        return
+
+
+def test_another_providers_states_go_to_the_state_url(consumer_pact: Path, tmp_path: Path) -> None:
+    pact = json.loads(consumer_pact.read_text())
+    pact["interactions"] = [
+        i for i in pact["interactions"] if i["comments"]["testname"].endswith("a_partner")
+    ]
+    reads = tmp_path / "reads.json"
+    reads.write_text(json.dumps(pact))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), States)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    provider = LiveServer.start("--scenario", "default")
+    try:
+        state_url = f"http://127.0.0.1:{server.server_address[1]}/states"
+        result = CliRunner().invoke(
+            cli, ["pact", "replay", str(reads), "--url", provider.base, "--state-url", state_url]
+        )
+    finally:
+        provider.stop()
+        server.shutdown()
+        server.server_close()
+    assert result.exit_code == 0, result.output
+    names = [change["state"] for change in States.posted]
+    assert names.count("the data set is loaded") == 2 and "a user sends the request" in names
+    assert {change["action"] for change in States.posted} == {"setup"}
+
+
+def test_replay_exit_codes_for_a_file_that_cannot_be_read(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text("[]")
+    result = CliRunner().invoke(cli, ["pact", "replay", str(broken), "--url", "http://127.0.0.1:9"])
+    assert result.exit_code == 2
+    assert "error: " in result.output and "a Pact is a JSON object" in result.output
