@@ -204,12 +204,13 @@ class States(BaseHTTPRequestHandler):
     """Another provider's state endpoint: records each state, answers the token of the test's user."""
 
     posted: list[dict[str, Any]] = []
+    status = 200
 
     def do_POST(self) -> None:
         change = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         States.posted.append(change)
         payload = json.dumps({"token": "bob-token"}).encode()
-        self.send_response(200)
+        self.send_response(self.status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
@@ -242,6 +243,31 @@ def test_another_providers_states_go_to_the_state_url(consumer_pact: Path, tmp_p
     names = [change["state"] for change in States.posted]
     assert names.count("the data set is loaded") == 2 and "a user sends the request" in names
     assert {change["action"] for change in States.posted} == {"setup"}
+
+
+def test_a_state_url_that_fails_fails_the_interaction_in_bounded_time(consumer_pact: Path) -> None:
+    """Finding: Pact's verifier waits forever on a state change answered with an error; the replay
+    relays the states itself and reports the failure."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Failing", (States,), {"status": 500}))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    provider = LiveServer.start("--scenario", "default")
+    outcome: list[Any] = []
+    state_url = f"http://127.0.0.1:{server.server_address[1]}/states"
+    args = ["pact", "replay", str(consumer_pact), "--url", provider.base, "--state-url", state_url]
+    worker = threading.Thread(target=lambda: outcome.append(CliRunner().invoke(cli, args)), daemon=True)
+    try:
+        worker.start()
+        worker.join(timeout=120)
+    finally:
+        provider.stop()
+        server.shutdown()
+        server.server_close()
+    assert outcome, "the replay did not finish within 120 s"
+    (result,) = outcome
+    assert result.exit_code == 1, result.output
+    assert (
+        f"provider state not set: state 'the data set is loaded': {state_url} answered 500" in result.output
+    )
 
 
 def test_replay_exit_codes_for_a_file_that_cannot_be_read(tmp_path: Path) -> None:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import os
 import threading
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -116,6 +118,30 @@ class MockStates:
         return reply.json()
 
 
+class ForwardedStates:
+    """Another provider's states: each posted to its state-change URL. Relayed rather than handed to
+    the verifier, which waits forever on a state change answered with an error (pact_ffi 0.5)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def setup(self, name: str, params: dict[str, Any]) -> dict[str, Any]:
+        body = json.dumps({"state": name, "params": params, "action": "setup"}).encode()
+        request = urllib.request.Request(self.url, body, {"Content-Type": "application/json"}, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_MS / 1000) as response:
+                raw = response.read()
+        except urllib.error.HTTPError as error:
+            raise StateError(f"state {name!r}: {self.url} answered {error.code}") from None
+        except (OSError, ValueError) as error:
+            raise StateError(f"state {name!r}: {self.url} cannot be reached: {error}") from None
+        try:
+            values = json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            values = {}
+        return values if isinstance(values, dict) else {}
+
+
 @dataclass
 class StateCalls:
     """What the state handler was asked, and what failed (for the report)."""
@@ -125,7 +151,7 @@ class StateCalls:
 
 
 @contextmanager
-def state_server(handler: MockStates, calls: StateCalls) -> Iterator[str]:
+def state_server(handler: MockStates | ForwardedStates, calls: StateCalls) -> Iterator[str]:
     """A loopback HTTP server the verifier posts each state to; its URL. A state that cannot be set
     is a 500 naming it (the verifier then fails the interaction)."""
 
@@ -200,14 +226,16 @@ def replay(
     verifier.set_request_timeout(REQUEST_TIMEOUT_MS)
     verifier.set_coloured_output(enabled=False)
     calls = StateCalls()
+    handler: MockStates | ForwardedStates
     if state_url is not None:
-        verifier.state_handler(state_url, body=True)
-        return _run(verifier, pact, calls)
-    session = f"pact-replay-{uuid.uuid4().hex[:12]}"
-    verifier.add_custom_header(SESSION_HEADER, session)
-    endpoint = MockEndpoint(parts.hostname, parts.port or 80)
-    endpoint.admin_token = admin_token
-    with state_server(MockStates(endpoint, session), calls) as handler_url:
+        handler = ForwardedStates(state_url)
+    else:
+        session = f"pact-replay-{uuid.uuid4().hex[:12]}"
+        verifier.add_custom_header(SESSION_HEADER, session)
+        endpoint = MockEndpoint(parts.hostname, parts.port or 80)
+        endpoint.admin_token = admin_token
+        handler = MockStates(endpoint, session)
+    with state_server(handler, calls) as handler_url:
         verifier.state_handler(handler_url, body=True)
         return _run(verifier, pact, calls)
 
