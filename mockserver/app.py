@@ -22,7 +22,8 @@ A request meets, in this order:
    - the view's own blueprint hooks (`api.views` resolves the current user; `edge.docs_page` serves
      the documentation), then the view.
 3. The after-request hooks: `contract.response_check` (with `--validate-responses`), then
-   `edge.cors` (allow_origin). Errors anywhere become JSON:API documents (`core.api_errors`).
+   `edge.cors` (allow_origin), then `journal.log.keep_answer` (the answer as sent, for the journal).
+   Errors anywhere become JSON:API documents (`core.api_errors`).
 
 The keys and `flask.g` attributes these stages hand each other are listed in `core.channels`.
 """
@@ -151,6 +152,7 @@ def create_app(settings: Settings | None = None, spec: Spec | None = None) -> Fl
         after_request=[
             *([response_check.response_check_hook(app)] if settings.validate_responses else []),
             allow_origin,
+            journal.keep_answer,
         ],
     )
     pipeline.install(app)

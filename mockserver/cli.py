@@ -458,8 +458,8 @@ def fuzz_command(ctx: click.Context, /, **options: Any) -> None:
     except ImportError:
         click.echo("error: mockserver fuzz needs schemathesis: pip install 'mockserver[fuzz]'", err=True)
         ctx.exit(1)
-    from .fuzzing.campaign import run_campaign
-    from .fuzzing.options import campaign_options
+    from mockserver.fuzzing.campaign import run_campaign
+    from mockserver.fuzzing.options import campaign_options
 
     try:
         result = run_campaign(campaign_options(**options))
@@ -468,6 +468,12 @@ def fuzz_command(ctx: click.Context, /, **options: Any) -> None:
         ctx.exit(130)
     click.echo(result.text)
     ctx.exit(result.exit_code)
+
+
+# `mockserver pact …`: the group imports only click; each command loads its module when it runs.
+from mockserver.pact.commands import pact_group  # noqa: E402
+
+cli.add_command(pact_group)
 
 
 def main() -> None:

@@ -8,11 +8,14 @@ The import stays cheap (the standard library and `mockserver.testing`): no Flask
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,6 +51,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=[],
         help="extra arguments to `mockserver serve` for the started mock, split like a shell line "
         '(repeatable), e.g. --mockserver-arg="--scenario default"',
+    )
+    group.addoption(
+        "--mockserver-pact",
+        metavar="DIR",
+        help="write the run's Pact file (v4) into DIR at the end: each test's requests to the mock, "
+        "with the test's id in comments.testname",
+    )
+    group.addoption(
+        "--mockserver-pact-consumer",
+        metavar="NAME",
+        help="the consumer's name in the Pact (default: the project's folder name)",
+    )
+    group.addoption(
+        "--mockserver-pact-provider",
+        metavar="NAME",
+        default="partners-api",
+        help="the provider's name in the Pact (default: partners-api)",
     )
 
 
@@ -94,7 +114,45 @@ def mockserver(mockserver_process: MockEndpoint, request: pytest.FixtureRequest)
     """The mock for this test, in a session of its own (send `mockserver.headers`), reset afterwards."""
     handle = MockSession(mockserver_process, new_session_id(request.node.name))
     yield handle
+    if request.config.getoption("mockserver_pact"):  # before the reset empties the session's journal
+        _keep_pact(request.config, mockserver_process, handle.session, request.node.nodeid)
     handle.reset()
+
+
+# --- the run's Pact (--mockserver-pact) ------------------------------------------------------------
+
+PACTS_KEY = pytest.StashKey[list[dict[str, Any]]]()
+
+
+def _names(config: pytest.Config) -> tuple[str, str]:
+    consumer = config.getoption("mockserver_pact_consumer") or config.rootpath.name
+    return consumer, config.getoption("mockserver_pact_provider")
+
+
+def _keep_pact(config: pytest.Config, endpoint: MockEndpoint, session: str, testname: str) -> None:
+    """The test's Pact (its session's journal), kept until the run ends."""
+    from mockserver.pact.fetch import fetch_pact
+
+    consumer, provider = _names(config)
+    pact = fetch_pact(endpoint, consumer, provider, 4, session=session, testname=testname)
+    config.stash.setdefault(PACTS_KEY, []).append(pact)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Write the run's Pact: every test's interactions, identical ones once (per xdist worker, a file
+    each: `CONSUMER-PROVIDER-gw0.json`)."""
+    config = session.config
+    folder = config.getoption("mockserver_pact")
+    pacts = config.stash.get(PACTS_KEY, [])
+    if not folder or not pacts:
+        return
+    from mockserver.pact.export import merge
+
+    consumer, provider = _names(config)
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    path = Path(folder) / (f"{consumer}-{provider}" + (f"-{worker}" if worker else "") + ".json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(merge(pacts, consumer, provider, 4), indent=2) + "\n", encoding="utf-8")
 
 
 def new_session_id(test_name: str) -> str:

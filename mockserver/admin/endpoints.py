@@ -140,6 +140,14 @@ def violations() -> Response:
     return json_response({"violations": [entry.to_json() for entry in entries if entry.violation]})
 
 
+@bp.get("/pact")
+def pact() -> Response:
+    """The journal as a Pact file (mockserver.pact.export): the session's, or all of it."""
+    from mockserver.pact.journal_export import pact_answer
+
+    return pact_answer(valid_request().query)
+
+
 @bp.put("/scenario")
 def switch_scenario() -> Response:
     """Serve another data set: the session's, or the default one. Nothing changes unless it loads."""

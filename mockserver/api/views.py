@@ -19,6 +19,7 @@ from mockserver.core.api_errors import (
     ApiError,
     ErrorItem,
 )
+from mockserver.core.channels import USER_ENVIRON_KEY
 from mockserver.dataset.model import Partner, User
 from mockserver.dataset.queries import matching, paginate
 from mockserver.state.documents import Viewer, click_event_document, get_renderer, json_response, page_links
@@ -56,6 +57,7 @@ def current_user() -> User:
 @bp.before_request
 def identify_user() -> None:
     g.user = current_user()
+    request.environ[USER_ENVIRON_KEY] = g.user.id  # for the journal (a Pact's provider state)
 
 
 def _viewer_of_user() -> Viewer:

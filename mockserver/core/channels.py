@@ -65,6 +65,14 @@ request once the body has been sent, with the error a cut on the way left."""
 UNJOURNALED_ENVIRON_KEY = "mockserver.unjournaled"
 """Set by `edge.docs_page` on a request that is no call of the API: the journal leaves it out."""
 
+USER_ENVIRON_KEY = "mockserver.user"
+"""The id of the user a request acted as (never its token). Written by `api.views`; read by the
+journal (a Pact export states the user)."""
+
+ANSWER_ENVIRON_KEY = "mockserver.answer"
+"""The response as sent. Written by `journal.log.keep_answer`, the after-request hook that runs last;
+read by the journal, which keeps a bounded copy for a Pact export."""
+
 ENVIRON_KEYS = frozenset(
     {
         BODY_PROBLEM,
@@ -81,6 +89,8 @@ ENVIRON_KEYS = frozenset(
         INCARNATION_ENVIRON_KEY,
         JOURNAL_AT_CLOSE_KEY,
         UNJOURNALED_ENVIRON_KEY,
+        USER_ENVIRON_KEY,
+        ANSWER_ENVIRON_KEY,
     }
 )
 

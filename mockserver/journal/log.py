@@ -2,8 +2,9 @@
 
 Each entry keeps what a contract test asks about afterwards: when, which session, the request line,
 headers (`Authorization` cut to its scheme), the body (bounded, marked when cut), the answer's
-status and time, the operation the request matched and the errors it got. The capture on the request
-path is a few attribute reads and one tuple; everything is turned into JSON only when read.
+status and time, the operation the request matched and the errors it got; and, for a Pact export,
+the answer itself (see `Answer`) and the id of the user the request acted as. The capture on the
+request path is a few attribute reads and one tuple; everything is turned into JSON only when read.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from flask import Flask, current_app
+from flask import Flask, Response, current_app, request
 from werkzeug.wsgi import ClosingIterator
 
 from mockserver.core.api_errors import CONTRACT_KINDS, MAX_ITEMS, ErrorItem
 from mockserver.core.channels import (
+    ANSWER_ENVIRON_KEY,
     ANSWERED_BY_KEY,
     BODY_ENVIRON_KEY,
     ERROR_ENVIRON_KEY,
@@ -30,6 +32,7 @@ from mockserver.core.channels import (
     JOURNAL_EXTENSION,
     OPERATION_ENVIRON_KEY,
     UNJOURNALED_ENVIRON_KEY,
+    USER_ENVIRON_KEY,
 )
 
 if TYPE_CHECKING:
@@ -48,6 +51,28 @@ cannot make the journal hold more than this per request, in memory or in Redis."
 MAX_BODY = 4096
 """Bytes kept of a request body; a longer one is cut and marked `body_truncated`."""
 _HEADER_PREFIXES = ("HTTP_", "CONTENT_")
+# --- the answer, kept for a Pact export (mockserver.pact.export) ---------------------------------------
+MAX_ANSWER_BODY = 64 * 1024
+"""Bytes of an answer's body the journal keeps. A longer body is not kept at all (`Answer.cut`): a
+part of an answer can be no contract, and keeping none costs no copy."""
+ANSWER_HEADERS = frozenset({"content-type", "preference-applied", "www-authenticate", "allow", "retry-after"})
+"""The answer headers the journal keeps (lower case): those the contracts name."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the mock answered: the content type, the headers a contract names, and the body when it
+    is at most MAX_ANSWER_BODY bytes (the bytes sent, not a copy); `cut` when it was longer, or
+    streamed, and so not kept."""
+
+    content_type: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes | None = None
+    cut: bool = False
+
+
+NO_ANSWER = Answer(cut=True)
+"""An answer the journal did not see (streamed, or sent by something else than the app)."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +98,9 @@ class Entry:
     incarnation: int | None = None
     """Which life of its session the request belongs to: a session id used again after the session
     expired or was evicted starts a new one, whose journal does not show the old one's entries."""
+    answer: Answer = NO_ANSWER
+    user: str | None = None
+    """The id of the user the request acted as (None when it did not reach the API's views)."""
 
     @property
     def violation(self) -> bool:
@@ -256,6 +284,22 @@ def journaled_headers(environ: WSGIEnvironment) -> tuple[tuple[tuple[str, str], 
     return tuple(kept), cut
 
 
+def answer_of(environ: WSGIEnvironment) -> Answer:
+    """The answer the app left in the environ, bounded: a few header reads and, for a body in one
+    piece (as Flask builds them), a length check; nothing is copied."""
+    response = environ.get(ANSWER_ENVIRON_KEY)
+    if response is None:
+        return NO_ANSWER
+    headers = tuple((k, v) for k, v in response.headers.items() if k.lower() in ANSWER_HEADERS)
+    content_type = response.headers.get("Content-Type")
+    if not response.is_sequence:
+        return Answer(content_type, headers, None, True)
+    body = b"".join(response.response)  # one piece: the same bytes object
+    if len(body) > MAX_ANSWER_BODY:
+        return Answer(content_type, headers, None, True)
+    return Answer(content_type, headers, body, False)
+
+
 def header_name(environ_key: str) -> str:
     """`HTTP_X_MOCK_SESSION` → `X-Mock-Session`; `CONTENT_TYPE` → `Content-Type`."""
     return environ_key.removeprefix("HTTP_").replace("_", "-").title()
@@ -319,6 +363,8 @@ class JournalMiddleware:
                 environ.get(ANSWERED_BY_KEY),
                 headers_cut,
                 incarnation,
+                answer_of(environ),
+                environ.get(USER_ENVIRON_KEY),
             )
             self.journal.record(entry)
         if self.log is not None:
@@ -343,3 +389,10 @@ def init_app(
     app.extensions[JOURNAL_EXTENSION] = journal
     log = logging.getLogger("mockserver.access") if access_log else None
     return lambda inner: JournalMiddleware(inner, journal, log)
+
+
+def keep_answer(response: Response) -> Response:
+    """The after-request hook that runs last, so it sees the answer as sent: left in the environ for
+    the journal's entry (a Pact export reads it)."""
+    request.environ[ANSWER_ENVIRON_KEY] = response
+    return response

@@ -20,11 +20,12 @@ import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import orjson
 
 from mockserver.core.api_errors import ErrorItem, ErrorKind
-from mockserver.journal.log import Entry, no_incarnation, with_method_and_path
+from mockserver.journal.log import NO_ANSWER, Answer, Entry, no_incarnation, with_method_and_path
 from mockserver.scaleout.redis_state import RedisConnection, with_macros
 
 COUNT_DROP = """local function count_drop(key, n)
@@ -96,10 +97,13 @@ def _encode(entry: Entry) -> bytes:
         [item.kind.status, item.kind.code, item.kind.title, item.detail, item.source] for item in entry.errors
     ]
     body = None if entry.body is None else entry.body.decode("latin-1")
+    answer = entry.answer
+    answer_body = None if answer.body is None else answer.body.decode("latin-1")
     row = [
         entry.method, entry.path, entry.query, entry.status, entry.duration_ms, entry.session, entry.time,
         entry.headers, body, entry.body_truncated, entry.operation_id, errors, entry.answered_by,
         entry.headers_truncated, entry.incarnation,
+        [answer.content_type, answer.headers, answer_body, answer.cut], entry.user,
     ]  # fmt: skip
     return session_key(entry.session, entry.incarnation).encode() + b"\n" + orjson.dumps(row)
 
@@ -109,7 +113,8 @@ def _decode(raw: bytes) -> Entry:
     row = orjson.loads(payload)
     (method, path, query, status, duration, session, moment, headers, body, truncated, operation, errors,
      answered_by, *rest) = row  # fmt: skip
-    headers_truncated, incarnation = rest if len(rest) == 2 else (False, None)
+    headers_truncated, incarnation = rest[:2] if len(rest) >= 2 else (False, None)
+    answer, user = _decode_answer(rest[2:])
     return Entry(
         method,
         path,
@@ -129,7 +134,18 @@ def _decode(raw: bytes) -> Entry:
         answered_by,
         headers_truncated,
         incarnation,
+        answer,
+        user,
     )
+
+
+def _decode_answer(rest: list[Any]) -> tuple[Answer, str | None]:
+    """The answer and the user of an entry (an entry written before they were journaled has none)."""
+    if len(rest) != 2:
+        return NO_ANSWER, None
+    (content_type, headers, body, cut), user = rest
+    kept = tuple((key, value) for key, value in headers)
+    return Answer(content_type, kept, None if body is None else body.encode("latin-1"), cut), user
 
 
 class RedisJournal:
