@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from support import ALICE, AS_ALICE, B1, NO_SUCH_ID, P02, P07, P08, SPEC, make_app, plain_client
 
 from mockserver.cli import cli
+from mockserver.core.channels import JOURNAL_EXTENSION
 from mockserver.journal.log import MAX_ANSWER_BODY, Answer, Entry, Journal
 from mockserver.pact import states
 from mockserver.pact.export import ExportOptions, export, merge
@@ -33,7 +34,7 @@ def client() -> FlaskClient:
 
 
 def journal_of(client: FlaskClient) -> Journal:
-    journal: Journal = client.application.extensions["mockserver.journal.log"]
+    journal: Journal = client.application.extensions[JOURNAL_EXTENSION]
     return journal
 
 

@@ -363,7 +363,7 @@ def _replace_message(finding: Finding, message: str) -> Finding:
 
 def _validating_app(spec: Spec) -> Flask:
     """A Flask app that only validates requests, as the mock does (the same limits, the same code)."""
-    app = Flask("mockserver.pact")
+    app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=Settings().max_body_bytes)
     init_validation(app, spec, "compiled", admin_spec())
     return app
