@@ -9,6 +9,7 @@ from dataclasses import replace
 
 from flask import Blueprint, Response, current_app, request
 
+from .answer_memo import get_memo
 from .datasets import requested_dataset
 from .documents import click_event_document, json_response
 from .errors import INVALID_BODY, RULE_NOT_FOUND, TOO_MANY_RULES, ApiError, ErrorItem
@@ -207,12 +208,13 @@ def sessions() -> Response:
     """The live sessions, least recently used first, how many the TTL or the bound evicted, and each
     bound on what sessions hold together with how much of it is used."""
     live = get_sessions()
+    memo = get_memo(current_app)
     return json_response(
         {
             "sessions": live.ids(),
             "limit": live.max_sessions,
             "ttl": live.ttl,
             "evicted": live.evicted,
-            "bounds": live.usage(),
+            "bounds": live.usage() | (memo.usage() if memo is not None else {}),
         }
     )

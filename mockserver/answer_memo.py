@@ -14,7 +14,8 @@ app as before.
 Kept, so served again, are only the app's own 200 answers to an API operation: nothing a preference,
 a rule or a simulated error answered, nothing delayed or cut, no error, and nothing of an operation
 a rule of the session is for. The memo is not built at all when latency, errors or faults are
-simulated (each request draws), for the proxy, or under `serve --watch` (`app` and `serving` decide).
+simulated (each request draws), for the proxy, under `serve --watch` (a reload serves another app),
+nor under waitress (`serving` installs it for the RSGI front).
 
 Bounded by the answers it keeps (`--memo-answers`) and their bytes together (`--memo-bytes`); past
 either the least recently served go. It is used on the event loop's thread only.
@@ -36,10 +37,10 @@ from .journal import (
     BODY_ENVIRON_KEY,
     JOURNAL_AT_CLOSE_KEY,
     OPERATION_ENVIRON_KEY,
-    UNJOURNALED_ENVIRON_KEY,
     Entry,
     Journal,
     entry_of,
+    journaled,
     log_line,
 )
 from .sessions import SESSION_ID, Sessions
@@ -125,13 +126,19 @@ class AnswerMemo:
         self.bytes = 0
         """Bytes the kept answers count (bodies and ENTRY_OVERHEAD each)."""
         self.hits = 0
+        """Requests answered from the memo since start-up."""
         self.misses = 0
+        """GETs it was asked about and had no answer for in their state (the app answered)."""
+        self.dropped = 0
+        """Answers the bounds pushed out since start-up."""
 
     def find(self, scope: Scope, header_items: list[tuple[str, str]]) -> Answer | Ticket | None:
         """The kept answer to this GET (journaled now), or a ticket to keep the app's answer under, or
         None when the request is none the memo may answer (the app answers as it would without it)."""
         headers = scope.headers
         if len(header_items) != len(headers):  # type: ignore[arg-type]  # a repeated or unreadable header
+            return None
+        if scope.path.startswith("/__admin"):  # answers of the journal, rules' hits...: not of the state
             return None
         started = time.perf_counter()
         stamp = self._stamp(headers.get("x-mock-session"))
@@ -198,7 +205,7 @@ class AnswerMemo:
         """Keep the app's answer to a ticketed GET when it is the view's own 200, and the state it was
         computed against still holds."""
         operation = environ.get(OPERATION_ENVIRON_KEY)
-        if status != 200 or operation is None or environ.get(UNJOURNALED_ENVIRON_KEY):
+        if status != 200 or operation is None or not journaled(environ):  # the docs, /__admin
             return
         if any(key in environ for key in _UNFIT):
             return
@@ -237,27 +244,36 @@ class AnswerMemo:
         while len(answers) > self.max_answers or self.bytes > self.max_bytes:
             _, oldest = answers.popitem(last=False)
             self.bytes -= oldest.size
+            self.dropped += 1
 
-    def usage(self) -> dict[str, int]:
-        """What the memo holds and how it served (for tests and the benchmark)."""
+    def usage(self) -> dict[str, dict[str, int]]:
+        """Its bounds and their use, and how it served (`/__admin/sessions`; with `--workers`, the
+        answering worker's)."""
         return {
-            "answers": len(self._answers),
-            "bytes": self.bytes,
-            "hits": self.hits,
-            "misses": self.misses,
-            "limit_answers": self.max_answers,
-            "limit_bytes": self.max_bytes,
+            "memo_answers": {
+                "limit": self.max_answers,
+                "used": len(self._answers),
+                "dropped": self.dropped,
+                "hits": self.hits,
+                "misses": self.misses,
+            },
+            "memo_bytes": {"limit": self.max_bytes, "used": self.bytes},
         }
 
 
-def memo_for(settings: Settings, sessions: Any, journal: Journal) -> AnswerMemo | None:
-    """The memo a server of these settings keeps, or None: turned off (`--memo-answers 0`), a proxy
-    (its answers are the upstream's), or simulated latency, errors or faults (each request draws)."""
+def install(app: Flask) -> AnswerMemo | None:
+    """Build the memo for an app served by the RSGI front, and register it; None when there is none:
+    turned off (`--memo-answers 0`), a proxy (its answers are the upstream's), or simulated latency,
+    errors or faults (each request draws)."""
+    settings: Settings = app.config["MOCKSERVER_SETTINGS"]
     simulated = settings.latency or settings.error_rate or settings.fault_rate
     if not settings.memo_answers or not settings.memo_bytes or settings.upstream is not None or simulated:
         return None
     log = logging.getLogger("mockserver.access") if settings.access_log else None
-    return AnswerMemo(sessions, journal, log, settings.memo_answers, settings.memo_bytes)
+    sessions, journal = app.extensions["mockserver.sessions"], app.extensions["mockserver.journal"]
+    memo = AnswerMemo(sessions, journal, log, settings.memo_answers, settings.memo_bytes)
+    app.extensions[EXTENSION] = memo
+    return memo
 
 
 def get_memo(app: Flask) -> AnswerMemo | None:

@@ -10,7 +10,6 @@ from flask import Flask
 from . import (
     admin,
     admin_access,
-    answer_memo,
     api,
     chaos,
     cors,
@@ -103,7 +102,4 @@ def create_app(settings: Settings | None = None, spec: Spec | None = None) -> Fl
         proxy.init_app(app, upstream, strict=settings.strict, recorder=recorder)
     app.register_blueprint(admin.bp)
     docs_page.init_app(app, spec)
-    memo = answer_memo.memo_for(settings, app.extensions["mockserver.sessions"], request_log)
-    if memo is not None:
-        app.extensions[answer_memo.EXTENSION] = memo
     return app

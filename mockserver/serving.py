@@ -145,7 +145,7 @@ def create_front() -> WholeRequestFront:
     runs the requests that may block (every proxied one; admin changes and searches) on thread pools
     (`offload.Offload.pool_for` chooses; `offload.UPSTREAM_THREADS` and `ADMIN_THREADS` size them),
     with the app's memo of GET answers (`answer_memo`)."""
-    from .answer_memo import get_memo
+    from .answer_memo import install
     from .offload import Offload, OffloadingFront
 
     app, reloading = create_announced_app()
@@ -157,7 +157,7 @@ def create_front() -> WholeRequestFront:
         Offload.create(proxying=settings.upstream is not None),
         reloading.stop if reloading else None,
         max_delayed=delayed_per_worker(settings),
-        memo=get_memo(app) if reloading is None else None,  # a reload serves another app's answers
+        memo=install(app) if reloading is None else None,  # a reload serves another app's answers
     )
 
 
