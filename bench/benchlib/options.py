@@ -108,7 +108,7 @@ def add_server_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--baseline-cmd",
         help="also run another mockserver started by this command (e.g. an earlier tree: "
-        "'env PYTHONPATH=../old python3 -m mockserver serve'), with the same options, in the same run",
+        "'env PYTHONPATH=../old python3 -P -m mockserver serve'), with the same options, in the same run",
     )
     p.add_argument("--baseline-label", default="mockserver (baseline)", help="its name in the report")
     p.add_argument("--prism-args", default="", help="extra options for prism mock, one shell-quoted string")

@@ -13,7 +13,7 @@ from benchlib.common import RESULTS, SPEC
 
 CONFIGS = ("memory", "redis", "redis-2w", "prism")
 """Every server configuration, in the order the servers take turns."""
-LOADS = ("fixed", "varied")
+LOADS = ("fixed", "varied", "unique")
 
 
 @dataclass
@@ -30,6 +30,7 @@ class Options:
     loads: list[str]
     urls: int
     pages: int
+    unique_urls: int
     seed: int
     server_cmd: str | None
     server_args: str
@@ -63,9 +64,17 @@ def build_parser() -> argparse.ArgumentParser:
         default=",".join(CONFIGS),
         help=f"comma-separated server configurations, in turn order (default {','.join(CONFIGS)})",
     )
-    p.add_argument("--loads", default=",".join(LOADS), help="comma-separated loads (default fixed,varied)")
+    p.add_argument(
+        "--loads", default=",".join(LOADS), help="comma-separated loads (default fixed,varied,unique)"
+    )
     p.add_argument("--urls", type=int, default=2000, help="distinct URLs of the varied load (2000; >= 1000)")
     p.add_argument("--pages", type=int, default=6, help="the varied load asks pages 1..N (6)")
+    p.add_argument(
+        "--unique-urls",
+        type=int,
+        default=60_000,
+        help="distinct URLs of the never-repeating load (60000): more than any run serves",
+    )
     p.add_argument("--seed", type=int, default=1, help="seed of the varied URL list (1)")
     p.add_argument(
         "--server-cmd",
@@ -125,6 +134,7 @@ def parse_args(argv: list[str] | None) -> Options:
         loads=split_list(p, "--loads", a.loads, LOADS),
         urls=a.urls,
         pages=a.pages,
+        unique_urls=a.unique_urls,
         seed=a.seed,
         server_cmd=a.server_cmd,
         server_args=a.server_args,

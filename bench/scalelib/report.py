@@ -32,6 +32,7 @@ HEAD = [
     "non-2xx",
     "socket errors",
     "bytes/resp",
+    "CPU/req (server tree)",
 ]
 
 
@@ -84,6 +85,7 @@ def results_table(results: Results) -> str:
                 f"{non2xx}{share}",
                 str(sum(x.socket_errors for x in smps)),
                 f"{median(smps, 'bytes_per_resp'):,.0f}",
+                f"{median(smps, 'cpu_us_per_request'):,.0f} µs",
             ]
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
