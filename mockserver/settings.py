@@ -76,7 +76,7 @@ class Settings:
     each); past it the least recently used sessions holding one are evicted."""
     memo_answers: int = 4096
     """GET answers kept to serve a repeat in the same state without the app (under granian); 0: none."""
-    memo_bytes: int = 64 * 1024 * 1024
+    memo_bytes: int = 32 * 1024 * 1024
     """Bytes of the answers kept, together; past it (or past `memo_answers`) the least recently served go."""
     latency: str | None = None
     """Every answer waits this many milliseconds ("200") or a random share of a range ("200-800")."""

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from support import API, B1, B2, NO_SUCH_ID, P02, P03, P04, P07, P08, RedisServer
+from test_journal import tree_rss_mib
 
 from mockserver.live import LiveServer, Reply
 
@@ -221,5 +222,36 @@ def test_the_memo_keeps_within_its_bounds(tmp_path: Path) -> None:
             assert server.request("GET", f"{API}/available?per_page=25").status == 200
         bounds = memo_bounds(server)
         assert bounds["memo_answers"]["used"] == 0 and bounds["memo_answers"]["hits"] == 0
+    finally:
+        server.stop()
+
+
+def test_the_memo_holds_no_more_memory_than_its_byte_bound(tmp_path: Path) -> None:
+    """400 distinct pages of 100 partners (about 130 kB each, 52 MB in all) with `--memo-bytes 8000000`:
+    the process tree grows by less than 8 MB and 12 MiB of slack (it grew by 14 MiB; kept whole, 57 MiB)."""
+    server = LiveServer.start(
+        *("--seed", "1", "--partners", "150", "--memo-bytes", "8000000", "--max-rendered", "200"),
+        log=tmp_path / "log",
+    )
+    try:
+        token = server.get_json("/__admin/data")["users"][0]["token"]
+        connection = server.connection(timeout=30)
+        headers = {"Authorization": f"Bearer {token}"}
+        for n in range(20):  # warm up
+            warm = {**headers, "X-Mock-Session": f"warm-{n}"}
+            server.request("GET", f"{API}/available?per_page=100", headers=warm, connection=connection)
+        before = tree_rss_mib(server.process.pid)
+        for n in range(400):
+            sessioned = {**headers, "X-Mock-Session": f"page-{n}"}
+            reply = server.request(
+                "GET", f"{API}/available?per_page=100", headers=sessioned, connection=connection
+            )
+            assert reply.status == 200 and len(reply.json()["data"]) == 100
+        grown = tree_rss_mib(server.process.pid) - before
+        bounds = memo_bounds(server)
+        connection.close()
+        print(f"\nRSS grew by {grown:.1f} MiB; the memo holds {bounds['memo_bytes']['used']:,} bytes")
+        assert bounds["memo_bytes"]["used"] <= 8_000_000 and bounds["memo_answers"]["dropped"] > 300
+        assert grown < 8_000_000 / 2**20 + 12, f"RSS grew by {grown:.0f} MiB"
     finally:
         server.stop()
