@@ -26,6 +26,7 @@ from . import (
     validation,
 )
 from .datasets import describe_dataset, load_dataset, requested_dataset
+from .lean_flask import LeanFlask
 from .model import DataSet
 from .recording import Recorder
 from .rules import compile_rules
@@ -40,7 +41,7 @@ def create_app(settings: Settings | None = None, spec: Spec | None = None) -> Fl
     `spec` is the already loaded `settings.spec_path`, for callers that build many apps (tests).
     """
     settings = settings or Settings()
-    app = Flask("mockserver")
+    app = LeanFlask("mockserver")
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, MOCKSERVER_SETTINGS=settings)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     # `//` and a missing trailing slash would be answered by a redirect with an HTML body: 404 instead.
