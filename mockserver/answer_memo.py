@@ -35,11 +35,11 @@ from .framing import DELAY_KEY, FAULT_KEY
 from .journal import (
     ANSWERED_BY_KEY,
     BODY_ENVIRON_KEY,
+    ENTRY_ENVIRON_KEY,
     JOURNAL_AT_CLOSE_KEY,
     OPERATION_ENVIRON_KEY,
     Entry,
     Journal,
-    entry_of,
     journaled,
     log_line,
 )
@@ -216,7 +216,9 @@ class AnswerMemo:
         size = len(body) + ENTRY_OVERHEAD
         if size > self.max_bytes or self.max_answers == 0:
             return
-        entry = entry_of(environ, status, 0.0, 0.0, lambda _session: stamp.incarnation)
+        entry = environ.get(ENTRY_ENVIRON_KEY)
+        if entry is None:
+            return
         answer = Answer(
             weakref.ref(session),
             stamp.version,

@@ -49,6 +49,8 @@ is journaled once the body has been sent, with the error a cut on the way left i
 INCARNATION_ENVIRON_KEY = "mockserver.incarnation"
 """Environ key where the session layer leaves the incarnation of the session a request used (None when
 its store failed to tell)."""
+ENTRY_ENVIRON_KEY = "mockserver.journal_entry"
+"""Environ key where the middleware leaves the entry it journaled (the answer memo reuses it)."""
 UNJOURNALED_ENVIRON_KEY = "mockserver.unjournaled"
 """Environ key set on a request that is no call of the API (the documentation): it is not journaled."""
 _HEADER_PREFIXES = ("HTTP_", "CONTENT_")
@@ -322,7 +324,10 @@ class JournalMiddleware:
     def _record(self, environ: WSGIEnvironment, status: int, arrived: float, started: float) -> None:
         elapsed = (time.perf_counter() - started) * 1000
         if journaled(environ):
-            self.journal.record(entry_of(environ, status, elapsed, arrived, self._incarnation))
+            entry = environ[ENTRY_ENVIRON_KEY] = entry_of(
+                environ, status, elapsed, arrived, self._incarnation
+            )
+            self.journal.record(entry)
         if self.log is not None:
             log_line(self.log, environ.get("REMOTE_ADDR", "-"), environ, status, elapsed)
 
