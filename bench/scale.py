@@ -4,12 +4,14 @@ against in-memory state and Prism?
 
 One command: install the tools (Prism pinned in bench/node_modules, wrk and redis-server from Debian's
 packages), start a redis-server on a free loopback port (no persistence, its own temporary directory),
-start each server configuration on the same spec snapshot, then drive two loads with wrk on one thread,
-the servers taking turns, and report medians:
+start each server configuration on the same spec snapshot, then drive three loads with wrk on one
+thread, the servers taking turns, and report medians:
 
 - fixed:  GET /api/v1/partners/available?page=1&per_page=25 with the default user's bearer token;
 - varied: bench/wrk/varied.lua cycling through thousands of distinct list URLs built from the spec's
-          parameters and the data set's ids (each checked for a 2xx on mockserver first).
+          parameters and the data set's ids (each checked for a 2xx on mockserver first);
+- unique: the same script going once through tens of thousands of such URLs, none of them repeated
+          to a server within the run (what kept answers cannot serve: the memo's miss path).
 
 Standard library only (and the repository's `mockserver.testing.live`); python3 >= 3.11. Its own parts in
 bench/scalelib/, what every bench command shares in bench/benchlib/; see bench/README.md.
@@ -20,6 +22,7 @@ from __future__ import annotations
 import shlex
 import subprocess
 import sys
+from pathlib import Path
 
 from benchlib.common import BENCH, RESULTS, ROOT, BenchError, log
 from benchlib.running import run_command
@@ -32,9 +35,11 @@ from scalelib.load import VARIED_LUA, Load, Wrk, run_load, warm_up
 from scalelib.options import Options, parse_args
 from scalelib.redis import RedisServer, ensure_redis, redis_version
 from scalelib.report import Results, publish
-from scalelib.urls import UrlSet, build_urls, get_json, read_data_set
+from scalelib.urls import DataSet, UrlSet, build_urls, get_json, read_data_set
 
 FIXED_PATH = "/api/v1/partners/available?page=1&per_page=25"
+UNIQUE_CHECKED = 200
+"""URLs drawn like the never-repeating load's and asked of every server before the load (not its own)."""
 REDIS_CONFIGS = {"redis": (0, 1), "redis-2w": (1, 2)}
 """Redis configuration -> (database number, workers)."""
 LABELS = {
@@ -89,16 +94,15 @@ def make_server(
 
 
 def check_loads(
-    servers: list[BenchServer], loads: list[Load], fixed_token: str, urls: UrlSet | None
+    servers: list[BenchServer], loads: list[Load], checked: dict[str, list[tuple[str | None, str]]]
 ) -> tuple[dict[tuple[str, str], CheckResult], list[str]]:
-    """Each load's URLs asked once of each server: any non-2xx from mockserver ends the run; Prism's are
-    noted."""
+    """Each load's `checked` URLs asked once of each server (the repeating loads' own; a sample drawn
+    like the never-repeating load's, which must not be asked before it runs): any non-2xx from
+    mockserver ends the run; Prism's are noted."""
     checks: dict[tuple[str, str], CheckResult] = {}
     notes: list[str] = []
     for load in loads:
-        lines: list[tuple[str | None, str]] = (
-            urls.lines if load.key == "varied" and urls else [(fixed_token, FIXED_PATH)]
-        )
+        lines = checked[load.key]
         for s in servers:
             result = check_urls(s, lines)
             checks[(s.key, load.key)] = result
@@ -116,6 +120,30 @@ def check_loads(
                     f"{load.key} load:\n" + "\n".join(result.failures)
                 )
     return checks, notes
+
+
+def unique_load(
+    data: DataSet, options: Options, mock: BenchServer, varied: UrlSet | None, run_dir: Path
+) -> tuple[Load, list[tuple[str | None, str]]]:
+    """The never-repeating load: `--unique-urls` distinct list URLs (none of the varied load's), each
+    server's runs going on through the list where its last stopped, so that no URL comes twice to a
+    server (while the list lasts: a run that serves more wraps around, which the report would show
+    as a shorter list than requests); and UNIQUE_CHECKED more, drawn alike, for the check before."""
+    wanted = options.unique_urls + UNIQUE_CHECKED
+    drawn = build_urls(
+        data, wanted, options.seed + 1, options.pages, lambda url: get_json(mock, url)["meta"]["total-count"]
+    )
+    taken = {target for _, target in varied.lines} if varied else set()
+    lines = [line for line in drawn.lines if line[1] not in taken]
+    checked, lines = lines[:UNIQUE_CHECKED], lines[UNIQUE_CHECKED:]
+    url_file = run_dir / "unique-urls.tsv"
+    url_file.write_text("".join(f"{token or ''}\t{target}\n" for token, target in lines))
+    title = (
+        f"`bench/wrk/varied.lua` going once through {len(lines):,} distinct list URLs drawn like the "
+        f"varied load's (`{url_file.relative_to(ROOT)}`), none of them the varied load's: every request "
+        "a server gets is new to it (no answer kept by the memo can serve it)"
+    )
+    return Load("unique", title, "/", [], [str(VARIED_LUA), str(url_file)], served={}), checked
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -168,7 +196,14 @@ def main(argv: list[str] | None = None) -> int:
             f"{len(data.tokens)} users' tokens and none"
         )
         loads.append(Load("varied", title, "/", [], [str(VARIED_LUA), str(url_file)]))
-    checks, notes = check_loads(servers, loads, fixed_token, urls)
+    checked: dict[str, list[tuple[str | None, str]]] = {
+        "fixed": [(fixed_token, FIXED_PATH)],
+        "varied": urls.lines if urls else [],
+    }
+    if "unique" in options.loads:
+        load, checked["unique"] = unique_load(data, options, mock, urls, workspace.run_dir)
+        loads.append(load)
+    checks, notes = check_loads(servers, loads, checked)
 
     wrk = Wrk(tools.wrk, options.connections, options.timeout, workspace.raw_log)
     warm_up(servers, loads, wrk, options.warmup)

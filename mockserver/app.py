@@ -43,6 +43,7 @@ from mockserver.contract import response_check, validation
 from mockserver.contract.message_checks import check_message
 from mockserver.contract.spec import Spec, admin_spec, load_spec
 from mockserver.core import api_errors
+from mockserver.core.lean_flask import LeanFlask
 from mockserver.core.settings import Settings
 from mockserver.dataset.model import DataSet
 from mockserver.dataset.selection import describe_dataset, load_dataset, requested_dataset
@@ -91,7 +92,7 @@ def create_app(settings: Settings | None = None, spec: Spec | None = None) -> Fl
     `spec` is the already loaded `settings.spec_path`, for callers that build many apps (tests).
     """
     settings = settings or Settings()
-    app = Flask("mockserver")
+    app = LeanFlask("mockserver")
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, MOCKSERVER_SETTINGS=settings)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     # `//` and a missing trailing slash would be answered by a redirect with an HTML body: 404 instead.

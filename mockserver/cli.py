@@ -243,6 +243,20 @@ def server_options(command: Callable[..., Any]) -> Callable[..., Any]:
     help="Rendered partners cached over all sessions together (about 1.2 kB each).",
 )
 @click.option(
+    "--memo-answers",
+    type=click.IntRange(0),
+    default=DEFAULTS.memo_answers,
+    show_default=True,
+    help="GET answers kept to serve a repeat in the same state without running the app; 0 turns it off.",
+)
+@click.option(
+    "--memo-bytes",
+    type=click.IntRange(0),
+    default=DEFAULTS.memo_bytes,
+    show_default=True,
+    help="Bytes of the kept GET answers, together; past it the least recently served go.",
+)
+@click.option(
     "--max-switched-partners",
     type=click.IntRange(0),
     default=DEFAULTS.max_switched_partners,

@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--baseline-cmd",
         help="also run another mockserver started by this command (e.g. an earlier tree: "
-        "'env PYTHONPATH=../old python3 -m mockserver serve'), with the same options, in the same run",
+        "'env PYTHONPATH=../old python3 -P -m mockserver serve'), with the same options, in the same run",
     )
     p.add_argument("--baseline-label", default="mockserver (baseline)", help="its name in the report")
     add_prism_args(p)

@@ -36,6 +36,9 @@ class Load:
     headers: list[str]
     script: list[str]
     """`-s SCRIPT` and the script's arguments after `--` (empty: one fixed request)."""
+    served: dict[str, int] | None = None
+    """For a load whose URLs must never repeat: requests each server was sent so far, handed to the
+    script as where to start, so that a server's runs (warm-up included) go on through the list."""
 
 
 @dataclass
@@ -50,6 +53,8 @@ class Sample:
     bytes_per_resp: float
     socket_errors: int
     non_2xx: int
+    cpu_us_per_request: float = 0.0
+    """User + system CPU of the server's process tree over the run (Redis's not counted), per request."""
 
 
 def parse_wrk(text: str) -> dict[str, float]:
@@ -90,11 +95,15 @@ class Wrk:
             *(arg for header in load.headers for arg in ("-H", header)),
         ]
         if load.script:
-            argv += ["-s", load.script[0], server.base + load.path, "--", *load.script[1:]]
+            start = [] if load.served is None else [str(load.served.get(server.key, 0))]
+            argv += ["-s", load.script[0], server.base + load.path, "--", *load.script[1:], *start]
         else:
             argv.append(server.base + load.path)
         heading = f"{server.key} {load.key}: {shlex.join(argv)}"
-        return run_wrk(argv, parse_wrk, duration, self.raw_log, heading)
+        figures = run_wrk(argv, parse_wrk, duration, self.raw_log, heading)
+        if load.served is not None:
+            load.served[server.key] = load.served.get(server.key, 0) + int(figures["requests"])
+        return figures
 
 
 def warm_up(servers: list[BenchServer], loads: list[Load], wrk: Wrk, seconds: int) -> None:
@@ -114,7 +123,9 @@ def run_load(
     plan = [((load, rep), s) for load in loads for rep in range(repeat) for s in servers]
     samples = []
     for n, (load, rep), s in turns(plan, duration):
+        cpu_before = s.cpu_seconds()
         r = wrk.run(s, load, duration)
+        cpu = s.cpu_seconds() - cpu_before
         requests = int(r["requests"])
         smp = Sample(
             server=s.key,
@@ -127,11 +138,12 @@ def run_load(
             bytes_per_resp=r["bytes"] / requests if requests else 0.0,
             socket_errors=int(r["socket_errors"]),
             non_2xx=int(r["non_2xx"]),
+            cpu_us_per_request=cpu / requests * 1e6 if requests else 0.0,
         )
         samples.append(smp)
         log(
             f"[{n:>3}/{len(plan)}] {s.label:<34} {load.key:<7} rep {rep + 1}/{repeat}: "
-            f"{smp.rps:>8,.0f} req/s  p99 {fmt_ms(smp.p99_ms):>9}  "
+            f"{smp.rps:>8,.0f} req/s  p99 {fmt_ms(smp.p99_ms):>9}  CPU/req {smp.cpu_us_per_request:,.0f} µs  "
             f"non-2xx {smp.non_2xx}  socket errors {smp.socket_errors}"
         )
     return samples

@@ -23,7 +23,7 @@ from benchlib.options import (
 
 CONFIGS = ("memory", "redis", "redis-2w", "prism")
 """Every server configuration, in the order the servers take turns."""
-LOADS = ("fixed", "varied")
+LOADS = ("fixed", "varied", "unique")
 QUICK = Length(duration=2, repeat=1, warmup=1)
 
 
@@ -41,6 +41,7 @@ class Options(OptionsJson):
     loads: list[str]
     urls: int
     pages: int
+    unique_urls: int
     seed: int
     server_cmd: str | None
     server_args: str
@@ -65,9 +66,17 @@ def build_parser() -> argparse.ArgumentParser:
         default=",".join(CONFIGS),
         help=f"comma-separated server configurations, in turn order (default {','.join(CONFIGS)})",
     )
-    p.add_argument("--loads", default=",".join(LOADS), help="comma-separated loads (default fixed,varied)")
+    p.add_argument(
+        "--loads", default=",".join(LOADS), help="comma-separated loads (default fixed,varied,unique)"
+    )
     p.add_argument("--urls", type=int, default=2000, help="distinct URLs of the varied load (2000; >= 1000)")
     p.add_argument("--pages", type=int, default=6, help="the varied load asks pages 1..N (6)")
+    p.add_argument(
+        "--unique-urls",
+        type=int,
+        default=60_000,
+        help="distinct URLs of the never-repeating load (60000): more than any run serves",
+    )
     p.add_argument("--seed", type=int, default=1, help="seed of the varied URL list (1)")
     add_mockserver_options(p)
     add_prism_args(p)

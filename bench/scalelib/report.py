@@ -36,6 +36,7 @@ HEAD = [
     "non-2xx",
     "socket errors",
     "bytes/resp",
+    "CPU/req (server tree)",
 ]
 
 
@@ -84,6 +85,7 @@ def results_table(results: Results) -> str:
                 f"{non2xx}{share}",
                 str(sum(x.socket_errors for x in smps)),
                 f"{median_of(smps, 'bytes_per_resp'):,.0f}",
+                f"{median_of(smps, 'cpu_us_per_request'):,.0f} µs",
             ]
             rows.append(cells)
     return markdown_table(HEAD, rows)

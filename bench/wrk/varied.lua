@@ -1,7 +1,8 @@
 -- wrk script of bench/scale.py's varied load: cycles through a file of requests, one a line,
 --   <bearer token><TAB><path with query>
--- (an empty token sends no Authorization header). The file's path comes after wrk's `--`:
---   wrk -t1 -c16 -d10s --latency -s bench/wrk/varied.lua http://127.0.0.1:PORT/ -- urls.tsv
+-- (an empty token sends no Authorization header). The file's path comes after wrk's `--`, then
+-- optionally how many requests to skip (the never-repeating load goes on where the last run stopped):
+--   wrk -t1 -c16 -d10s --latency -s bench/wrk/varied.lua http://127.0.0.1:PORT/ -- urls.tsv [start]
 -- Every request is formatted once, in init(); request() only hands out the next one.
 
 local requests = {}
@@ -32,6 +33,7 @@ function init(args)
   if count == 0 then
     error("varied.lua: no request in " .. path)
   end
+  index = (tonumber(args[2] or "0") or 0) % count
 end
 
 function request()

@@ -20,6 +20,7 @@ from mockserver.dataset.selection import requested_dataset
 from mockserver.journal.log import Entry, get_journal
 from mockserver.journal.patterns import Pattern
 from mockserver.rules.book import RuleError, TooManyRules, compile_rules
+from mockserver.state.answer_memo import get_memo
 from mockserver.state.documents import click_event_document, json_response
 from mockserver.state.sessions import get_sessions, session_id_of_request
 from mockserver.state.store import current_session, get_store
@@ -216,12 +217,13 @@ def sessions() -> Response:
     """The live sessions, least recently used first, how many the TTL or the bound evicted, and each
     bound on what sessions hold together with how much of it is used."""
     live = get_sessions()
+    memo = get_memo(current_app)
     return json_response(
         {
             "sessions": live.ids(),
             "limit": live.max_sessions,
             "ttl": live.ttl,
             "evicted": live.evicted,
-            "bounds": live.usage(),
+            "bounds": live.usage() | (memo.usage() if memo is not None else {}),
         }
     )

@@ -73,6 +73,14 @@ ANSWER_ENVIRON_KEY = "mockserver.answer"
 """The response as sent. Written by `journal.log.keep_answer`, the after-request hook that runs last;
 read by the journal, which keeps a bounded copy for a Pact export."""
 
+ENTRY_ENVIRON_KEY = "mockserver.journal_entry"
+"""The journal entry the middleware made for a request. Written by `journal.log.JournalMiddleware`;
+read by the answer memo (`state.answer_memo`), which journals a copy for each repeat it serves."""
+
+MEMO_TICKET_KEY = "mockserver.memo_ticket"
+"""The answer memo's ticket for a GET whose answer it may keep. Written and read by the server front
+(`serving.front`), around the app's call."""
+
 ENVIRON_KEYS = frozenset(
     {
         BODY_PROBLEM,
@@ -91,6 +99,8 @@ ENVIRON_KEYS = frozenset(
         UNJOURNALED_ENVIRON_KEY,
         USER_ENVIRON_KEY,
         ANSWER_ENVIRON_KEY,
+        ENTRY_ENVIRON_KEY,
+        MEMO_TICKET_KEY,
     }
 )
 
@@ -125,5 +135,8 @@ SESSIONS_EXTENSION = "mockserver.sessions"
 REDIS_EXTENSION = "mockserver.redis"
 """The Redis background (journal appends, change notices) of an app with `--state` (`scaleout.backend`);
 a reload hands it to the new app."""
+MEMO_EXTENSION = "mockserver.memo"
+"""The memo of GET answers (`state.answer_memo.install`), absent when there is none; the server front
+and `/__admin/sessions` read it."""
 DOCS_DOCUMENT_EXTENSION = "mockserver.docs_document"
 """The /docs page's spec with live ids, and the data set it was made for (`edge.docs_page`)."""

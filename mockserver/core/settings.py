@@ -74,6 +74,10 @@ class Settings:
     max_switched_partners: int = 50_000
     """Partners of the data sets switched to at run time, over every session together (about 1.4 kB
     each); past it the least recently used sessions holding one are evicted."""
+    memo_answers: int = 4096
+    """GET answers kept to serve a repeat in the same state without the app (under granian); 0: none."""
+    memo_bytes: int = 32 * 1024 * 1024
+    """Bytes of the answers kept, together; past it (or past `memo_answers`) the least recently served go."""
     latency: str | None = None
     """Every answer waits this many milliseconds ("200") or a random share of a range ("200-800")."""
     error_rate: float = 0.0

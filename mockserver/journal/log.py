@@ -26,6 +26,7 @@ from mockserver.core.channels import (
     ANSWER_ENVIRON_KEY,
     ANSWERED_BY_KEY,
     BODY_ENVIRON_KEY,
+    ENTRY_ENVIRON_KEY,
     ERROR_ENVIRON_KEY,
     INCARNATION_ENVIRON_KEY,
     JOURNAL_AT_CLOSE_KEY,
@@ -300,6 +301,61 @@ def answer_of(environ: WSGIEnvironment) -> Answer:
     return Answer(content_type, headers, body, False)
 
 
+def journaled(environ: WSGIEnvironment) -> bool:
+    """Whether a request goes into the journal: not the admin API's, nor the documentation's."""
+    return not environ.get("PATH_INFO", "").startswith("/__admin") and not environ.get(
+        UNJOURNALED_ENVIRON_KEY
+    )
+
+
+def entry_of(
+    environ: WSGIEnvironment,
+    status: int,
+    elapsed_ms: float,
+    arrived: float,
+    incarnation_of: Callable[[str], int | None],
+) -> Entry:
+    """The journal's entry for a request the app answered (`incarnation_of` for one refused before the
+    session layer)."""
+    session = environ.get("HTTP_X_MOCK_SESSION")
+    raw_body: bytes | None = environ.get(BODY_ENVIRON_KEY)
+    error = environ.get(ERROR_ENVIRON_KEY)
+    headers, headers_cut = journaled_headers(environ)
+    if session and INCARNATION_ENVIRON_KEY not in environ:  # refused before the session layer
+        incarnation = incarnation_of(session)
+    else:  # None: the session layer could not tell (its store failed)
+        incarnation = environ.get(INCARNATION_ENVIRON_KEY)
+    return Entry(
+        environ.get("REQUEST_METHOD", "")[:MAX_FIELD],
+        environ.get("PATH_INFO", "")[:MAX_FIELD],
+        environ.get("QUERY_STRING", "")[:MAX_FIELD],
+        status,
+        round(elapsed_ms, 3),
+        session[:64] if session else None,
+        arrived,
+        headers,
+        None if raw_body is None else raw_body[:MAX_BODY],
+        raw_body is not None and len(raw_body) > MAX_BODY,
+        environ.get(OPERATION_ENVIRON_KEY),
+        error.items[:MAX_ITEMS] if error is not None else (),
+        environ.get(ANSWERED_BY_KEY),
+        headers_cut,
+        incarnation,
+        answer_of(environ),
+        environ.get(USER_ENVIRON_KEY),
+    )
+
+
+def log_line(
+    log: logging.Logger, client: str, environ: WSGIEnvironment, status: int, elapsed_ms: float
+) -> None:
+    """The access log's line for a request."""
+    path = environ.get("PATH_INFO", "")
+    query = environ.get("QUERY_STRING", "")
+    target = f"{path}?{query}" if query else path
+    log.info('%s "%s %s" %s %.1fms', client, environ.get("REQUEST_METHOD", ""), target, status, elapsed_ms)
+
+
 def header_name(environ_key: str) -> str:
     """`HTTP_X_MOCK_SESSION` → `X-Mock-Session`; `CONTENT_TYPE` → `Content-Type`."""
     return environ_key.removeprefix("HTTP_").replace("_", "-").title()
@@ -335,43 +391,13 @@ class JournalMiddleware:
 
     def _record(self, environ: WSGIEnvironment, status: int, arrived: float, started: float) -> None:
         elapsed = (time.perf_counter() - started) * 1000
-        method = environ.get("REQUEST_METHOD", "")
-        path = environ.get("PATH_INFO", "")
-        query = environ.get("QUERY_STRING", "")
-        if not path.startswith("/__admin") and not environ.get(UNJOURNALED_ENVIRON_KEY):
-            session = environ.get("HTTP_X_MOCK_SESSION")
-            raw_body: bytes | None = environ.get(BODY_ENVIRON_KEY)
-            error = environ.get(ERROR_ENVIRON_KEY)
-            headers, headers_cut = journaled_headers(environ)
-            if session and INCARNATION_ENVIRON_KEY not in environ:  # refused before the session layer
-                incarnation = self._incarnation(session)
-            else:  # None: the session layer could not tell (its store failed)
-                incarnation = environ.get(INCARNATION_ENVIRON_KEY)
-            entry = Entry(
-                method[:MAX_FIELD],
-                path[:MAX_FIELD],
-                query[:MAX_FIELD],
-                status,
-                round(elapsed, 3),
-                session[:64] if session else None,
-                arrived,
-                headers,
-                None if raw_body is None else raw_body[:MAX_BODY],
-                raw_body is not None and len(raw_body) > MAX_BODY,
-                environ.get(OPERATION_ENVIRON_KEY),
-                error.items[:MAX_ITEMS] if error is not None else (),
-                environ.get(ANSWERED_BY_KEY),
-                headers_cut,
-                incarnation,
-                answer_of(environ),
-                environ.get(USER_ENVIRON_KEY),
+        if journaled(environ):
+            entry = environ[ENTRY_ENVIRON_KEY] = entry_of(
+                environ, status, elapsed, arrived, self._incarnation
             )
             self.journal.record(entry)
         if self.log is not None:
-            target = f"{path}?{query}" if query else path
-            self.log.info(
-                '%s "%s %s" %s %.1fms', environ.get("REMOTE_ADDR", "-"), method, target, status, elapsed
-            )
+            log_line(self.log, environ.get("REMOTE_ADDR", "-"), environ, status, elapsed)
 
     def _incarnation(self, session: str) -> int | None:
         """The session's incarnation for a request that did not reach the session layer (refused

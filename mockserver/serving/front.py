@@ -17,13 +17,20 @@ import io
 import signal
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
 from granian._granian import RSGIProtocolClosed, RSGIProtocolError
 
 from mockserver.contract.message_checks import DelayCounts
-from mockserver.core.channels import BODY_PROBLEM, DELAY_KEY, FAULT_KEY, FRONT_DELAYS_KEY, FRONT_FAULTS_KEY
+from mockserver.core.channels import (
+    BODY_PROBLEM,
+    DELAY_KEY,
+    FAULT_KEY,
+    FRONT_DELAYS_KEY,
+    FRONT_FAULTS_KEY,
+    MEMO_TICKET_KEY,
+)
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
@@ -59,6 +66,18 @@ UNREADABLE_VALUE = "\ufffd".encode().decode("latin-1")
 latin-1 characters of its UTF-8 bytes."""
 
 
+class Memo(Protocol):
+    """Kept answers (`answer_memo.AnswerMemo`): asked first about a GET without a body."""
+
+    def find(self, scope: Scope, header_items: list[tuple[str, str]]) -> Any:
+        """A kept answer (`served`, with status, headers and body; journaled already), a ticket to keep
+        the app's answer under (not `served`), or None."""
+
+    def keep(
+        self, ticket: Any, environ: WSGIEnvironment, status: int, headers: list[tuple[str, str]], body: bytes
+    ) -> None: ...
+
+
 class WholeRequestFront:
     """An RSGI application around a WSGI one; the WSGI app runs on the event loop's thread.
 
@@ -73,8 +92,11 @@ class WholeRequestFront:
         max_body_bytes: int,
         on_close: Callable[[], None] | None = None,
         max_delayed: int = 4096,
+        memo: Memo | None = None,
     ) -> None:
         self.wsgi_app = wsgi_app
+        self.memo = memo
+        """Answers kept for repeated GETs; None: every request runs the app."""
         self.read_timeout = read_timeout
         self.max_body_bytes = max_body_bytes
         self.on_close = on_close
@@ -99,10 +121,21 @@ class WholeRequestFront:
             protocol.close(None)  # type: ignore[attr-defined]
             return
         headers = scope.headers
-        environ = _environ(scope, headers.items())
+        header_items = headers.items()
+        has_body = "content-length" in headers or "transfer-encoding" in headers
+        ticket = None
+        if self.memo is not None and scope.method == "GET" and not has_body:
+            ticket = self.memo.find(scope, header_items)
+            if ticket is not None and ticket.served:  # a repeat in the same state: the kept answer
+                with contextlib.suppress(*PROTOCOL_ERRORS):
+                    protocol.response_bytes(ticket.status, ticket.headers, ticket.body)
+                return
+        environ = _environ(scope, header_items)
         environ[FRONT_DELAYS_KEY] = self.delays
+        if ticket is not None:
+            environ[MEMO_TICKET_KEY] = ticket
         close = False
-        if "content-length" in headers or "transfer-encoding" in headers:
+        if has_body:
             body, problem = await self._read_body(protocol, headers)
             environ["wsgi.input"] = io.BytesIO(body)
             if problem:
@@ -116,6 +149,9 @@ class WholeRequestFront:
     ) -> None:
         """Call the app with the whole request and send its answer (a subclass may do it elsewhere)."""
         status, response_headers, content = _call(self.wsgi_app, environ)
+        ticket = environ.get(MEMO_TICKET_KEY)
+        if ticket is not None and self.memo is not None:
+            self.memo.keep(ticket, environ, status, response_headers, content)
         delay = environ.get(DELAY_KEY)
         if delay and not await self._wait(delay):  # a forced delay holds a coroutine, not the loop
             response_headers = _without_applied_delay(response_headers)

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mockserver.core.channels import DELAY_KEY, FAULT_KEY
-from mockserver.serving.front import PROTOCOL_ERRORS, WholeRequestFront, _fault, _without_applied_delay
+from mockserver.serving.front import PROTOCOL_ERRORS, Memo, WholeRequestFront, _fault, _without_applied_delay
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
@@ -100,8 +100,9 @@ class OffloadingFront(WholeRequestFront):
         offload: Offload,
         on_close: Callable[[], None] | None = None,
         max_delayed: int = 4096,
+        memo: Memo | None = None,
     ) -> None:
-        super().__init__(wsgi_app, read_timeout, max_body_bytes, on_close, max_delayed)
+        super().__init__(wsgi_app, read_timeout, max_body_bytes, on_close, max_delayed, memo)
         self.offload = offload
 
     def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:

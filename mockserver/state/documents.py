@@ -147,16 +147,25 @@ class Renderer:
         self._pieces: tuple[int, dict[Hashable, Any]] = (store.version, {})
 
     def _cached(self, key: Hashable, render: Callable[[], Any]) -> Any:
+        version, pieces = self._current_pieces()
+        piece = pieces.get(key)
+        if piece is None:
+            piece = self._rendered(version, pieces, key, render())
+        return piece
+
+    def _current_pieces(self) -> tuple[int, dict[Hashable, Any]]:
+        """The store's version and the pieces rendered at it (emptied when it moved)."""
         version = self.store.version
         cached_version, pieces = self._pieces
         if cached_version != version:
             pieces = {}
             self._pieces = (version, pieces)
-        piece = pieces.get(key)
-        if piece is None:
-            piece = render()
-            if self.store.version == version:
-                self.budget.keep(self, pieces, key, piece)
+        return version, pieces
+
+    def _rendered(self, version: int, pieces: dict[Hashable, Any], key: Hashable, piece: Any) -> Any:
+        """Keep a piece rendered at `version`, unless a write came meanwhile."""
+        if self.store.version == version:
+            self.budget.keep(self, pieces, key, piece)
         return piece
 
     def fork(self, store: Store) -> Renderer:
@@ -207,7 +216,17 @@ class Renderer:
     def list_document(
         self, page: Page, viewer: Viewer, include: frozenset[str], links: dict[str, str | None]
     ) -> dict[str, Any]:
-        data = [self.partner_resource(p, viewer, include) for p in page.items]
+        version, pieces = self._current_pieces()  # once for the page, not once per partner
+        business_id, user_id = viewer.business.id, viewer.user.id
+        data = []
+        for partner in page.items:
+            key = (partner.id, business_id, user_id, include)
+            resource = pieces.get(key)
+            if resource is None:
+                resource = self._rendered(
+                    version, pieces, key, self._render_partner(partner, viewer, include)
+                )
+            data.append(resource)
         document: dict[str, Any] = {
             "data": data,
             "meta": {"total-count": page.total_count, "total-pages": page.total_pages},
