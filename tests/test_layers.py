@@ -53,7 +53,7 @@ def test_a_cycle_would_be_found() -> None:
 
 PACKAGE = Path(__file__).resolve().parent.parent / "mockserver"
 G_USE = re.compile(r"""\bg\.(?:get\(\s*["'](\w+)["']|(\w+))|["'](\w+)["']\s+(?:not\s+)?in\s+g\b""")
-KEY_LITERAL = re.compile(r"""["']mockserver\.(\w+)["']""")
+KEY_LITERAL = re.compile(r"""["']mockserver\.([\w.]+)["']""")
 LOGGER_NAMES = {"access"}
 """`logging.getLogger("mockserver.access")`: a logger's name, not a side channel."""
 

@@ -38,8 +38,10 @@ from mockserver.core.channels import (
     ERROR_ENVIRON_KEY,
     FAULT_KEY,
     JOURNAL_AT_CLOSE_KEY,
+    JOURNAL_EXTENSION,
     MEMO_EXTENSION,
     OPERATION_ENVIRON_KEY,
+    SESSIONS_EXTENSION,
 )
 from mockserver.core.settings import Settings
 from mockserver.journal.log import Entry, Journal, journaled, log_line
@@ -269,7 +271,7 @@ def install(app: Flask) -> AnswerMemo | None:
     if not settings.memo_answers or not settings.memo_bytes or settings.upstream is not None or simulated:
         return None
     log = logging.getLogger("mockserver.access") if settings.access_log else None
-    sessions, journal = app.extensions["mockserver.state.sessions"], app.extensions["mockserver.journal.log"]
+    sessions, journal = app.extensions[SESSIONS_EXTENSION], app.extensions[JOURNAL_EXTENSION]
     memo = AnswerMemo(sessions, journal, log, settings.memo_answers, settings.memo_bytes)
     app.extensions[MEMO_EXTENSION] = memo
     return memo
