@@ -44,6 +44,8 @@ from support import (
 
 from mockserver.testing.live import LiveServer, Reply, parse_raw_response
 
+pytestmark = pytest.mark.live
+
 
 def live_getter(live: LiveServer) -> Getter:
     def get(path: str) -> tuple[int, Any]:

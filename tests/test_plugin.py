@@ -16,9 +16,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from support import NO_SUCH_ID, P07, P08
+from tiers import needs
 
 from mockserver.pytest_plugin import MockSession
 from mockserver.testing.live import LiveServer, MockEndpoint
+
+pytestmark = pytest.mark.live
 
 pytest_plugins = ["pytester"]
 
@@ -72,6 +75,7 @@ def partner_ids(mockserver, headers=None):
 
 
 @pytest.fixture(scope="module")
+@needs("live")
 def shared() -> Iterator[LiveServer]:
     """One mock (the default scenario) for every child run that names it with --mockserver-url."""
     server = LiveServer.start("--scenario", "default")

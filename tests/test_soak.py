@@ -15,12 +15,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 SOAK = ROOT / "bench" / "soak.py"
 if str(ROOT / "bench") not in sys.path:
     sys.path.insert(0, str(ROOT / "bench"))
 
 from soaklib.tally import GOOD_KINDS, HOSTILE_KINDS  # noqa: E402
+
+pytestmark = pytest.mark.system  # a minute of load
 
 ARGS = ["--duration", "60", "--max-latency", "2", "--timeout", "20", "--idle", "200", "--flood-mib", "16"]
 ARGS += ["--probe-p99", "2"]
