@@ -98,7 +98,7 @@ def _needed_by_fixtures(item: pytest.Item) -> str:
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects: the markers added here count
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test gets exactly one tier marker: its own, or the one its fixtures need."""
+    """Every test gets exactly one tier marker: its own, or what its fixtures and its module need."""
     problems = []
     for item in items:
         marked = [mark.name for mark in item.iter_markers() if mark.name in TIERS]

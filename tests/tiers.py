@@ -2,7 +2,8 @@
 
     unit    in process, no app: functions and classes of the package on data built in the test
     app     the Flask app in process (its test client), or the command line through click's runner
-    live    child processes of this Python (`mockserver serve`, pytest) over real sockets
+    live    real sockets: child processes of this Python (`mockserver serve`, pytest), servers on
+            threads
     system  what lies outside Python or takes minutes: Chromium, Node and npm, redis-server, curl,
             pip and PyPI; the soak's minute of load; fuzzing campaigns (schemathesis, thousands of
             Hypothesis requests)
