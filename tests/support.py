@@ -27,7 +27,7 @@ from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAP
 from werkzeug.test import EnvironBuilder, TestResponse
 
 from mockserver import Settings, create_app
-from mockserver.contract.spec import ADMIN_SPEC_PATH, admin_spec, load_spec
+from mockserver.contract.spec import admin_spec, load_spec
 from mockserver.core.channels import REDIS_EXTENSION
 from mockserver.dataset.model import Business, DataSet, Partner, PartnerIntegration, User
 from mockserver.testing.live import Reply, free_port
@@ -37,11 +37,9 @@ SPEC_PATH = ROOT / "openapi.yaml"
 SCENARIOS_DIR = ROOT / "scenarios"
 
 SPEC = load_spec(SPEC_PATH)
-"""Loaded and validated once per test process; every app the tests build shares it (it is immutable)."""
-_REFERENCE = OpenAPI.from_file_path(str(SPEC_PATH))
-"""openapi-core on the same document: the reference the responses are checked against."""
-_ADMIN_REFERENCE = OpenAPI.from_file_path(str(ADMIN_SPEC_PATH))
-"""openapi-core on the admin API's document: every /__admin answer of a checking client must fit it."""
+"""Loaded and validated once per test process; every app the tests build shares it (it is immutable).
+Its openapi-core object is the reference responses are checked against (`spec_violations`): reading
+the document again for that would double the suite's start-up."""
 
 # --------------------------------------------------------------------------------------------------
 # the default scenario (scenarios/default.yaml)
@@ -177,7 +175,7 @@ def spec_violations(request: Any, response: Any) -> list[str]:
     the unmarshalled objects (which costs ten times as much as the check on a page of partners).
     /__admin answers are checked against the admin API's document.
     """
-    reference = _ADMIN_REFERENCE if request.path.startswith("/__admin") else _REFERENCE
+    reference: OpenAPI = (admin_spec() if request.path.startswith("/__admin") else SPEC).openapi
     errors = reference.response_validator.iter_errors(
         _RequestForResponseCheck(request), WerkzeugOpenAPIResponse(response)
     )

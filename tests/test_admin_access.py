@@ -18,6 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from raw_http import parse_raw_response, send_raw
 from support import ALICE, API, AS_ALICE, P01, assert_errors, item, links, make_app, send
+from tiers import needs
 from werkzeug.test import TestResponse
 
 from mockserver import Settings
@@ -197,6 +198,7 @@ def request_via(address: str, port: int, path: str, headers: dict[str, str] | No
 
 
 @pytest.fixture(scope="module", params=["granian", "waitress"])
+@needs("live")
 def public(request: pytest.FixtureRequest) -> Iterator[LiveServer]:
     """A server listening on every interface, without an admin token."""
     server = LiveServer.start("--scenario", "default", "--host", "0.0.0.0", "--server", request.param)
@@ -244,6 +246,7 @@ def test_http_1_1_without_host_on_every_interface_is_a_400_naming_it(public: Liv
     assert (old.status, old.json()) == (200, {"status": "ok"})
 
 
+@pytest.mark.live
 def test_a_token_from_the_environment_opens_admin_and_is_not_printed() -> None:
     env = python_environment({"MOCKSERVER_ADMIN_TOKEN": TOKEN})
     server = LiveServer.start("--scenario", "default", "--host", "0.0.0.0", env=env)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import schemathesis
 import yaml
 from flask import Flask
@@ -16,6 +17,8 @@ from support import ROOT, make_app
 
 from mockserver.contract.spec import ADMIN_SPEC_PATH, load_spec
 from mockserver.core.channels import BODY_PROBLEM
+
+pytestmark = pytest.mark.system  # a schemathesis campaign
 
 schema = schemathesis.openapi.from_path(
     ADMIN_SPEC_PATH, config=schemathesis.Config.from_path(ROOT / "schemathesis.toml")

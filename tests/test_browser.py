@@ -18,6 +18,8 @@ from support import API, ROOT, SPEC_OPERATIONS, serving
 
 from mockserver.testing.live import LOCALHOST, LiveServer, free_port
 
+pytestmark = pytest.mark.system  # headless Chromium
+
 CHROMIUM = "chromium"
 """Debian's package and command (/usr/bin/chromium)."""
 CHROMIUM_ARGS = [

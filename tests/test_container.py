@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from support import ROOT
 
 from mockserver.serving.healthcheck import listening_addresses
@@ -87,6 +88,7 @@ def health_check(port: int) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.live
 def test_the_health_check_fails_while_the_server_listens_on_loopback_only(tmp_path: Path) -> None:
     port = free_port()
     assert health_check(port).returncode == 1  # nothing listens

@@ -243,6 +243,7 @@ def test_the_response_check_leaves_the_documentation_alone(validator: str) -> No
         assert status_of(client, path) == 200, path
 
 
+@pytest.mark.live
 def test_the_proxy_serves_the_documentation_itself() -> None:
     """No upstream listens: anything forwarded would be a 502."""
     client = client_of(upstream=f"http://127.0.0.1:{free_port()}")

@@ -30,7 +30,8 @@ def _node_major() -> int:
     return int(match.group(1)) if match else 0
 
 
-pytestmark = pytest.mark.skipif(_node_major() < 18, reason="needs Node 18+ (global fetch)")
+NEEDS_NODE_18 = pytest.mark.skipif(_node_major() < 18, reason="needs Node 18+ (global fetch)")
+pytestmark = [pytest.mark.system, NEEDS_NODE_18]  # Node and npm (and the npm registry)
 
 DISCONNECT_SAMPLE = """
 {

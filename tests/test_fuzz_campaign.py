@@ -29,6 +29,7 @@ from mockserver.fuzzing.runner import st_command
 OPERATIONS = {f"{method} {path}" for method, path, _, _ in SPEC_OPERATIONS}
 
 
+@pytest.mark.system
 def test_bounded_live_campaign_passes_on_every_operation(runner: CliRunner, tmp_path: Path) -> None:
     junit = tmp_path / "ci" / "fuzz.xml"
     result = runner.invoke(

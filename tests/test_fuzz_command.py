@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from click.testing import CliRunner
 from support import ALICE, B1, P01, P02, P08, TOKENS, make_app, serving
+from tiers import needs
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from mockserver.cli import cli
@@ -58,6 +59,7 @@ class QuietHandler(WSGIRequestHandler):
 
 
 @pytest.fixture
+@needs("live")
 def drifted_server() -> Iterator[str]:
     """The default scenario's mock, drifted, on a threaded werkzeug server in this process."""
     app = drifted(make_app(scenario="default"))
@@ -91,6 +93,7 @@ def test_a_drifted_server_fails_and_the_failure_is_named(
 
 
 @pytest.fixture(scope="module")
+@needs("live")
 def journaled_mock() -> Iterator[LiveServer]:
     server = LiveServer.start("--scenario", "default", "--journal-size", "100000")
     try:
@@ -131,6 +134,7 @@ def test_a_running_mock_passes_with_a_token_and_ids(
     assert not count(journaled_mock, {"headers": {"Authorization": "Bearer"}, "status": 401})
 
 
+@pytest.mark.live
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [

@@ -45,6 +45,8 @@ from support import (
 
 from mockserver.testing.live import LiveServer, Reply
 
+pytestmark = pytest.mark.live
+
 
 def live_getter(live: LiveServer) -> Getter:
     def get(path: str) -> tuple[int, Any]:

@@ -1,6 +1,6 @@
 """mockserver.journal.log as a unit: a bounded log of recent requests, matched by method and path, filled by
 a WSGI middleware that journals every request but the /__admin ones. (The admin API that reads it is
-tested through HTTP in test_state.py.)"""
+tested through HTTP in test_writes.py.)"""
 
 from __future__ import annotations
 
@@ -168,6 +168,7 @@ def assert_journaled_bounded(entries: list[dict[str, Any]], requests: int) -> No
         assert sum(len(name) + len(value) for name, value in entry["headers"].items()) <= MAX_HEADER_TEXT
 
 
+@pytest.mark.live
 def test_huge_headers_are_cut_when_journaled_so_memory_stays_bounded() -> None:
     """300 requests with a 400 kB header each (120 MB sent): the journal (1,000 entries) keeps every
     request, but at most 8,192 characters of headers each, so the server's process tree grows by less
@@ -186,6 +187,7 @@ def test_huge_headers_are_cut_when_journaled_so_memory_stays_bounded() -> None:
         server.stop()
 
 
+@pytest.mark.system
 @pytest.mark.skipif(REDIS_SERVER is None, reason=NO_REDIS)
 def test_huge_headers_are_cut_before_they_reach_redis(tmp_path: Path) -> None:
     """The same on Redis: Redis holds less than 30 MiB more, and a journal read of the 300 entries takes

@@ -23,6 +23,8 @@ from mockserver.contract.spec import ADMIN_SPEC_PATH
 from mockserver.dataset.scenario import list_scenarios, load_scenario
 from mockserver.testing.live import LiveServer
 
+pytestmark = pytest.mark.system  # pip, and PyPI
+
 VERSION: str = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
 TIMEOUT = 600
 """Seconds for one build or install step (they download from PyPI)."""

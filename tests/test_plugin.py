@@ -16,11 +16,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from support import NO_SUCH_ID, P07, P08
+from tiers import needs
 
 from mockserver import pytest_plugin
 from mockserver.pytest_plugin import MockSession
 from mockserver.testing import client, live
 from mockserver.testing.live import LiveServer, MockEndpoint
+
+pytestmark = pytest.mark.live
 
 pytest_plugins = ["pytester"]
 
@@ -74,6 +77,7 @@ def partner_ids(mockserver, headers=None):
 
 
 @pytest.fixture(scope="module")
+@needs("live")
 def shared() -> Iterator[LiveServer]:
     """One mock (the default scenario) for every child run that names it with --mockserver-url."""
     server = LiveServer.start("--scenario", "default")

@@ -205,6 +205,7 @@ def test_every_declared_status_of_every_operation_can_be_forced_and_fits_the_spe
         assert response.headers.get("Preference-Applied") == prefer, (operation_id, status)
 
 
+@pytest.mark.live
 def test_a_delay_under_the_default_server_holds_no_one_else() -> None:
     """granian's front waits on its event loop: a delayed answer does not hold the others."""
     server = LiveServer.start("--scenario", "default")

@@ -39,6 +39,7 @@ from support import (
     send,
     serving,
 )
+from tiers import needs
 from werkzeug.serving import make_server
 
 from mockserver.cli import cli
@@ -91,6 +92,7 @@ class Drift:
 
 
 @pytest.fixture(scope="module")
+@needs("live")
 def drift() -> Iterator[tuple[str, Drift]]:
     middleware = Drift(make_app(scenario="default"))
     with serving(make_server("127.0.0.1", free_port(), middleware, threaded=True)) as server:
@@ -98,6 +100,7 @@ def drift() -> Iterator[tuple[str, Drift]]:
 
 
 @pytest.fixture(scope="module")
+@needs("live")
 def mock_upstream() -> Iterator[LiveServer]:
     server = LiveServer.start("--scenario", "default")
     try:
@@ -209,6 +212,7 @@ def test_a_drifting_answer_is_passed_through_and_recorded_on_the_response_side(
     assert detail in error["detail"], error["detail"]
 
 
+@pytest.mark.live
 def test_strict_answers_502_naming_the_violation(drift: tuple[str, Drift]) -> None:
     url, _ = drift
     client = lenient_client(url, strict=True)
@@ -234,6 +238,7 @@ def test_strict_refuses_an_off_contract_request_without_forwarding_it(drift: tup
 # --- an upstream that fails ---------------------------------------------------------------------
 
 
+@pytest.mark.live
 def test_an_unreachable_upstream_is_a_502() -> None:
     client = lenient_client(f"http://127.0.0.1:{free_port()}")
     response = client.get(f"{API}/{P07}")
@@ -243,6 +248,7 @@ def test_an_unreachable_upstream_is_a_502() -> None:
 
 
 @pytest.fixture
+@needs("live")
 def silent_upstream() -> Iterator[str]:
     """A server that accepts connections and reads, but never answers."""
     listener = socket.socket()
@@ -507,6 +513,7 @@ BIG_BYTES = 256 * MIB
 
 
 @pytest.fixture(scope="module")
+@needs("live")
 def scripted() -> Iterator[ScriptedUpstream]:
     upstream = ScriptedUpstream()
     with serving(upstream):
@@ -517,6 +524,7 @@ def scripted() -> Iterator[ScriptedUpstream]:
 
 
 @pytest.fixture(scope="module")
+@needs("live")
 def scripted_proxy(scripted: ScriptedUpstream) -> Iterator[LiveServer]:
     """`mockserver proxy` in front of the scripted upstream's `/base/api`, with a 2 s upstream time-out."""
     server = LiveServer.start(
@@ -536,6 +544,7 @@ UPSTREAM_TIMEOUT = 2.0
 
 
 @pytest.fixture(scope="module")
+@needs("live")
 def patient_proxy(scripted: ScriptedUpstream) -> Iterator[LiveServer]:
     """The same with a 60 s upstream time-out: time for a huge answer on a loaded machine (the time-out
     bounds the whole answer)."""

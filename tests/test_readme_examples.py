@@ -30,6 +30,8 @@ from test_browser import CHROMIUM
 from mockserver.contract.spec import named_examples, responses_in
 from mockserver.testing.live import LiveServer
 
+pytestmark = pytest.mark.system  # bash and curl
+
 README = ROOT / "README.md"
 MKDOCS = ROOT / "mkdocs.yml"
 NAV_PAGE = re.compile(r"^\s*- [^:]+: ([\w-]+\.md)\s*$", re.MULTILINE)

@@ -35,7 +35,7 @@ from mockserver.scaleout.redis_state import RedisConnection, RedisState, Session
 from mockserver.state.mutable import MemoryState, click_event_id
 from mockserver.testing.live import free_port
 
-pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason=NO_REDIS)
+pytestmark = [pytest.mark.system, pytest.mark.skipif(REDIS_SERVER is None, reason=NO_REDIS)]  # redis-server
 
 
 @pytest.fixture

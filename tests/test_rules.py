@@ -33,6 +33,7 @@ from support import (
     post_click,
     send,
 )
+from tiers import needs
 
 from mockserver.dataset.scenario import ScenarioError, load_scenario
 from mockserver.journal.log import Entry
@@ -293,6 +294,7 @@ def raw_get(server: LiveServer, path: str) -> tuple[int, bytes, bool]:
         connection.close()
 
 
+@pytest.mark.live
 @pytest.mark.parametrize("server", ["granian", "waitress"])
 def test_transport_faults_from_rules(tmp_path: Path, server: str) -> None:
     path = with_rules(
@@ -340,6 +342,7 @@ def until_closed(sock: socket.socket) -> bytes:
     return received
 
 
+@pytest.mark.live
 def test_close_fault_sends_no_byte(tmp_path: Path) -> None:
     """Under granian every `close` ends the connection before any byte of an answer, on a new
     connection as on one that already carried an answer (ending a stream early sent the headers
@@ -369,6 +372,7 @@ def test_close_fault_sends_no_byte(tmp_path: Path) -> None:
         live.stop()
 
 
+@pytest.mark.live
 def test_simulated_errors_follow_the_seed() -> None:
     def run(seed: int) -> list[int]:
         live = LiveServer.start("--scenario", "default", "--error-rate", "0.5", "--chaos-seed", str(seed))
@@ -432,6 +436,7 @@ SESSION = "rule-limits"
 
 
 @pytest.fixture(scope="module")
+@needs("live")
 def validating() -> Iterator[LiveServer]:
     """The default server with the response self-check on, shared by the socket tests below."""
     live = LiveServer.start("--scenario", "default", "--validate-responses")
@@ -503,6 +508,7 @@ def test_a_bad_pattern_in_a_scenario_file_is_reported_with_its_line_by_check(
     ), result.stderr
 
 
+@pytest.mark.live
 def test_a_bad_pattern_in_a_scenario_file_stops_serve_with_one_error_line(tmp_path: Path) -> None:
     path, line = with_pattern_rule(tmp_path)
     finished = subprocess.run(

@@ -59,7 +59,7 @@ from support import (
 from mockserver.cli import cli
 from mockserver.testing.live import LiveServer, Reply, free_port, python_environment
 
-pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason=NO_REDIS)
+pytestmark = [pytest.mark.system, pytest.mark.skipif(REDIS_SERVER is None, reason=NO_REDIS)]  # redis-server
 
 READY = re.compile(r"state in Redis at (\S+), shared \((\d+) workers? here; pid (\d+)\)")
 """The start-up line each worker prints."""

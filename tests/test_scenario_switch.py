@@ -30,6 +30,7 @@ from support import (
     post_click,
     send,
 )
+from tiers import needs
 
 from mockserver.dataset.selection import MAX_SCENARIO_PARTNERS, requested_dataset
 from mockserver.dataset.yaml_reader import MAX_ALIASES, MAX_BYTES, MAX_DEPTH
@@ -380,6 +381,7 @@ def tree_rss_mib(pid: int) -> float:
 
 
 @pytest.fixture(scope="module")
+@needs("live")
 def bounded_live() -> Iterator[LiveServer]:
     server = LiveServer.start("--scenario", "default", command=[sys.executable, "-c", BOUNDED_SERVER])
     yield server

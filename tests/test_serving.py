@@ -28,6 +28,8 @@ from support import API, MIB, P01, VALID_CLICK
 from mockserver.contract.spec import ADMIN_SPEC_PATH
 from mockserver.testing.live import LiveServer, Reply
 
+pytestmark = pytest.mark.live
+
 READ_TIMEOUT = 1.0
 MAX_CLICK_EVENTS = 40
 CLICK = json.dumps(VALID_CLICK).encode()

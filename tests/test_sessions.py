@@ -356,6 +356,7 @@ def test_switched_data_sets_stay_within_one_bound(state_settings: dict[str, Any]
         assert source == "scenario default"
 
 
+@pytest.mark.live
 def test_many_sessions_rendering_stay_within_the_rendered_bound_in_memory() -> None:
     """300 sessions each read a page of 100 partners from a live server, `--max-rendered 2000`: the
     caches of all sessions together hold 2,000 rendered partners at most, and the process tree grows by

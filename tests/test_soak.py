@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 SOAK = ROOT / "bench" / "soak.py"
 if str(ROOT / "bench") not in sys.path:
@@ -22,6 +24,8 @@ if str(ROOT / "bench") not in sys.path:
 
 from soaklib.checks import INVARIANTS  # noqa: E402
 from soaklib.tally import GOOD_KINDS, HOSTILE_KINDS, MAY_SEND_NONE  # noqa: E402
+
+pytestmark = pytest.mark.system  # a minute of load
 
 ARGS = ["--duration", "60", "--max-latency", "2", "--timeout", "20", "--idle", "200", "--flood-mib", "16"]
 ARGS += ["--probe-p99", "2"]

@@ -23,6 +23,8 @@ from support import SCENARIOS_DIR
 from mockserver.dataset.yaml_reader import MAX_DEPTH
 from mockserver.testing.live import free_port
 
+pytestmark = pytest.mark.live
+
 MAX_SECONDS = 3.0
 MAX_RSS_MIB = 300
 ONE_MB = 1_000_000

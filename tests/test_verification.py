@@ -336,6 +336,7 @@ def post_in_background(
     return thread, answered
 
 
+@pytest.mark.live
 def test_finding_and_counting_over_a_full_journal_of_long_paths_is_quick_and_others_are_served() -> None:
     """1,000 journaled 2,048-character paths: a backtracking pattern (it ran for hours under Python's
     `re`), a long path ranked against each entry (about 20 s under difflib's full ratio) and counts

@@ -15,6 +15,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from support import API, P01, ROOT, SCENARIOS_DIR, SPEC, SPEC_PATH
+from tiers import needs
 from werkzeug.test import Client
 
 from mockserver.app import create_app
@@ -82,6 +83,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
+@needs("live")
 def live(files: dict[str, Path]) -> Iterator[LiveServer]:
     server = LiveServer.start("--scenario", str(files["scenario"]), "--spec", str(files["spec"]), "--watch")
     try:
@@ -218,6 +220,7 @@ def test_a_broken_spec_is_reported_and_the_last_good_version_keeps_serving(
     assert live.request("GET", f"{API}/available?per_page=40").status == 200
 
 
+@pytest.mark.live
 @pytest.mark.parametrize("server", ["granian", "waitress"])
 def test_a_named_scenario_is_watched_on_either_server_which_then_stops_cleanly(
     tmp_path: Path, server: str

@@ -107,7 +107,7 @@ class Settings:
     state: str | None = None
     """Where the state requests change lives: None in this process, or a Redis URL
     (`redis://host:port/db`) shared by every worker and host serving the same configuration."""
-    state_timeout: float = 0.5
+    state_timeout: float = 2.0
     """Seconds a call to the state store may take; then a 503 (and a write not answered in time is
     never made: see redis_state)."""
     state_namespace: str | None = None

@@ -4,8 +4,8 @@ Each test compares the complete error document (status, code, title, detail, sou
 so a vague or misplaced message fails here, then checks the app still serves and its state (links,
 click events) is exactly as the data set loaded it. Hostile input is included: very long, unicode,
 bidi and NUL values, injection strings (plain data, never evaluated), integers Python's int() would
-read too generously. Paths, ids and methods are in test_requests.py, request bodies in
-test_bodies.py, what only a real HTTP server sees in test_http.py.
+read too generously. Paths, ids and methods are in test_path_and_method_errors.py, request bodies in
+test_body_errors.py, what only a real HTTP server sees in test_http.py.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ import json
 import uuid
 from typing import Any
 
+import pytest
 from flask import Flask
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -14,6 +15,8 @@ from support import B1, P01, SPEC_OPERATIONS, make_app
 from mockserver.contract.validation import validate_current_request
 from mockserver.core import api_errors as e
 from mockserver.core.channels import SPEC_EXTENSION
+
+pytestmark = pytest.mark.system  # 2,000 generated requests
 
 OPERATIONS = [(method, path) for method, path, _, _ in SPEC_OPERATIONS]
 TRICKY_VALUES = [

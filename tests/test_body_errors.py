@@ -2,8 +2,9 @@
 
 Malformed and hostile JSON, wrong shapes and values, missing and extra members, another partner
 named in the body, look-alike media types, bodies over the size limit (with and without
-Content-Length). As in test_errors.py and test_requests.py, each test compares the complete error
-document, then checks the app still serves and its state is exactly as loaded.
+Content-Length). As in test_parameter_errors.py and test_path_and_method_errors.py, each test
+compares the complete error document, then checks the app still serves and its state is exactly as
+loaded.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Paths, ids and methods: every error is the whole JSON:API document, and nothing changes.
 
-As in test_errors.py (query parameters, Authorization) and test_bodies.py (request bodies, media
-types, sizes): each test compares the complete error document, then checks the app still serves and
-its state is exactly as loaded. Hostile input is included: injection strings and path traversal as
-ids. What only a real HTTP server sees is in test_http.py.
+As in test_parameter_errors.py (query parameters, Authorization) and test_body_errors.py (request
+bodies, media types, sizes): each test compares the complete error document, then checks the app still
+serves and its state is exactly as loaded. Hostile input is included: injection strings and path
+traversal as ids. What only a real HTTP server sees is in test_http.py.
 """
 
 from __future__ import annotations

@@ -16,12 +16,11 @@ from typing import Any
 import pytest
 import schemathesis
 from flask import Flask
-from flask.testing import FlaskClient
 from hypothesis import HealthCheck, settings
 from schemathesis.core.result import Ok
-from support import P01, ROOT, SPEC_PATH, make_app, plain_client
+from support import ROOT, SPEC_PATH, make_app, plain_client
 
-from mockserver.state import documents
+pytestmark = pytest.mark.system  # a schemathesis campaign
 
 schema = schemathesis.openapi.from_path(
     SPEC_PATH, config=schemathesis.Config.from_path(ROOT / "schemathesis.toml")
@@ -89,7 +88,7 @@ class DefaultScenarioWorkflow(schema.as_state_machine()):  # type: ignore[misc]
         """Each scenario starts from the data set as loaded, so none sees the links or clicks of another.
 
         One app per workflow, reset before each scenario (`POST /__admin/reset` restores the initial
-        links and drops click events and the journal; test_state.py checks it does): building a fresh
+        links and drops click events and the journal; test_writes.py checks it does): building a fresh
         app per scenario cost most of this test's time, Faker data for 100 partners each time.
         """
         app = _WORKFLOW_APPS.get(type(self))
@@ -115,71 +114,8 @@ STATEFUL = settings(
     derandomize=True,
     database=None,
 )
+
 TestDefaultScenarioWorkflow = DefaultScenarioWorkflow.TestCase
 TestDefaultScenarioWorkflow.settings = STATEFUL
 TestFakerDataWorkflow = FakerDataWorkflow.TestCase
 TestFakerDataWorkflow.settings = STATEFUL
-
-
-# --- the server's own response check (`validate_responses`) --------------------------------------
-
-
-@pytest.fixture
-def nameless_partners(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Break the document builder: every partner resource gets `"name": null`, which the spec forbids."""
-    build = documents.Renderer.partner_resource
-
-    def without_name(*args: Any, **kwargs: Any) -> dict[str, Any]:
-        resource = dict(build(*args, **kwargs))
-        resource["attributes"] = {**resource["attributes"], "name": None}
-        return resource
-
-    monkeypatch.setattr(documents.Renderer, "partner_resource", without_name)
-
-
-@pytest.mark.parametrize(
-    ("path", "pointer"),
-    [
-        (f"/api/v1/partners/{P01}", "/data/attributes/name"),
-        ("/api/v1/partners/available?per_page=1", "/data/0/attributes/name"),
-    ],
-)
-@pytest.mark.usefixtures("nameless_partners")
-def test_validate_responses_turns_a_broken_response_into_a_500_naming_the_violation(
-    path: str, pointer: str
-) -> None:
-    app = make_app(scenario="default", validate_responses=True)
-    response = app.test_client().get(path)
-
-    assert response.status_code == 500
-    assert response.mimetype == "application/json"
-    document = response.get_json()
-    (error,) = document["errors"]
-    detail = error.pop("detail")
-    assert error == {
-        "status": "500",
-        "code": "response_validation_failed",
-        "title": "Response breaks the spec",
-    }
-    assert detail.startswith(f"GET {path.split('?')[0]} answered 200: "), detail
-    assert f"{pointer}: None is not of type 'string'" in detail
-
-
-@pytest.mark.usefixtures("nameless_partners")
-def test_without_validate_responses_a_broken_response_passes_through() -> None:
-    app = make_app(scenario="default")
-    app.test_client_class = FlaskClient  # the conftest client would (rightly) fail on this response
-    response = app.test_client().get(f"/api/v1/partners/{P01}")
-
-    assert response.status_code == 200
-    data = response.get_json()["data"]
-    assert data["id"] == P01
-    assert data["attributes"]["name"] is None
-
-
-def test_validate_responses_lets_a_conforming_response_through() -> None:
-    app = make_app(scenario="default", validate_responses=True)
-    response = app.test_client().get(f"/api/v1/partners/{P01}")
-
-    assert response.status_code == 200
-    assert response.get_json()["data"]["attributes"]["name"]
