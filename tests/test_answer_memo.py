@@ -155,6 +155,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[LiveServer]]
         with_memo.stop()
 
 
+@pytest.mark.live
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_random_sequences_get_byte_identical_answers_with_and_without_the_memo(
     pair: list[LiveServer], seed: int
@@ -173,6 +174,7 @@ def test_random_sequences_get_byte_identical_answers_with_and_without_the_memo(
     assert "memo_answers" not in memo_bounds(without)
 
 
+@pytest.mark.system
 def test_a_write_on_one_worker_is_seen_by_repeats_on_the_other(tmp_path: Path) -> None:
     """Two workers on Redis: every read after a write, on whichever worker answers it, shows the write,
     although both workers hold the page from before in their memo."""
@@ -205,6 +207,7 @@ def test_a_write_on_one_worker_is_seen_by_repeats_on_the_other(tmp_path: Path) -
         redis.stop()
 
 
+@pytest.mark.live
 def test_the_memo_keeps_within_its_bounds(tmp_path: Path) -> None:
     """`--memo-answers 5`: twenty distinct pages leave five kept; `--memo-bytes` below one page keeps none."""
     server = LiveServer.start("--scenario", "default", "--memo-answers", "5", log=tmp_path / "count.log")
@@ -226,6 +229,7 @@ def test_the_memo_keeps_within_its_bounds(tmp_path: Path) -> None:
         server.stop()
 
 
+@pytest.mark.live
 def test_the_memo_holds_no_more_memory_than_its_byte_bound(tmp_path: Path) -> None:
     """400 distinct pages of 100 partners (about 130 kB each, 52 MB in all) with `--memo-bytes 8000000`:
     the process tree grows by less than 8 MB and 12 MiB of slack (it grew by 14 MiB; kept whole, 57 MiB)."""

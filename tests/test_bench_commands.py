@@ -13,12 +13,16 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 MEMORY = ROOT / "bench" / "memory.py"
 if str(ROOT / "bench") not in sys.path:
     sys.path.insert(0, str(ROOT / "bench"))
 
 from benchlib.procfs import process_tree  # noqa: E402
+
+pytestmark = pytest.mark.system
 
 STARTED_WITHIN_S = 90.0
 """The server starts and the stand-in wrk runs within this (seconds, a loaded machine included)."""

@@ -246,6 +246,7 @@ def test_the_admin_contract_refuses_a_bad_version(client: FlaskClient) -> None:
 # --- the command ---------------------------------------------------------------------------------
 
 
+@pytest.mark.live
 def test_export_from_a_running_mock(tmp_path: Path) -> None:
     server = LiveServer.start("--scenario", "default")
     try:

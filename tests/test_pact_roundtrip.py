@@ -26,6 +26,8 @@ from support import P08, SCENARIOS_DIR
 from mockserver.cli import cli
 from mockserver.testing.live import LiveServer
 
+pytestmark = pytest.mark.live
+
 CONSUMER_TESTS = f'''
 import json
 import urllib.error

@@ -19,6 +19,8 @@ from mockserver.contract.spec import load_spec
 from mockserver.pact.model import PactUnreadable, read_pact, read_pact_file
 from mockserver.pact.verify import Finding, Verifier, consumer_subset, verify_files
 
+pytestmark = pytest.mark.app
+
 CASES_DIR = ROOT / "tests" / "pact_cases"
 CASES = json.loads((CASES_DIR / "cases.json").read_text())
 EXTRAS = load_spec(CASES_DIR / "extras.yaml")
