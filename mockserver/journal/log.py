@@ -15,6 +15,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import islice
 from typing import TYPE_CHECKING, Any, Protocol
 
 from flask import Flask, current_app
@@ -152,9 +153,12 @@ class Journal:
         """The same, per session incarnation, for the most recent MAX_COUNTED_SESSIONS that lost some."""
         self.incarnation_of: Callable[[str], int | None] = no_incarnation
         """The current incarnation of a session (set by the session layer); None: any."""
+        self.recorded = 0
+        """Entries recorded since start-up: a follower compares it with the count it last saw (`tail`)."""
 
     def record(self, entry: Entry) -> None:
         with self._lock:
+            self.recorded += 1
             if len(self._entries) == self.size:
                 self.dropped += 1
                 oldest = self._entries[0]
@@ -165,6 +169,15 @@ class Journal:
                     if len(counts) > MAX_COUNTED_SESSIONS:
                         counts.popitem(last=False)
             self._entries.append(entry)
+
+    def tail(self, count: int) -> tuple[list[Entry], int]:
+        """The newest `count` entries, oldest first, and `recorded` as of them: what a follower (the
+        inspector's event stream) reads when `recorded` has moved, in time linear in `count` alone."""
+        with self._lock:
+            newest = list(islice(reversed(self._entries), count))
+            recorded = self.recorded
+        newest.reverse()
+        return newest, recorded
 
     def dropped_for(self, session: str | None) -> int:
         """Entries the bound pushed out: of a session's current incarnation since its last reset, or of
