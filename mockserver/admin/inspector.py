@@ -30,7 +30,7 @@ import orjson
 from flask import Blueprint, Flask, Response, current_app, request
 
 from mockserver.core.api_errors import INVALID_PARAMETER, PATH_NOT_FOUND, TOO_MANY_STREAMS, ApiError
-from mockserver.core.channels import INSPECTOR_EXTENSION, STOPPING_KEY
+from mockserver.core.channels import INSPECTOR_EXTENSION
 from mockserver.core.settings import Settings
 from mockserver.dataset.scenario import list_scenarios
 from mockserver.journal.log import Entry, Journal, RequestLog, get_journal
@@ -58,7 +58,7 @@ SCAN = 2000
 """Entries a stream looks at per message at most, to choose those it sends."""
 BACKLOG = 200
 """The newest entries a page gets when it connects."""
-HEARTBEAT = 5.0
+HEARTBEAT = 1.0
 """Seconds of silence after which a stream sends a comment: a page that went away is noticed."""
 STREAM_SECONDS = 60.0
 """A stream's lifetime; the browser then reconnects (after RETRY_MS) and resumes where it was."""
@@ -264,15 +264,21 @@ class EventStream:
                 quiet_since = time.monotonic()
 
 
+_STOPPING = threading.Event()
+"""Set when this process stops serving: every event stream ends at its next tick."""
+
+
+def stop_streams() -> None:
+    """End the event streams of this process (the server front calls it on a stop signal): a server
+    waits for the answers in flight, and a stream would hold a stop for its whole lifetime."""
+    _STOPPING.set()
+
+
 def _slots(app: Flask) -> Slots:
     slots: Slots | None = app.extensions.get(INSPECTOR_EXTENSION)
     if slots is None:
         slots = app.extensions.setdefault(INSPECTOR_EXTENSION, Slots(MAX_STREAMS))
     return slots
-
-
-def _never() -> bool:
-    return False
 
 
 @bp.get("/events")
@@ -291,10 +297,8 @@ def events() -> Response:
     except BaseException:
         slots.give()
         raise
-    stop_event = request.environ.get(STOPPING_KEY)
-    stopping = stop_event.is_set if stop_event is not None else _never
     seconds = float(current_app.config.get(STREAM_SECONDS_CONFIG, STREAM_SECONDS))
-    stream = EventStream(feed, seconds, stopping, slots.give)
+    stream = EventStream(feed, seconds, _STOPPING.is_set, slots.give)
     response = Response(stream, mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Accel-Buffering"] = "no"  # a proxy in front must not hold the messages back

@@ -65,11 +65,6 @@ request once the body has been sent, with the error a cut on the way left."""
 UNJOURNALED_ENVIRON_KEY = "mockserver.unjournaled"
 """Set by `edge.docs_page` on a request that is no call of the API: the journal leaves it out."""
 
-STOPPING_KEY = "mockserver.stopping"
-"""Set by the server front on a long-lived answer (the inspector's event stream): its stop event, set
-once the worker is told to stop, so that the answer ends instead of holding the stop up. Read (with
-`is_set()`, from the answer's thread) by `admin.inspector`."""
-
 ENVIRON_KEYS = frozenset(
     {
         BODY_PROBLEM,
@@ -86,7 +81,6 @@ ENVIRON_KEYS = frozenset(
         INCARNATION_ENVIRON_KEY,
         JOURNAL_AT_CLOSE_KEY,
         UNJOURNALED_ENVIRON_KEY,
-        STOPPING_KEY,
     }
 )
 

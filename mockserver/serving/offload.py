@@ -8,9 +8,8 @@ a few string comparisons on the environ:
 - every request of `mockserver proxy` (it waits on the upstream) runs on the upstream pool;
 - an `/__admin` request other than GET or HEAD (a reset, a scenario switch, a journal search with
   `POST /__admin/requests/find` or `count`) runs on the admin pool;
-- `GET /__admin/events` (the inspector's event stream, open for minutes) runs on the events pool, one
-  thread per stream (`admin.inspector` bounds how many), and is handed the front's stop event so it
-  ends when the worker stops;
+- `GET /__admin/events` (the inspector's event stream, open for a minute) runs on the events pool, one
+  thread per stream (`admin.inspector` bounds how many); a stop signal ends the streams at once;
 - everything else runs inline, as before.
 
 An offloaded answer's body is taken from the app chunk by chunk, each `next()` on the pool. A body of
@@ -39,9 +38,16 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mockserver.admin.inspector import EVENTS_PATH, MAX_STREAMS
-from mockserver.core.channels import DELAY_KEY, FAULT_KEY, STOPPING_KEY
-from mockserver.serving.front import PROTOCOL_ERRORS, WholeRequestFront, _fault, _without_applied_delay
+from mockserver.admin.inspector import EVENTS_PATH, MAX_STREAMS, stop_streams
+from mockserver.core.channels import DELAY_KEY, FAULT_KEY
+from mockserver.serving.front import (
+    PROTOCOL_ERRORS,
+    STOP_SIGNALS,
+    WholeRequestFront,
+    _chain_signal,
+    _fault,
+    _without_applied_delay,
+)
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
@@ -115,6 +121,13 @@ class OffloadingFront(WholeRequestFront):
         super().__init__(wsgi_app, read_timeout, max_body_bytes, on_close, max_delayed)
         self.offload = offload
 
+    def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        """A stop ends the event streams too: granian waits for the answers in flight, and a stream
+        would hold the stop for its whole lifetime."""
+        super().__rsgi_init__(loop)
+        for signum in STOP_SIGNALS:
+            _chain_signal(signum, stop_streams)
+
     def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
         super().__rsgi_del__(loop)
         self.offload.shutdown()
@@ -128,7 +141,6 @@ class OffloadingFront(WholeRequestFront):
             return
         call = PooledCall(pool, asyncio.get_running_loop())
         environ["wsgi.multithread"] = True
-        environ[STOPPING_KEY] = self.stopping  # read by a long-lived answer (the event stream)
         started: list[Any] = []
 
         def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:

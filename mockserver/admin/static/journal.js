@@ -18,20 +18,25 @@ export const MAX_ROWS = 500;
 /** Shown for a request without X-Mock-Session. */
 export const DEFAULT_SESSION = "(default)";
 
+/** Milliseconds before a refused stream (503: too many pages open) is tried again. */
+const REOPEN_MS = 3000;
+
 /**
- * Follow the journal: `onBatch` for each message, `onState` when the connection opens or drops
- * (the browser reconnects by itself, and resumes after the last message).
+ * Follow the journal: `onBatch` for each message, `onState` when the connection opens or drops.
+ * The browser reconnects by itself after a cut (and resumes after the last message); a refused
+ * stream it gives up on is opened again here.
  * @param {string} url
  * @param {(batch: Batch) => void} onBatch
  * @param {(state: "live" | "reconnecting") => void} onState
- * @returns {EventSource}
  */
 export function follow(url, onBatch, onState) {
   const source = new EventSource(url);
   source.onopen = () => onState("live");
-  source.onerror = () => onState("reconnecting");
   source.onmessage = (event) => onBatch(JSON.parse(event.data));
-  return source;
+  source.onerror = () => {
+    onState("reconnecting");
+    if (source.readyState === EventSource.CLOSED) setTimeout(() => follow(url, onBatch, onState), REOPEN_MS);
+  };
 }
 
 /** The violation of an entry as "code · field", or "". @param {Entry} entry */
