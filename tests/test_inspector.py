@@ -68,6 +68,16 @@ def test_a_busy_moment_is_sampled_to_the_violations_then_the_newest_others() -> 
     assert sample(entries[:4], 10) == entries[:4]
 
 
+def test_the_journal_counts_every_entry_recorded_whatever_left_it_since() -> None:
+    journal = journal_of(*(entry(n, session="a" if n % 2 else None) for n in range(7)), size=5)
+    assert (journal.recorded, journal.dropped) == (7, 2)
+    journal.clear("a")
+    journal.record(entry(7))
+    assert journal.recorded == 8 and len(journal.entries()) == 4
+    journal.clear()
+    assert journal.recorded == 8 and journal.tail(10) == ([], 8)
+
+
 def test_a_page_gets_the_backlog_then_only_what_is_new() -> None:
     journal = journal_of(*(entry(n) for n in range(BACKLOG + 50)))
     feed = TailFeed(journal, resume_after=None)

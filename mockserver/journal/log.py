@@ -153,12 +153,18 @@ class Journal:
         """The same, per session incarnation, for the most recent MAX_COUNTED_SESSIONS that lost some."""
         self.incarnation_of: Callable[[str], int | None] = no_incarnation
         """The current incarnation of a session (set by the session layer); None: any."""
-        self.recorded = 0
-        """Entries recorded since start-up: a follower compares it with the count it last saw (`tail`)."""
+        self._cleared = 0
+        """Entries `clear` removed since start-up (for `recorded`)."""
+
+    @property
+    def recorded(self) -> int:
+        """Entries recorded since start-up (kept, pushed out or cleared since): a follower compares it
+        with the count it last saw (`tail`). Counted from what recording counts anyway, so that
+        recording costs nothing more."""
+        return self.dropped + len(self._entries) + self._cleared
 
     def record(self, entry: Entry) -> None:
         with self._lock:
-            self.recorded += 1
             if len(self._entries) == self.size:
                 self.dropped += 1
                 oldest = self._entries[0]
@@ -190,12 +196,14 @@ class Journal:
         """Forget every entry, or only a session's."""
         with self._lock:
             if session is None:
+                self._cleared += len(self._entries)
                 self._entries.clear()
                 self._dropped_by_session.clear()
                 return
             for key in [key for key in self._dropped_by_session if key[0] == session]:
                 del self._dropped_by_session[key]
             kept = [entry for entry in self._entries if entry.session != session]
+            self._cleared += len(self._entries) - len(kept)
             self._entries.clear()
             self._entries.extend(kept)
 
