@@ -420,3 +420,25 @@ def test_a_stop_ends_the_open_streams_at_once(server: str) -> None:
     assert exited < 4.5, f"the server exited {exited:.2f} s after SIGTERM\n{output}"
     assert code == 0
     assert "refused to gracefully stop" not in output and "still running" not in output, output
+
+
+def test_a_stream_follows_the_journal_kept_in_redis(redis_url: str) -> None:
+    """With --state, the journal is Redis's, shared by the workers: a stream reads it whole each
+    second, and a request answered by either worker shows."""
+    live = LiveServer.start("--scenario", "default", "--state", redis_url, "--workers", "2")
+    try:
+        with streams(live, 1) as (stream,):
+            first = stream.next_message()
+            assert first is not None and first["backlog"] is True and first["id"] is None
+            sent = time.monotonic()
+            for n in range(4):  # the kernel spreads the connections over both workers
+                assert live.request("GET", f"{API}/available?page={n + 1}&per_page=1").status == 200
+            seen: set[str] = set()
+            while len(seen) < 4:
+                message = stream.next_message()
+                assert message is not None
+                seen |= {item["query"] for item in message["entries"]}
+            assert time.monotonic() - sent < 1 + 2 * inspector.SLOW_TICK
+            assert seen == {f"page={n + 1}&per_page=1" for n in range(4)}
+    finally:
+        live.stop()
