@@ -8,10 +8,11 @@ rules (loopback or the admin token, no other origin).
 An event stream is long-lived, so it never runs on the event loop: the server front runs it on a pool
 of its own (`serving.offload`), and at most MAX_STREAMS are open at once (past that, a 503 with
 `Retry-After`). A stream looks at the journal every TICK seconds: one integer compared when nothing
-came, so a page costs the request path nothing; what came is sent as one message, at most SAMPLE
-entries (contract violations first, then the newest), with how many came in all: under load the page
-samples, and says so. It ends after `stream_seconds` (the browser reconnects, and resumes after the
-last message it got) or when the server stops.
+came (`Journal.recorded`, counted from what recording counts anyway, so the request path does no more
+work); what came is sent as one message, at most SAMPLE entries (contract violations first, then the
+newest), with how many came in all: under load the page samples, and says so. A stream ends after
+STREAM_SECONDS (the browser reconnects, and resumes after the last message it got) or as soon as the
+server is told to stop (`stop_streams`, called by the server fronts on a stop signal).
 """
 
 from __future__ import annotations
@@ -91,7 +92,10 @@ class Batch:
 
 
 class Feed(Protocol):
+    """Where a stream reads what is new in the journal."""
+
     interval: float
+    """Seconds between two looks."""
 
     def first(self) -> Batch: ...
 
