@@ -7,8 +7,10 @@ installs (.ci/run). Without it they fail and say so; they are never skipped.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -93,11 +95,12 @@ def mock() -> Iterator[LiveServer]:
 
 class CallerPage(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
+        page = INSPECTOR_CALLER if self.path.startswith("/inspector") else CALLER_PAGE
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(CALLER_PAGE)))
+        self.send_header("Content-Length", str(len(page)))
         self.end_headers()
-        self.wfile.write(CALLER_PAGE)
+        self.wfile.write(page)
 
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -240,3 +243,204 @@ def test_a_page_on_an_origin_not_allowed_cannot_call_the_mock(page: Page, other_
         ]
     finally:
         strict.stop()
+
+
+# --- the inspector (/__admin/ui) -------------------------------------------------------------------------
+
+INSPECTOR_SHOTS = SCREENSHOT.parent
+INSPECTOR_CALLER = b"""<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>another origin</title></head>
+<body>
+  <pre id="fetch">pending</pre>
+  <pre id="events">pending</pre>
+  <iframe id="frame" title="the inspector, framed"></iframe>
+  <script>
+    const mock = new URLSearchParams(window.location.search).get("mock");
+    const show = (id, text) => { document.getElementById(id).textContent = text; };
+    fetch(mock + "/__admin/ui")
+      .then((response) => `answered ${response.status}`)
+      .catch((error) => `failed: ${error.name}`)
+      .then((text) => show("fetch", text));
+    const source = new EventSource(mock + "/__admin/events");
+    source.onopen = () => show("events", "open");
+    source.onerror = () => {
+      show("events", source.readyState === EventSource.CLOSED ? "refused" : "error");
+      source.close();
+    };
+    document.getElementById("frame").src = mock + "/__admin/ui";
+  </script>
+</body>
+</html>
+"""
+"""A page on another origin that tries to read the inspector, follow its stream and frame it."""
+P01 = "c0000000-0000-4000-8000-000000000001"
+
+
+@pytest.fixture
+def inspected(browser: Browser) -> Iterator[tuple[Page, LiveServer, list[str]]]:
+    """The inspector open at 1280×800 on a fresh mock, following the journal; the URLs it requested."""
+    server = LiveServer.start("--scenario", "default")
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(TIMEOUT_MS)
+    requested: list[str] = []
+    try:
+        page = context.new_page()
+        page.on("request", lambda request: requested.append(request.url))
+        page.goto(f"{server.base}/__admin/ui")
+        page.locator("#connection.live").wait_for()
+        yield page, server, requested
+    finally:
+        context.close()
+        server.stop()
+
+
+def row(page: Page, text: str) -> Locator:
+    return page.locator("#journal tbody tr", has_text=text)
+
+
+def test_the_inspector_shows_a_request_made_elsewhere_within_a_second_with_the_field_at_fault(
+    inspected: tuple[Page, LiveServer, list[str]],
+) -> None:
+    page, server, requested = inspected
+    delays = []
+    for n, query in enumerate(["page=2&per_page=3", "page=x", "filter[bogus]=1"]):
+        sent = time.monotonic()
+        server.request("GET", f"{API}/available?{query}", headers={"X-Mock-Session": f"t{n}"})
+        row(page, query).wait_for()
+        delays.append(time.monotonic() - sent)
+    assert max(delays) < 1.0, delays
+
+    cells = row(page, "page=x").locator("td").all_inner_texts()
+    assert cells[1:5] == ["t1", "GET", f"{API}/available?page=x", "400"]
+    assert cells[6:] == ["listAvailablePartners", "mock", "invalid_parameter · parameter page"]
+    assert row(page, "filter[bogus]=1").locator("td").last.inner_text() == (
+        "unknown_parameter · parameter filter[bogus]"
+    )
+    assert row(page, "page=2&per_page=3").locator("td").last.inner_text() == ""
+
+    page.get_by_label("violations only").check()
+    assert page.locator("#journal tbody tr").count() == 2
+    page.get_by_label("violations only").uncheck()
+    page.locator("#filters").get_by_label("Session").select_option("t0")
+    assert page.locator("#journal tbody tr").all_inner_texts() == [row(page, "per_page=3").inner_text()]
+    page.locator("#filters").get_by_label("Session").select_option("")
+
+    row(page, "page=x").focus()  # keyboard: Tab to a row, Enter opens it
+    page.keyboard.press("Enter")
+    detail = page.locator("#panel-detail")
+    assert (
+        detail.locator(".violation-box h3").inner_text() == "Off contract: invalid_parameter · parameter page"
+    )
+    assert detail.locator(".violation-box li strong").inner_text() == "parameter page"
+    assert "X-Mock-Session" in detail.locator(".pairs").nth(1).inner_text()
+    pattern = detail.locator("textarea")
+    assert json.loads(pattern.input_value()) == {
+        "method": "GET",
+        "path": f"{API}/available",
+        "query": {"page": "x"},
+    }
+    detail.get_by_role("button", name="Find").click()
+    detail.locator(".results p").filter(has_text="match").wait_for()
+    pattern.fill(json.dumps({"method": "GET", "path": f"{API}/available", "query": {"page": "3"}}))
+    detail.get_by_role("button", name="Find").click()
+    differences = detail.locator(".differences tr", has_text="query.page")
+    differences.wait_for()
+    assert differences.locator("td").all_inner_texts() == ["query.page", '"3"', '"x"']
+
+    INSPECTOR_SHOTS.mkdir(parents=True, exist_ok=True)
+    page.evaluate("window.scrollTo(0, 0); document.querySelector('.side').scrollTo(0, 0)")
+    page.screenshot(path=INSPECTOR_SHOTS / "inspector.png")  # docs/images/inspector.png is one of these
+    assert all(url.startswith(f"{server.base}/") for url in requested), requested  # nothing from elsewhere
+
+
+def linked_users(server: LiveServer, session: str) -> list[str]:
+    reply = server.request("GET", f"{API}/{P01}?include=users", headers={"X-Mock-Session": session})
+    assert reply.status == 200, reply.text()
+    return [item["id"] for item in reply.json().get("included", [])]
+
+
+def listed(server: LiveServer, session: str) -> tuple[int, int]:
+    """(status, partners on the first page) of the list in a session."""
+    reply = server.request("GET", f"{API}/available?per_page=50", headers={"X-Mock-Session": session})
+    return reply.status, len(reply.json().get("data", []))
+
+
+def test_the_inspector_resets_a_session_adds_a_rule_and_switches_the_data(
+    inspected: tuple[Page, LiveServer, list[str]],
+) -> None:
+    page, server, requested = inspected
+    session = {"X-Mock-Session": "s1"}
+    default_list = listed(server, "other")
+    assert default_list[0] == 200 and default_list[1] > 0
+    assert server.request("PATCH", f"{API}/{P01}/connect", headers=session).status == 200
+    assert linked_users(server, "s1") != []
+    row(page, "/connect").wait_for()
+
+    page.get_by_role("tab", name="Sessions and rules").click()
+    steer = page.locator("#panel-steer")
+    steer.get_by_label("Session").select_option("s1")
+    steer.get_by_role("button", name="Reset this session").click()
+    page.locator("#steer-status", has_text="Session s1 reset").wait_for()
+    assert linked_users(server, "s1") == []
+
+    form = page.locator("#rule-form")
+    form.get_by_label("Operation").select_option("listAvailablePartners")
+    form.get_by_label("Answer status").fill("299")
+    form.get_by_role("button", name="Add rule").click()
+    page.locator("#rule-errors li", has_text="/respond/status").wait_for()  # checked like POST /__admin/rules
+    form.get_by_label("Answer status").fill("500")
+    form.get_by_role("button", name="Add rule").click()
+    page.locator("#steer-status", has_text="added to session s1").wait_for()
+    assert listed(server, "s1")[0] == 500
+    assert listed(server, "other")[0] == 200
+    page.locator("#rules tbody tr td:nth-child(4)", has_text="1").wait_for()  # its hit count, refreshed
+    page.screenshot(path=INSPECTOR_SHOTS / "inspector-rules.png")
+    page.locator("#rules").get_by_role("button", name=re.compile("^Remove rule")).click()
+    page.locator("#steer-status", has_text="removed").wait_for()
+    assert listed(server, "s1") == default_list
+
+    page.get_by_role("tab", name="Data set").click()
+    data = page.locator("#panel-data")
+    assert "alice-token" in data.locator("#users").inner_text()
+    data.get_by_label("Bundled scenario").select_option("empty")
+    data.locator("#switch-named").get_by_role("button", name="Switch").click()
+    page.locator("#data-status", has_text="now serves scenario empty").wait_for()
+    assert listed(server, "s1") == (200, 0)
+    assert listed(server, "other") == default_list
+
+    data.get_by_label("Scenario (YAML or JSON)").fill("partners:\n  - id: x\n")
+    data.get_by_role("button", name="Switch to this scenario").click()
+    problem = page.locator("#data-errors li", has_text="partners[0].id")
+    problem.wait_for()
+    assert re.match(r"<inline>:2: partners\[0\]\.id: 'x' is not a lowercase UUID", problem.inner_text())
+    assert listed(server, "s1") == (200, 0)  # the data set stays as it was
+
+    data.get_by_label("Faker seed").fill("7")
+    data.get_by_label("partners").fill("5")
+    data.locator("#switch-faker").get_by_role("button", name="Switch").click()
+    page.locator("#data-status", has_text="5 partners").wait_for()
+    reference = {"X-Mock-Session": "faker-7", "Content-Type": "application/json"}
+    switched = server.admin("PUT", "/__admin/scenario", json.dumps({"seed": 7, "partners": 5}), reference)
+    assert switched.status == 200
+    assert listed(server, "s1") == listed(server, "faker-7") != default_list
+    page.screenshot(path=INSPECTOR_SHOTS / "inspector-data.png")
+    assert all(url.startswith(f"{server.base}/") for url in requested), requested
+
+
+def test_the_inspector_answers_no_page_of_another_origin(page: Page, other_origin: str) -> None:
+    """Another origin can neither read the page nor follow the journal, and the page refuses to be
+    framed (no clickjacking of its buttons)."""
+    server = LiveServer.start("--scenario", "default")
+    try:
+        page.goto(f"{other_origin}/inspector?mock={server.base}")
+        page.locator("#fetch").filter(has_not_text="pending").wait_for()
+        page.locator("#events").filter(has_not_text="pending").wait_for()
+        assert page.locator("#fetch").inner_text() == "failed: TypeError"
+        assert page.locator("#events").inner_text() == "refused"
+        page.wait_for_load_state("load")
+        (frame,) = [f for f in page.frames if f is not page.main_frame]
+        assert frame.url == "chrome-error://chromewebdata/"  # Chromium's "127.0.0.1 is blocked"
+        page.screenshot(path=INSPECTOR_SHOTS / "inspector-other-origin.png")
+    finally:
+        server.stop()

@@ -116,6 +116,9 @@ def test_the_wheel_carries_the_repository_spec_and_scenarios_unchanged(installed
             assert wheel.read(name) == (SCENARIOS_DIR / Path(name).name).read_bytes(), name
     for data in ("admin/admin-openapi.yaml", "dataset/scenario.schema.json", "py.typed"):
         assert f"mockserver/{data}" in names
+    inspector = sorted(path.name for path in (ROOT / "mockserver" / "admin" / "static").iterdir())
+    packaged = sorted(n.rpartition("/")[2] for n in names if n.startswith("mockserver/admin/static/"))
+    assert packaged == inspector, "the inspector page's files (pyproject's package-data)"
     assert {name.split("/")[0] for name in names} == {"mockserver", f"mockserver-{VERSION}.dist-info"}
 
 

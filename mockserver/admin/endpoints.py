@@ -9,6 +9,7 @@ from dataclasses import replace
 
 from flask import Blueprint, Response, current_app, request
 
+from mockserver.admin import inspector
 from mockserver.contract.message_checks import DelayCounts, no_content
 from mockserver.contract.query_arrays import server_query_reading
 from mockserver.contract.spec import ADMIN_SPEC_PATH, get_spec
@@ -26,6 +27,7 @@ from mockserver.state.sessions import get_sessions, session_id_of_request
 from mockserver.state.store import current_session, get_store
 
 bp = Blueprint("admin", __name__, url_prefix="/__admin")
+bp.register_blueprint(inspector.bp)  # /__admin/ui and /__admin/events
 
 
 @bp.get("/health")

@@ -51,6 +51,7 @@ UPSTREAM_UNAVAILABLE = ErrorKind(502, "upstream_unavailable", "Upstream unavaila
 UPSTREAM_VIOLATION = ErrorKind(502, "upstream_violation", "Upstream response breaks the spec")
 UPSTREAM_TIMEOUT = ErrorKind(504, "upstream_timeout", "Upstream timed out")
 STORE_UNAVAILABLE = ErrorKind(503, "store_unavailable", "State store unavailable")
+TOO_MANY_STREAMS = ErrorKind(503, "too_many_streams", "Too many event streams")
 
 CONTRACT_KINDS = frozenset(
     {

@@ -138,5 +138,7 @@ a reload hands it to the new app."""
 MEMO_EXTENSION = "mockserver.memo"
 """The memo of GET answers (`state.answer_memo.install`), absent when there is none; the server front
 and `/__admin/sessions` read it."""
+INSPECTOR_EXTENSION = "mockserver.inspector"
+"""The inspector's bound on event streams open at once (`admin.inspector`)."""
 DOCS_DOCUMENT_EXTENSION = "mockserver.docs_document"
 """The /docs page's spec with live ids, and the data set it was made for (`edge.docs_page`)."""

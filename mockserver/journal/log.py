@@ -16,6 +16,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import islice
 from typing import TYPE_CHECKING, Any, Protocol
 
 from flask import Flask, Response, current_app, request
@@ -181,6 +182,15 @@ class Journal:
         """The same, per session incarnation, for the most recent MAX_COUNTED_SESSIONS that lost some."""
         self.incarnation_of: Callable[[str], int | None] = no_incarnation
         """The current incarnation of a session (set by the session layer); None: any."""
+        self._cleared = 0
+        """Entries `clear` removed since start-up (for `recorded`)."""
+
+    @property
+    def recorded(self) -> int:
+        """Entries recorded since start-up (kept, pushed out or cleared since): a follower compares it
+        with the count it last saw (`tail`). Counted from what recording counts anyway, so that
+        recording costs nothing more."""
+        return self.dropped + len(self._entries) + self._cleared
 
     def record(self, entry: Entry) -> None:
         with self._lock:
@@ -195,6 +205,15 @@ class Journal:
                         counts.popitem(last=False)
             self._entries.append(entry)
 
+    def tail(self, count: int) -> tuple[list[Entry], int]:
+        """The newest `count` entries, oldest first, and `recorded` as of them: what a follower (the
+        inspector's event stream) reads when `recorded` has moved, in time linear in `count` alone."""
+        with self._lock:
+            newest = list(islice(reversed(self._entries), count))
+            recorded = self.recorded
+        newest.reverse()
+        return newest, recorded
+
     def dropped_for(self, session: str | None) -> int:
         """Entries the bound pushed out: of a session's current incarnation since its last reset, or of
         all since start-up."""
@@ -206,12 +225,14 @@ class Journal:
         """Forget every entry, or only a session's."""
         with self._lock:
             if session is None:
+                self._cleared += len(self._entries)
                 self._entries.clear()
                 self._dropped_by_session.clear()
                 return
             for key in [key for key in self._dropped_by_session if key[0] == session]:
                 del self._dropped_by_session[key]
             kept = [entry for entry in self._entries if entry.session != session]
+            self._cleared += len(self._entries) - len(kept)
             self._entries.clear()
             self._entries.extend(kept)
 

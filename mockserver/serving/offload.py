@@ -8,6 +8,8 @@ a few string comparisons on the environ:
 - every request of `mockserver proxy` (it waits on the upstream) runs on the upstream pool;
 - an `/__admin` request other than GET or HEAD (a reset, a scenario switch, a journal search with
   `POST /__admin/requests/find` or `count`) runs on the admin pool;
+- `GET /__admin/events` (the inspector's event stream, open for a minute) runs on the events pool, one
+  thread per stream (`admin.inspector` bounds how many); a stop signal ends the streams at once;
 - everything else runs inline, as before.
 
 An offloaded answer's body is taken from the app chunk by chunk, each `next()` on the pool. A body of
@@ -36,8 +38,17 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mockserver.admin.inspector import EVENTS_PATH, MAX_STREAMS, stop_streams
 from mockserver.core.channels import DELAY_KEY, FAULT_KEY
-from mockserver.serving.front import PROTOCOL_ERRORS, Memo, WholeRequestFront, _fault, _without_applied_delay
+from mockserver.serving.front import (
+    PROTOCOL_ERRORS,
+    STOP_SIGNALS,
+    Memo,
+    WholeRequestFront,
+    _chain_signal,
+    _fault,
+    _without_applied_delay,
+)
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
@@ -53,6 +64,8 @@ STREAM_WINDOW = 4 * 1024 * 1024
 """Bytes of a streamed answer sent on but not yet acknowledged by the client; past them the stream
 waits. A streamed answer holds at most its first chunk (the proxy's checked part, CHECKED_BYTES) and
 this window in memory."""
+EVENTS_THREADS = MAX_STREAMS + 1
+"""Event streams at once, and one thread more to refuse the next quickly (the inspector's bound)."""
 SAFE_ADMIN_METHODS = frozenset({"GET", "HEAD"})
 _BYTES_ACKED = struct.Struct("=Q")
 _BYTES_ACKED_OFFSET = 120
@@ -67,6 +80,7 @@ class Offload:
     admin_pool: Executor
     upstream_pool: Executor | None
     """Set for `mockserver proxy`: every request but the admin ones goes upstream."""
+    events_pool: Executor
 
     @classmethod
     def create(cls, proxying: bool) -> Offload:
@@ -76,15 +90,19 @@ class Offload:
             if proxying
             else None
         )
-        return cls(admin, upstream)
+        events = ThreadPoolExecutor(EVENTS_THREADS, thread_name_prefix="mockserver-events")
+        return cls(admin, upstream, events)
 
     def pool_for(self, environ: WSGIEnvironment) -> Executor | None:
         if environ["PATH_INFO"].startswith("/__admin"):
-            return None if environ["REQUEST_METHOD"] in SAFE_ADMIN_METHODS else self.admin_pool
+            if environ["REQUEST_METHOD"] not in SAFE_ADMIN_METHODS:
+                return self.admin_pool
+            return self.events_pool if environ["PATH_INFO"] == EVENTS_PATH else None
         return self.upstream_pool
 
     def shutdown(self) -> None:
         self.admin_pool.shutdown(wait=False, cancel_futures=True)
+        self.events_pool.shutdown(wait=False, cancel_futures=True)
         if self.upstream_pool is not None:
             self.upstream_pool.shutdown(wait=False, cancel_futures=True)
 
@@ -104,6 +122,13 @@ class OffloadingFront(WholeRequestFront):
     ) -> None:
         super().__init__(wsgi_app, read_timeout, max_body_bytes, on_close, max_delayed, memo)
         self.offload = offload
+
+    def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        """A stop ends the event streams too: granian waits for the answers in flight, and a stream
+        would hold the stop for its whole lifetime."""
+        super().__rsgi_init__(loop)
+        for signum in STOP_SIGNALS:
+            _chain_signal(signum, stop_streams)
 
     def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
         super().__rsgi_del__(loop)

@@ -258,6 +258,9 @@ def serve_granian(settings: Settings, threads: int) -> None:
 
 
 def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    from mockserver.admin.inspector import stop_streams
+
+    stop_streams()  # waitress waits (5 s at most) for its threads to finish, an event stream's among them
     raise KeyboardInterrupt
 
 
@@ -285,6 +288,7 @@ def serve_waitress(settings: Settings, threads: int) -> None:
     )
     announce(app, started, reloading.watched if reloading else ())
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    signal.signal(signal.SIGINT, _stop_on_sigterm)
     try:
         server.run()
     except KeyboardInterrupt:
