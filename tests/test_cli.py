@@ -129,6 +129,19 @@ def mockserver(*args: str) -> list[str]:
     return [sys.executable, "-m", "mockserver", *args]
 
 
+def run_mockserver(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """The CLI run to its end in a fresh interpreter, from the repository, its output captured."""
+    return subprocess.run(
+        mockserver(*args),
+        cwd=ROOT,
+        env=python_environment(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 @pytest.mark.live
 def test_serve_answers_over_http_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     server = LiveServer.start(log=tmp_path / "serve.log", cwd=ROOT)  # --quiet
@@ -187,15 +200,7 @@ def test_a_failed_start_prints_its_error_and_no_stopped_line() -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = subprocess.run(
-            mockserver("serve", "--port", str(port), "--server", "waitress", "--quiet"),
-            cwd=ROOT,
-            env=python_environment(),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        result = run_mockserver("serve", "--port", str(port), "--server", "waitress", "--quiet", timeout=60)
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
         f"error: port {port} on 127.0.0.1 is in use: another process listens there "
@@ -206,14 +211,8 @@ def test_a_failed_start_prints_its_error_and_no_stopped_line() -> None:
 @pytest.mark.live
 @pytest.mark.parametrize("server", ["granian", "waitress"])
 def test_an_address_that_cannot_be_listened_on_is_one_error_line(server: str) -> None:
-    result = subprocess.run(
-        mockserver("serve", "--host", "192.0.2.1", "--port", str(free_port()), "--server", server),
-        cwd=ROOT,
-        env=python_environment(),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    result = run_mockserver(
+        "serve", "--host", "192.0.2.1", "--port", str(free_port()), "--server", server, timeout=60
     )
     assert result.returncode == 1
     lines = result.stderr.splitlines()
@@ -270,15 +269,7 @@ def test_every_line_the_watching_server_prints_is_its_own(tmp_path: Path) -> Non
 @pytest.mark.live
 def test_serve_refuses_a_bad_scenario_file_and_does_not_start(bad_scenario: Path) -> None:
     port = free_port()
-    result = subprocess.run(
-        mockserver("serve", "--port", str(port), "--scenario", str(bad_scenario)),
-        cwd=ROOT,
-        env=python_environment(),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = run_mockserver("serve", "--port", str(port), "--scenario", str(bad_scenario), timeout=30)
     assert result.returncode != 0
     assert f"{bad_scenario}:{BAD_LINE}:" in result.stderr
     assert "serving" not in result.stderr
@@ -377,15 +368,7 @@ def test_check_refuses_a_rule_whose_status_the_spec_does_not_declare(
 def test_serve_refuses_a_rule_whose_status_the_spec_does_not_declare_in_one_line(tmp_path: Path) -> None:
     path = tmp_path / "redirect.yaml"
     path.write_text(UNDECLARED_STATUS_RULE, "utf-8")
-    result = subprocess.run(
-        mockserver("serve", "--port", str(free_port()), "--scenario", str(path)),
-        cwd=ROOT,
-        env=python_environment(),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = run_mockserver("serve", "--port", str(free_port()), "--scenario", str(path), timeout=30)
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(errors) == 1 and errors[0].startswith(f"error: {path}:"), result.stderr
