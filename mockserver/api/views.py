@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Blueprint, Response, g, request
+from flask import Blueprint, Response
 
 from mockserver.contract.message_checks import no_content
 from mockserver.contract.query_arrays import sent_args
@@ -20,6 +20,7 @@ from mockserver.core.api_errors import (
     ErrorItem,
 )
 from mockserver.core.channels import USER_ENVIRON_KEY
+from mockserver.core.context import current_globals, current_request
 from mockserver.dataset.model import Partner, User
 from mockserver.dataset.queries import matching, paginate
 from mockserver.state.documents import Viewer, click_event_document, get_renderer, json_response, page_links
@@ -37,6 +38,7 @@ def _unauthorized(detail: str) -> ApiError:
 
 def current_user() -> User:
     """`Authorization: Bearer <token>` names a user; no header means the data set's default user."""
+    request = current_request()
     store = get_store()
     header = request.headers.get("Authorization")
     if header is None:
@@ -56,11 +58,14 @@ def current_user() -> User:
 
 @bp.before_request
 def identify_user() -> None:
+    request = current_request()
+    g = current_globals()
     g.user = current_user()
     request.environ[USER_ENVIRON_KEY] = g.user.id  # for the journal (a Pact's provider state)
 
 
 def _viewer_of_user() -> Viewer:
+    g = current_globals()
     user: User = g.user
     return Viewer(user=user, business=get_store().businesses[user.business_id])
 
@@ -94,6 +99,7 @@ def _what_else_it_names(store: Store, some_id: str) -> str:
 
 
 def _list(viewer: Viewer) -> Response:
+    request = current_request()
     store = get_store()
     valid = valid_request()
     query = valid.query
@@ -105,6 +111,7 @@ def _list(viewer: Viewer) -> Response:
 
 @bp.get("")
 def list_partners() -> Response:
+    g = current_globals()
     business_id = str(valid_request().query["business_uuid"])
     business = get_store().businesses.get(business_id)
     if business is None:
@@ -141,6 +148,7 @@ def _related_partner_ids(relationship: dict[str, Any]) -> list[tuple[str, str]]:
 
 @bp.post("/<uuid:partner_id>/click_event")
 def create_click_event(partner_id: uuid.UUID) -> Response:
+    g = current_globals()
     partner = _partner(partner_id)
     data = valid_request().body["data"]
     if "id" in data:
@@ -168,6 +176,7 @@ def create_click_event(partner_id: uuid.UUID) -> Response:
 
 @bp.patch("/<uuid:partner_id>/connect")
 def connect_partner(partner_id: uuid.UUID) -> Response:
+    g = current_globals()
     partner = _partner(partner_id)
     get_store().connect(g.user.id, partner.id)
     return json_response(get_renderer().single_document(partner, _viewer_of_user(), frozenset()))
@@ -176,6 +185,7 @@ def connect_partner(partner_id: uuid.UUID) -> Response:
 def _return_preference() -> str | None:
     """The request's `return` preference (RFC 7240 `Prefer: return=minimal`), lower case; the first
     one counts, and a request without one gets None."""
+    request = current_request()
     for header in request.headers.getlist("Prefer"):
         for preference in header.split(","):
             name, _, value = preference.partition(";")[0].partition("=")
@@ -188,6 +198,7 @@ def _return_preference() -> str | None:
 def disconnect_partner(partner_id: uuid.UUID) -> Response:
     """The partner, as PATCH answers it (the API docs' sample reads the answer as JSON); a 204 without
     a body for `Prefer: return=minimal`."""
+    g = current_globals()
     partner = _partner(partner_id)
     get_store().disconnect(g.user.id, partner.id)
     preference = _return_preference()

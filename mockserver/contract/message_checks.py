@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Response, current_app, request
+from flask import Response
 
 from mockserver.contract.spec import DOCS_METHODS, get_spec, is_docs_path
 from mockserver.core.api_errors import (
@@ -24,6 +24,7 @@ from mockserver.core.api_errors import (
     ApiError,
 )
 from mockserver.core.channels import BODY_ENVIRON_KEY, BODY_PROBLEM
+from mockserver.core.context import current_flask_app, current_request
 
 IDENTITY = ("", "identity")
 
@@ -40,10 +41,11 @@ class DelayCounts:
 
 def allowed_methods(path: str) -> list[str]:
     """Methods served at a path: the spec's for the API, Flask's routes for /__admin, GET for the docs."""
+    app = current_flask_app()
     if is_docs_path(path):
         return list(DOCS_METHODS)
     if path.startswith("/__admin"):
-        adapter = current_app.url_map.bind("localhost")
+        adapter = app.url_map.bind("localhost")
         return sorted(adapter.allowed_methods(path))
     entry = get_spec().match_path(path)
     return entry.allowed_methods if entry else []
@@ -52,6 +54,8 @@ def allowed_methods(path: str) -> list[str]:
 def check_body_arrived() -> None:
     """The front (`serving.front`) stopped reading a body that did not arrive whole: answer, never act
     on it."""
+    request = current_request()
+    app = current_flask_app()
     problem = request.environ.get(BODY_PROBLEM)
     if not problem:
         return
@@ -59,7 +63,7 @@ def check_body_arrived() -> None:
     source = ("header", "Content-Length") if declared is not None else ("header", "Transfer-Encoding")
     framing = f"{declared} bytes announced" if declared is not None else "chunked"
     if problem == "timeout":
-        timeout = current_app.config["MOCKSERVER_SETTINGS"].read_timeout
+        timeout = app.config["MOCKSERVER_SETTINGS"].read_timeout
         raise ApiError.of(
             REQUEST_TIMEOUT, f"The request body did not arrive within {timeout:g} s ({framing})", source
         )
@@ -79,6 +83,7 @@ def check_host() -> None:
 
     One dictionary look-up on every request: which host names /__admin answers is `admin_access`'s.
     """
+    request = current_request()
     environ = request.environ
     if "HTTP_HOST" not in environ and environ.get("SERVER_PROTOCOL") == "HTTP/1.1":
         raise ApiError.of(
@@ -90,6 +95,7 @@ def check_host() -> None:
 
 def check_method() -> None:
     """Methods are case-sensitive (RFC 9110): `post` is not POST, although Werkzeug upper-cases it."""
+    request = current_request()
     sent = request.environ.get("REQUEST_METHOD", "")
     if sent == request.method:
         return
@@ -103,6 +109,7 @@ def check_method() -> None:
 
 def check_body_encoding() -> None:
     """A body the mock would have to decode first (gzip, deflate…) is refused, never read as is."""
+    request = current_request()
     content_encoding = request.headers.get("Content-Encoding", "").strip().lower()
     if content_encoding not in IDENTITY:
         raise ApiError.of(
@@ -123,8 +130,10 @@ def check_body_encoding() -> None:
 def body_of_request() -> bytes:
     """The whole body, read once: 415 for an encoding the mock would have to undo, 413 over the limit,
     400 when fewer bytes came than Content-Length announced."""
+    request = current_request()
+    app = current_flask_app()
     check_body_encoding()
-    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    limit = app.config["MAX_CONTENT_LENGTH"]
     size = request.content_length
     if limit is not None and size is not None and size > limit:
         raise ApiError.of(

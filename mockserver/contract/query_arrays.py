@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-from flask import request
 from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 
 from mockserver.contract.spec import Operation, Spec
 from mockserver.contract.wording import show
 from mockserver.core.api_errors import INVALID_PARAMETER, ErrorItem
 from mockserver.core.channels import SENT_ARGS_KEY
+from mockserver.core.context import current_request
 from mockserver.journal.patterns import AS_SENT, QueryReading
 
 MAX_INDEX_DIGITS = 4
@@ -84,6 +84,7 @@ def read_indexed_arrays(operation: Operation) -> list[ErrorItem]:
     Free for an operation without array parameters; one substring test on a query without `][` in
     its keys (every array parameter of the spec has a nested name, `filter[x][]`).
     """
+    request = current_request()
     if not operation.array_parameters:
         return []
     args = request.args
@@ -98,6 +99,7 @@ def read_indexed_arrays(operation: Operation) -> list[ErrorItem]:
 
 def sent_args() -> MultiDict[str, str]:
     """The current request's query parameters as the client sent them."""
+    request = current_request()
     sent: MultiDict[str, str] = request.environ.get(SENT_ARGS_KEY, request.args)
     return sent
 
@@ -153,6 +155,7 @@ def list_parameters(spec: Spec, operation: Operation) -> ListParameters:
 def join_repeated_lists(names: Iterable[str]) -> None:
     """Read each comma-form list given several times (`filter[x]=a&filter[x]=b,c`) as one
     (`filter[x]=a,b,c`), in the current request's `args`; the query as sent stays in `sent_args`."""
+    request = current_request()
     joined = set(names)
     args = request.args
     pairs = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIResponse
 from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
 
@@ -13,6 +13,7 @@ from mockserver.contract.spec import Operation, get_spec
 from mockserver.contract.validation import RequestAsMethod, compiled_operations, schema_errors, valid_request
 from mockserver.contract.wording import json_pointer
 from mockserver.core.api_errors import RESPONSE_VALIDATION_FAILED, ApiError, render_error
+from mockserver.core.context import current_flask_app, current_globals, current_request
 
 
 def response_violation(response: Response, operation: Operation | None = None) -> str | None:
@@ -22,7 +23,10 @@ def response_violation(response: Response, operation: Operation | None = None) -
     The compiled checks clear a conforming response in microseconds; anything they cannot clear is
     judged, and worded, by openapi-core.
     """
-    compiled = compiled_operations(current_app)
+    request = current_request()
+    g = current_globals()
+    app = current_flask_app()
+    compiled = compiled_operations(app)
     operation = operation or valid_request().operation
     if compiled is not None:
         responses = compiled[(operation.path_template, operation.method)].responses
@@ -49,6 +53,8 @@ def response_check_hook(app: Flask) -> Callable[[Response], Response]:
     violating one with a 500 naming it."""
 
     def check_response(response: Response) -> Response:
+        request = current_request()
+        g = current_globals()
         if "valid_request" not in g or request.method == "HEAD" or request.path.startswith("/__admin"):
             return response
         if g.get("contract_violation"):  # a rule that breaks the contract on purpose, or a fault

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
-from flask import current_app
 
 from mockserver.core.channels import SPEC_EXTENSION
+from mockserver.core.context import current_flask_app
 from mockserver.core.startup_errors import MockServerError
 
 if TYPE_CHECKING:
@@ -221,7 +221,8 @@ def admin_spec() -> Spec:
 
 def get_spec() -> Spec:
     """The current app's spec."""
-    spec: Spec = current_app.extensions[SPEC_EXTENSION]
+    app = current_flask_app()
+    spec: Spec = app.extensions[SPEC_EXTENSION]
     return spec
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus, unquote_to_bytes
 
-from flask import Flask, current_app, g, request
+from flask import Flask
 from jsonschema.exceptions import ValidationError as SchemaError
 from openapi_core.casting.schemas.exceptions import CastError
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest
@@ -58,6 +58,7 @@ from mockserver.core.api_errors import (
     ErrorItem,
 )
 from mockserver.core.channels import COMPILED_EXTENSION, OPERATION_ENVIRON_KEY, SPEC_EXTENSION
+from mockserver.core.context import current_flask_app, current_globals, current_request
 
 JSON_MEDIA_TYPES = ("application/json", "application/vnd.api+json")
 FILTER_PREFIX = "filter["
@@ -87,6 +88,7 @@ class RequestAsMethod(WerkzeugOpenAPIRequest):
 
 def valid_request() -> ValidRequest:
     """The validated request of the current view."""
+    g = current_globals()
     result: ValidRequest = g.valid_request
     return result
 
@@ -94,6 +96,7 @@ def valid_request() -> ValidRequest:
 def _query_checks(spec: Spec, operation: Operation, repeated_lists: list[str]) -> Iterator[ErrorItem]:
     """What openapi-core lets through: unknown filter keys and repeated single-valued parameters. A
     comma-form list given several times (qs's `arrayFormat: 'repeat'`) goes to `repeated_lists`."""
+    request = current_request()
     for name in request.args:
         if (name == "filter" or name.startswith(FILTER_PREFIX)) and name not in operation.query_parameters:
             known = sorted(p for p in operation.query_parameters if p.startswith(FILTER_PREFIX))
@@ -117,6 +120,7 @@ def _check_percent_escapes() -> None:
     """A parameter whose percent-escapes do not decode as UTF-8 (`name=%E9`) is a 400: Werkzeug would
     keep the escapes as typed, so the value would silently be another one. Only a query with a `%` is
     read again, and piece by piece only when it has such an escape."""
+    request = current_request()
     query: str = request.environ.get("QUERY_STRING", "")
     if "%" in query and not _is_utf8(query):
         raise ApiError(*_undecodable_parameters(query))
@@ -220,6 +224,7 @@ def _parse_json_body() -> Any:
 
     Done before openapi-core, whose own messages crash on bad UTF-8.
     """
+    request = current_request()
     raw = body_of_request()
     if not raw or request.mimetype not in JSON_MEDIA_TYPES:
         return UNPARSED
@@ -240,6 +245,7 @@ def _parse_json_body() -> Any:
 
 
 def _body_error(error: RequestBodyValidationError) -> ApiError:
+    request = current_request()
     cause = error.__cause__
     if isinstance(cause, MediaTypeNotFound):
         accepted = " or ".join(cause.availableMimetypes)
@@ -271,8 +277,10 @@ def unmarshal(
     The compiled validators answer when the app has them; openapi-core itself otherwise. `spec` and
     `compiled` default to the app's.
     """
+    request = current_request()
+    app = current_flask_app()
     if spec is None:
-        spec, compiled = get_spec(), compiled_operations(current_app)
+        spec, compiled = get_spec(), compiled_operations(app)
     if compiled is not None:
         return compiled[(entry.template, operation.method)].unmarshal(
             entry.path_values(request.path),
@@ -310,6 +318,7 @@ def validate_current_request(spec: Spec | None = None) -> ValidRequest:
 
     `spec` is another document than the app's (the admin API's), checked with compiled validators.
     """
+    request = current_request()
     compiled = None if spec is None else spec.derived("compiled", compile_spec)
     spec = spec or get_spec()
     entry = spec.match_path(request.path)
@@ -366,6 +375,8 @@ def init_app(
         raise ValueError(f"validator must be 'compiled' or 'openapi-core', got {validator!r}")
 
     def validate() -> None:
+        request = current_request()
+        g = current_globals()
         if request.path.startswith("/__admin"):
             g.valid_request = validate_current_request(admin_spec)
             return

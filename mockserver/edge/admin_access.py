@@ -14,9 +14,8 @@ import socket
 from collections.abc import Callable
 from functools import lru_cache
 
-from flask import request
-
 from mockserver.core.api_errors import ADMIN_FORBIDDEN, ApiError
+from mockserver.core.context import current_request
 from mockserver.core.settings import Settings
 
 ADMIN_PREFIX = "/__admin"
@@ -43,6 +42,7 @@ def _bearer(authorization: str) -> str | None:
 
 def check_admin_access(token: str | None) -> None:
     """Raise a 403 for an admin request from another host without the right token."""
+    request = current_request()
     if not request.path.startswith(ADMIN_PREFIX):
         return
     address = request.environ.get("REMOTE_ADDR", "")
@@ -84,6 +84,7 @@ def _check_host(token: str | None) -> None:
     empty host must not pass. An HTTP/1.0 request may come without Host (HTTP/1.1 has been refused by
     then, see `contract.message_checks.check_host`): no browser sends one, so there is no name to check.
     """
+    request = current_request()
     sent: str | None = request.environ.get("HTTP_HOST")
     if sent is None:
         return
@@ -121,6 +122,7 @@ def _own_names() -> frozenset[str]:
 
 
 def _bearer_is(token: str) -> bool:
+    request = current_request()
     sent = _bearer(request.headers.get("Authorization", ""))
     return sent is not None and hmac.compare_digest(sent.encode(), token.encode())
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import Response, request
+from flask import Response
 
 from mockserver.contract.message_checks import allowed_methods
 from mockserver.core.api_errors import (
@@ -21,6 +21,7 @@ from mockserver.core.api_errors import (
     PATH_NOT_FOUND,
     ApiError,
 )
+from mockserver.core.context import current_request
 from mockserver.core.settings import Settings
 
 ADMIN_PREFIX = "/__admin"
@@ -83,6 +84,7 @@ def _refusal(policy: OriginPolicy, origin: str, admin: bool) -> ApiError:
 
 def _check(policy: OriginPolicy) -> Response | None:
     """Refuse an admin request from another origin; answer a preflight (403 for a disallowed origin)."""
+    request = current_request()
     environ = request.environ
     origin = environ.get("HTTP_ORIGIN")
     preflight = environ.get("REQUEST_METHOD") == "OPTIONS"  # `options` is refused by validation
@@ -110,6 +112,7 @@ def _check(policy: OriginPolicy) -> Response | None:
 
 def _allow_origin(policy: OriginPolicy, response: Response) -> Response:
     """Name an allowed caller's origin (never `*`: a listed origin, or any when `*` is configured)."""
+    request = current_request()
     origin = request.environ.get("HTTP_ORIGIN")
     if origin is not None and policy.allows(
         origin, request.host.lower(), request.path.startswith(ADMIN_PREFIX)

@@ -16,10 +16,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import Response, g, request
+from flask import Response
 
 from mockserver.contract.validation import valid_request
 from mockserver.core.channels import ANSWERED_BY_KEY, DELAY_KEY, FAULT_KEY
+from mockserver.core.context import current_globals, current_request
 from mockserver.core.settings import Settings
 from mockserver.forcing.by_rule import MALFORMED
 from mockserver.forcing.spec_answers import declared_statuses, spec_answer
@@ -66,6 +67,8 @@ class Chaos:
 
 
 def apply_chaos(chaos: Chaos) -> Response | None:
+    request = current_request()
+    g = current_globals()
     if "valid_request" not in g or ANSWERED_BY_KEY in request.environ or request.path.startswith("/__admin"):
         return None
     drawn = chaos.draw()

@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
-from flask import Response, after_this_request, g, request
+from flask import Response, after_this_request
 
 from mockserver.contract.spec import Operation, named_examples
 from mockserver.contract.validation import valid_request
 from mockserver.core.api_errors import INVALID_PREFERENCE, ApiError
 from mockserver.core.channels import ANSWERED_BY_KEY, DELAY_KEY, QUERY_PREFERENCES_KEY
+from mockserver.core.context import current_globals, current_request
 from mockserver.forcing.spec_answers import responses_of, spec_answer, success_status
 
 if TYPE_CHECKING:
@@ -75,6 +76,7 @@ def _text(value: str) -> str:
 def _preferences() -> list[Preference]:
     """The request's preferences we know, from the Prefer header(s) and the query; others are ignored
     (RFC 7240: a server ignores preferences it does not support)."""
+    request = current_request()
     found: list[Preference] = []
     header = request.headers.get("Prefer", "")
     if not header.isascii():  # it may hide a preference we know: refused, not ignored
@@ -177,6 +179,8 @@ def forced_response(forced: Forced, operation: Operation) -> Response | None:
 
 def apply_preferences() -> Response | None:
     """A before-request hook (after validation and the session): answer, delay, or let the view run."""
+    request = current_request()
+    g = current_globals()
     if "HTTP_PREFER" not in request.environ and QUERY_PREFERENCES_KEY not in request.environ:
         return None
     if request.path.startswith("/__admin") or "valid_request" not in g:
@@ -195,6 +199,7 @@ def apply_preferences() -> Response | None:
 
 
 def _preference_applied(response: Response) -> Response:
+    g = current_globals()
     applied = g.get("preference_applied")
     if applied:
         earlier = response.headers.get("Preference-Applied")  # the view's own (return=minimal)

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
-from flask import Response, after_this_request, g, request
+from flask import Response, after_this_request
 
 from mockserver.contract.validation import valid_request
 from mockserver.core.channels import (
@@ -28,6 +28,7 @@ from mockserver.core.channels import (
     FRONT_FAULTS_KEY,
     QUERY_PREFERENCES_KEY,
 )
+from mockserver.core.context import current_globals, current_request
 from mockserver.forcing.by_preference import apply_preferences
 from mockserver.forcing.spec_answers import spec_answer, success_status
 from mockserver.journal.log import Entry, request_headers
@@ -44,6 +45,8 @@ MALFORMED = b'{"data": [{"id": "'
 def forced_answer() -> Response | None:
     """The one before-request hook for what answers instead of the view: the client's preferences,
     then the session's rules. On the plain path: two environ lookups and one attribute read."""
+    request = current_request()
+    g = current_globals()
     environ = request.environ
     if "HTTP_PREFER" in environ or QUERY_PREFERENCES_KEY in environ:
         response = apply_preferences()
@@ -57,6 +60,8 @@ def forced_answer() -> Response | None:
 
 def apply_rules(book: RuleBook, environ: WSGIEnvironment) -> Response | None:
     """Answer the request from the session's first matching rule, or let the view answer."""
+    request = current_request()
+    g = current_globals()
     operation = valid_request().operation
     if not book.tries(operation.operation_id):
         return None

@@ -9,10 +9,11 @@ import re
 from typing import Any
 
 import orjson
-from flask import Response, current_app, g, request
+from flask import Response
 
 from mockserver.contract.from_schema import generate
 from mockserver.contract.spec import Operation, get_spec, named_examples, responses_in
+from mockserver.core.context import current_flask_app, current_globals, current_request
 from mockserver.rules.book import UNSET
 
 
@@ -32,7 +33,9 @@ def success_status(operation: Operation) -> int:
 def request_seed(status: int) -> str:
     """The seed of a generated body: the server's seed and the request, so the same request gets the
     same body."""
-    settings = current_app.config["MOCKSERVER_SETTINGS"]
+    request = current_request()
+    app = current_flask_app()
+    settings = app.config["MOCKSERVER_SETTINGS"]
     key = f"{settings.seed}:{request.method}:{request.full_path}:{status}"
     return hashlib.sha256(key.encode()).hexdigest()
 
@@ -47,6 +50,7 @@ def spec_answer(
     """A response of `status` (one the operation declares, else an empty body): a literal `body`, the
     named `example`, a generated body when `dynamic`, else the status's first named example, else a
     generated one. Headers the response declares required (and the bearer challenge) are set."""
+    g = current_globals()
     response_spec = responses_of(operation).get(str(status), {})
     examples = named_examples(response_spec)
     content = response_spec.get("content", {}).get("application/json")
@@ -101,6 +105,7 @@ def about_this_request(example: Any) -> Any:
 
 def _uuid_parameters() -> dict[str, str]:
     """The request's path and query parameters whose (validated) value is a UUID, as text."""
+    g = current_globals()
     valid = g.get("valid_request")
     if valid is None:
         return {}

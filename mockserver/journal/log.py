@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from itertools import islice
 from typing import TYPE_CHECKING, Any, Protocol
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response
 from werkzeug.wsgi import ClosingIterator
 
 from mockserver.core.api_errors import CONTRACT_KINDS, MAX_ITEMS, ErrorItem
@@ -36,6 +36,7 @@ from mockserver.core.channels import (
     UNJOURNALED_ENVIRON_KEY,
     USER_ENVIRON_KEY,
 )
+from mockserver.core.context import current_flask_app, current_request
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -267,7 +268,8 @@ def with_method_and_path(entries: Iterable[Entry], method: str | None, path: str
 
 
 def get_journal() -> RequestLog:
-    journal: RequestLog = current_app.extensions[JOURNAL_EXTENSION]
+    app = current_flask_app()
+    journal: RequestLog = app.extensions[JOURNAL_EXTENSION]
     return journal
 
 
@@ -441,5 +443,6 @@ def init_app(
 def keep_answer(response: Response) -> Response:
     """The after-request hook that runs last, so it sees the answer as sent: left in the environ for
     the journal's entry (a Pact export reads it)."""
+    request = current_request()
     request.environ[ANSWER_ENVIRON_KEY] = response
     return response

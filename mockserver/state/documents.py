@@ -10,8 +10,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 import orjson
-from flask import Response, g
+from flask import Response
 
+from mockserver.core.context import current_globals
 from mockserver.dataset.model import Business, Partner, PartnerIntegration, User
 from mockserver.dataset.queries import Page
 from mockserver.state.store import ClickEvent, Store, current_session
@@ -30,6 +31,7 @@ class Viewer:
 
 
 def json_response(document: dict[str, Any], status: int = 200) -> Response:
+    g = current_globals()
     g.response_document = document  # spares the response self-check from parsing the body again
     return Response(orjson.dumps(document), status=status, mimetype="application/json")
 

@@ -28,10 +28,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from flask import Flask, current_app, request
+from flask import Flask
 
 from mockserver.core.api_errors import INVALID_SESSION, ApiError
 from mockserver.core.channels import INCARNATION_ENVIRON_KEY, JOURNAL_EXTENSION, SESSIONS_EXTENSION
+from mockserver.core.context import current_flask_app, current_request
 from mockserver.dataset.model import DataSet
 from mockserver.rules.book import Rule, RuleBook
 from mockserver.state.documents import MAX_RENDERED, RenderBudget, Renderer
@@ -271,6 +272,7 @@ class Sessions:
 
 def session_id_of_request() -> str | None:
     """The validated session id the request names, or None; a malformed one is a 400."""
+    request = current_request()
     raw: str | None = request.environ.get(ENVIRON_KEY)  # cheaper than request.headers on every request
     if raw is None:
         return None
@@ -288,7 +290,8 @@ def session_id_of_request() -> str | None:
 
 def get_sessions() -> SessionRegistry:
     """The app's sessions, in this process or in Redis."""
-    sessions: SessionRegistry = current_app.extensions[SESSIONS_EXTENSION]
+    app = current_flask_app()
+    sessions: SessionRegistry = app.extensions[SESSIONS_EXTENSION]
     return sessions
 
 
@@ -302,6 +305,7 @@ def init_app(app: Flask, sessions: SessionRegistry) -> Callable[[], None]:
         shared: Any = sessions
 
         def pick_shared_session() -> None:
+            request = current_request()
             CURRENT_SESSION.set(shared.default)
             request.environ[INCARNATION_ENVIRON_KEY] = None  # until the store tells
             session = shared.current(session_id_of_request())
@@ -311,6 +315,7 @@ def init_app(app: Flask, sessions: SessionRegistry) -> Callable[[], None]:
         return pick_shared_session
 
     def pick_session() -> None:
+        request = current_request()
         CURRENT_SESSION.set(sessions.default)  # first: a malformed id below must not leave another's
         session_id = session_id_of_request()
         if session_id is not None:
