@@ -118,8 +118,10 @@ def _allow_origin(policy: OriginPolicy, response: Response) -> Response:
         origin, request.host.lower(), request.path.startswith(ADMIN_PREFIX)
     ):
         response.headers["Access-Control-Allow-Origin"] = origin
-    vary = response.headers.get("Vary")  # cheaper than `response.vary`, which parses and rewrites
-    if vary is None:
+    # getlist, not get: Werkzeug's `get` of a missing header raises and catches a KeyError, and
+    # `response.vary` parses and rewrites
+    vary = ", ".join(response.headers.getlist("Vary"))
+    if not vary:
         response.headers["Vary"] = "Origin"
     elif "origin" not in vary.lower():
         response.headers["Vary"] = f"{vary}, Origin"

@@ -78,6 +78,54 @@ class Memo(Protocol):
     ) -> None: ...
 
 
+class ReadDeadlines:
+    """The body reads in flight, each cancelled once `timeout` seconds have passed since it began: one
+    timer for them all. `asyncio.timeout` costs about 6 µs a use on uvloop, an entry here under 1 µs.
+
+    Every read gets the same time, so the order reads began in is the order their deadlines fall in:
+    the timer looks at the oldest only, and is set again for the next one when it fires.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.reading: dict[asyncio.Task[Any], float] = {}
+        """Each read's task and its deadline (the loop's clock), oldest first."""
+        self.expired: set[asyncio.Task[Any]] = set()
+        self.timer: asyncio.TimerHandle | None = None
+
+    def begin(self) -> asyncio.Task[Any]:
+        task = asyncio.current_task()
+        assert task is not None  # granian runs each request as a task
+        loop = task.get_loop()
+        deadline = loop.time() + self.timeout
+        self.reading[task] = deadline
+        if self.timer is None:
+            self.timer = loop.call_at(deadline, self._expire, loop)
+        return task
+
+    def end(self, task: asyncio.Task[Any]) -> bool:
+        """Forget a read; True when its time ran out (its task was cancelled for it: the cancellation is
+        taken back, so that the request goes on to its 408)."""
+        self.reading.pop(task, None)
+        if task in self.expired:
+            self.expired.discard(task)
+            task.uncancel()
+            return True
+        return False
+
+    def _expire(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.timer = None
+        now = loop.time()
+        for task, deadline in self.reading.items():
+            if deadline > now:
+                self.timer = loop.call_at(deadline, self._expire, loop)
+                break
+            self.expired.add(task)
+        for task in self.expired:
+            if self.reading.pop(task, None) is not None:
+                task.cancel()
+
+
 class WholeRequestFront:
     """An RSGI application around a WSGI one; the WSGI app runs on the event loop's thread.
 
@@ -98,6 +146,7 @@ class WholeRequestFront:
         self.memo = memo
         """Answers kept for repeated GETs; None: every request runs the app."""
         self.read_timeout = read_timeout
+        self.read_deadlines = ReadDeadlines(read_timeout)
         self.max_body_bytes = max_body_bytes
         self.on_close = on_close
         """Called once granian's worker has stopped serving (`serve --watch` stops its watcher)."""
@@ -177,13 +226,17 @@ class WholeRequestFront:
             return await self._read_chunked(protocol)
         if declared > self.max_body_bytes:
             return b"", OVERSIZE
+        task = self.read_deadlines.begin()
         try:
-            async with asyncio.timeout(self.read_timeout):
-                body: bytes = await protocol()
-        except TimeoutError:
-            return b"", "timeout"
+            body: bytes = await protocol()
+        except asyncio.CancelledError:
+            if self.read_deadlines.end(task):
+                return b"", "timeout"
+            raise
         except PROTOCOL_ERRORS:
             return b"", "incomplete"
+        finally:
+            self.read_deadlines.end(task)
         if len(body) != declared:
             return body, "incomplete"
         return body, ""
@@ -202,20 +255,24 @@ class WholeRequestFront:
         limit = self.max_body_bytes
         chunks: list[bytes] = []
         size = ends = 0
+        task = self.read_deadlines.begin()
         try:
-            async with asyncio.timeout(self.read_timeout):
-                async for chunk in protocol:
-                    if not chunk:
-                        ends += 1
-                        continue
-                    chunks.append(chunk)
-                    size += len(chunk)
-                    if size > limit:
-                        return b"".join(chunks)[: limit + 1], OVERSIZE
-        except TimeoutError:
-            return b"", "timeout"
+            async for chunk in protocol:
+                if not chunk:
+                    ends += 1
+                    continue
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > limit:
+                    return b"".join(chunks)[: limit + 1], OVERSIZE
+        except asyncio.CancelledError:
+            if self.read_deadlines.end(task):
+                return b"", "timeout"
+            raise
         except PROTOCOL_ERRORS:
             return b"", "incomplete"
+        finally:
+            self.read_deadlines.end(task)
         return b"".join(chunks), "" if ends == 1 else "incomplete"
 
     async def _wait(self, seconds: float) -> bool:
