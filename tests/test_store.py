@@ -3,6 +3,7 @@ readers' caches watch, reset, and click events with ids that follow from the see
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -10,6 +11,7 @@ import pytest
 from support import ALICE, BOB, make_dataset, make_partner
 
 from mockserver.dataset.model import DataSet
+from mockserver.state.mutable import click_event_id
 from mockserver.state.store import ClickEvent, Store
 
 P1, P2, P3 = (make_partner(n, name) for n, name in ((1, "One"), (2, "Two"), (3, "Three")))
@@ -114,6 +116,15 @@ def test_click_event_ids_follow_from_the_seed_and_the_sequence(store: Store) -> 
     # A reset starts the sequence again.
     store.reset()
     assert [store.record_click(P1.id, ALICE, "website").id for _ in range(2)] == ids[:2]
+
+
+@pytest.mark.parametrize("incarnation", [0, 7, 2**40])
+def test_click_event_ids_are_the_version_4_uuids_of_their_digest(incarnation: int) -> None:
+    """The ids of earlier releases, byte for byte (recorded runs and pacts name them)."""
+    for sequence in range(1, 500):
+        salt = f"{incarnation}:" if incarnation else ""
+        digest = hashlib.sha256(f"7:click-event:{salt}{sequence}".encode()).digest()
+        assert click_event_id(7, sequence, incarnation) == str(uuid.UUID(bytes=digest[:16], version=4))
 
 
 def test_forked_stores_share_one_bound_on_click_events() -> None:

@@ -40,7 +40,7 @@ def current_user() -> User:
     """`Authorization: Bearer <token>` names a user; no header means the data set's default user."""
     request = current_request()
     store = get_store()
-    header = request.headers.get("Authorization")
+    header = request.environ.get("HTTP_AUTHORIZATION")  # `headers.get` raises and catches when absent
     if header is None:
         if store.default_user is None:
             raise _unauthorized("The data set has no users")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Response
+from flask import Request, Response
 
 from mockserver.contract.spec import DOCS_METHODS, get_spec, is_docs_path
 from mockserver.core.api_errors import (
@@ -23,7 +23,7 @@ from mockserver.core.api_errors import (
     UNSUPPORTED_MEDIA_TYPE,
     ApiError,
 )
-from mockserver.core.channels import BODY_ENVIRON_KEY, BODY_PROBLEM
+from mockserver.core.channels import BODY_ENVIRON_KEY, BODY_PROBLEM, WHOLE_BODY_KEY
 from mockserver.core.context import current_flask_app, current_request
 
 IDENTITY = ("", "identity")
@@ -110,14 +110,15 @@ def check_method() -> None:
 def check_body_encoding() -> None:
     """A body the mock would have to decode first (gzip, deflate…) is refused, never read as is."""
     request = current_request()
-    content_encoding = request.headers.get("Content-Encoding", "").strip().lower()
+    environ = request.environ  # not `headers.get`, which raises and catches a KeyError for each absent one
+    content_encoding = environ.get("HTTP_CONTENT_ENCODING", "").strip().lower()
     if content_encoding not in IDENTITY:
         raise ApiError.of(
             UNSUPPORTED_MEDIA_TYPE,
             f"Content-Encoding {content_encoding[:40]!r} is not supported; send the body unencoded",
             ("header", "Content-Encoding"),
         )
-    codings = [c.strip().lower() for c in request.headers.get("Transfer-Encoding", "").split(",")]
+    codings = [c.strip().lower() for c in environ.get("HTTP_TRANSFER_ENCODING", "").split(",")]
     unsupported = [c for c in codings if c not in ("", "chunked")]
     if unsupported:
         raise ApiError.of(
@@ -130,9 +131,19 @@ def check_body_encoding() -> None:
 def body_of_request() -> bytes:
     """The whole body, read once: 415 for an encoding the mock would have to undo, 413 over the limit,
     400 when fewer bytes came than Content-Length announced."""
-    request = current_request()
-    app = current_flask_app()
     check_body_encoding()
+    request = current_request()
+    environ = request.environ
+    raw: bytes | None = environ.get(WHOLE_BODY_KEY)
+    if raw is not None:  # the front read it, whole and within the limit
+        environ[BODY_ENVIRON_KEY] = raw  # for the journal
+        return raw
+    return _read_body(request)
+
+
+def _read_body(request: Request) -> bytes:
+    """The body from `wsgi.input`, through Werkzeug's stream (waitress, the test client)."""
+    app = current_flask_app()
     limit = app.config["MAX_CONTENT_LENGTH"]
     size = request.content_length
     if limit is not None and size is not None and size > limit:

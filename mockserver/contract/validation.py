@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus, unquote_to_bytes
 
-from flask import Flask
+from flask import Flask, Request
 from jsonschema.exceptions import ValidationError as SchemaError
 from openapi_core.casting.schemas.exceptions import CastError
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest
@@ -57,7 +57,12 @@ from mockserver.core.api_errors import (
     ApiError,
     ErrorItem,
 )
-from mockserver.core.channels import COMPILED_EXTENSION, OPERATION_ENVIRON_KEY, SPEC_EXTENSION
+from mockserver.core.channels import (
+    BODY_ENVIRON_KEY,
+    COMPILED_EXTENSION,
+    OPERATION_ENVIRON_KEY,
+    SPEC_EXTENSION,
+)
 from mockserver.core.context import current_flask_app, current_globals, current_request
 
 JSON_MEDIA_TYPES = ("application/json", "application/vnd.api+json")
@@ -265,6 +270,12 @@ def _body_error(error: RequestBodyValidationError) -> ApiError:
     return ApiError.of(INVALID_BODY, "The body is invalid", ("pointer", ""))
 
 
+def _body_read(request: Request) -> bytes:
+    """The body `body_of_request` read (Werkzeug's cache when something else read it)."""
+    raw: bytes | None = request.environ.get(BODY_ENVIRON_KEY)
+    return raw if raw is not None else request.get_data(cache=True)
+
+
 def unmarshal(
     entry: PathEntry,
     operation: Operation,
@@ -285,7 +296,7 @@ def unmarshal(
         return compiled[(entry.template, operation.method)].unmarshal(
             entry.path_values(request.path),
             request.args,
-            request.get_data(cache=True) if operation.has_body else b"",
+            _body_read(request) if operation.has_body else b"",
             request.content_type,
             parsed_body,
         )

@@ -30,6 +30,7 @@ from mockserver.core.channels import (
     FRONT_DELAYS_KEY,
     FRONT_FAULTS_KEY,
     MEMO_TICKET_KEY,
+    WHOLE_BODY_KEY,
 )
 
 if TYPE_CHECKING:
@@ -187,7 +188,9 @@ class WholeRequestFront:
         if has_body:
             body, problem = await self._read_body(protocol, headers)
             environ["wsgi.input"] = io.BytesIO(body)
-            if problem:
+            if not problem:
+                environ[WHOLE_BODY_KEY] = body
+            else:
                 close = True  # the connection is in an unknown state, or the body unread: do not reuse it
                 if problem != OVERSIZE:
                     environ[BODY_PROBLEM] = problem

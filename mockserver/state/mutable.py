@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import sys
 import threading
-import uuid
 from collections import deque
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -30,8 +29,12 @@ def click_event_id(seed: int, sequence: int, incarnation: int = 0) -> str:
     In Redis, the session's incarnation (random, drawn when Redis made the session) goes in too: a
     Redis that restarts without persistence makes the sessions again, and their ids never repeat."""
     salt = f"{incarnation}:" if incarnation else ""
-    digest = hashlib.sha256(f"{seed}:click-event:{salt}{sequence}".encode()).digest()
-    return str(uuid.UUID(bytes=digest[:16], version=4))
+    digest = bytearray(hashlib.sha256(f"{seed}:click-event:{salt}{sequence}".encode()).digest()[:16])
+    # `str(uuid.UUID(bytes=digest, version=4))`, spelled out: the same text at a third of the cost
+    digest[6] = digest[6] & 0x0F | 0x40  # version 4
+    digest[8] = digest[8] & 0x3F | 0x80  # the RFC 4122 variant
+    text = digest.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def links_by_partner(links: Iterable[tuple[str, str]]) -> dict[str, frozenset[str]]:
