@@ -37,7 +37,7 @@ def test_each_read_gets_its_own_time_from_when_it_began() -> None:
             return outcome, loop.time() - began
 
         results = await asyncio.gather(timed(0, 5), timed(0.1, 5), timed(0.1, 0.1), timed(0.2, 5))
-        assert deadlines.reading == {} and deadlines.expired == set() and deadlines.timer is None
+        assert deadlines.reading == {} and deadlines.expired == {} and deadlines.timer is None
         return list(results)
 
     results = asyncio.run(scenario())
@@ -75,3 +75,21 @@ def test_a_cancellation_from_elsewhere_is_not_taken_for_a_timeout() -> None:
         return deadlines.reading == {}
 
     assert asyncio.run(scenario())
+
+
+def test_a_cancellation_from_elsewhere_at_the_deadline_still_goes_through() -> None:
+    """A stop that cancels the request as its read times out is not swallowed as a mere timeout."""
+
+    async def scenario() -> tuple[bool, dict[asyncio.Task[object], int]]:
+        deadlines = ReadDeadlines(0.05)
+        loop = asyncio.get_running_loop()
+        reading = asyncio.create_task(read(deadlines, 10))
+        await asyncio.sleep(0)  # the read has begun: its deadline timer is set
+        loop.call_at(deadlines.reading[reading][0], reading.cancel)  # the same tick, after the timer
+        try:
+            await reading
+        except asyncio.CancelledError:
+            return True, deadlines.expired
+        return False, deadlines.expired
+
+    assert asyncio.run(scenario()) == (True, {})

@@ -89,9 +89,11 @@ class ReadDeadlines:
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
-        self.reading: dict[asyncio.Task[Any], float] = {}
-        """Each read's task and its deadline (the loop's clock), oldest first."""
-        self.expired: set[asyncio.Task[Any]] = set()
+        self.reading: dict[asyncio.Task[Any], tuple[float, int]] = {}
+        """Each read's task, its deadline (the loop's clock) and how many cancellations its task had
+        pending when the read began; oldest first."""
+        self.expired: dict[asyncio.Task[Any], int] = {}
+        """Reads cancelled for their deadline, with their tasks' pending cancellations before it."""
         self.timer: asyncio.TimerHandle | None = None
 
     def begin(self) -> asyncio.Task[Any]:
@@ -99,32 +101,34 @@ class ReadDeadlines:
         assert task is not None  # granian runs each request as a task
         loop = task.get_loop()
         deadline = loop.time() + self.timeout
-        self.reading[task] = deadline
+        self.reading[task] = (deadline, task.cancelling())
         if self.timer is None:
             self.timer = loop.call_at(deadline, self._expire, loop)
         return task
 
     def end(self, task: asyncio.Task[Any]) -> bool:
-        """Forget a read; True when its time ran out (its task was cancelled for it: the cancellation is
-        taken back, so that the request goes on to its 408)."""
+        """Forget a read; True when its time ran out and nothing else cancelled its task: the
+        deadline's cancellation is taken back, so that the request goes on to its 408. When another
+        cancellation came too (a stop), False: the caller lets the CancelledError through."""
         self.reading.pop(task, None)
-        if task in self.expired:
-            self.expired.discard(task)
-            task.uncancel()
-            return True
-        return False
+        before = self.expired.pop(task, None)
+        if before is None:
+            return False
+        return task.uncancel() <= before
 
     def _expire(self, loop: asyncio.AbstractEventLoop) -> None:
         self.timer = None
         now = loop.time()
-        for task, deadline in self.reading.items():
+        due = []
+        for task, (deadline, before) in self.reading.items():
             if deadline > now:
                 self.timer = loop.call_at(deadline, self._expire, loop)
                 break
-            self.expired.add(task)
-        for task in self.expired:
-            if self.reading.pop(task, None) is not None:
-                task.cancel()
+            due.append((task, before))
+        for task, before in due:
+            del self.reading[task]
+            self.expired[task] = before
+            task.cancel()
 
 
 class WholeRequestFront:
