@@ -35,7 +35,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 """This checkout. The script imports nothing of benchlib, which puts this checkout first on sys.path:
 its measured child must import the mockserver of --tree."""
-FEW, MANY = 20, 120
+FEW, MANY = 20, 520
 CASES = ("get", "post")
 CLICK = json.dumps({"data": {"type": "partner_click_events", "attributes": {"event_type": "website"}}})
 
@@ -48,7 +48,7 @@ def inner(case: str, count: int, tree: Path, state: str | None, front: bool) -> 
         {"state": state, "state_namespace": f"instructions-{os.getpid()}"} if state else {}
     )
     if "max_click_events" in {field.name for field in dataclasses.fields(Settings)}:
-        shared["max_click_events"] = 10  # trees older than the bound keep every event (120 at most)
+        shared["max_click_events"] = 10  # trees older than the bound keep every event (520 at most)
     settings = Settings(
         spec_path=tree / "openapi.yaml",
         scenarios_dir=tree / "scenarios",
