@@ -271,3 +271,15 @@ def test_resource_ids_in_responses_are_uuids() -> None:
         assert schemas[name]["properties"]["id"] == {"$ref": "#/components/schemas/Uuid"}, name
     click_event = schemas["ClickEventDocument"]["properties"]["data"]["properties"]["id"]
     assert click_event == {"$ref": "#/components/schemas/Uuid"}
+
+
+def test_the_server_reads_the_documents_as_the_pure_python_loader_does() -> None:
+    """The spec and the admin spec are read with libyaml's loader at start-up: the same data."""
+    from pathlib import Path
+
+    import mockserver.admin
+    from mockserver.contract.spec import read_spec_document
+
+    admin = Path(mockserver.admin.__file__).parent / "admin-openapi.yaml"
+    assert read_spec_document(SPEC_PATH) == DOCUMENT
+    assert read_spec_document(admin) == yaml.safe_load(admin.read_text(encoding="utf-8"))

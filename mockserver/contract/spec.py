@@ -168,6 +168,12 @@ def _index_operations(resolved: dict[str, Any]) -> tuple[PathEntry, ...]:
     return tuple(entries)
 
 
+SPEC_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader where PyYAML was built with it (its wheels are): the spec and the admin spec
+are read in a tenth of the pure-Python loader's time, half a second of start-up otherwise. The
+documents are the same; only the wording of a syntax error's position may differ."""
+
+
 def read_spec_document(path: Path) -> dict[str, Any]:
     """The spec as data; SpecError when it is missing, not YAML, or has no paths."""
     try:
@@ -175,7 +181,7 @@ def read_spec_document(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise SpecError(f"cannot read spec {path}: {exc.strerror}") from None
     try:
-        document = yaml.safe_load(text)
+        document = yaml.load(text, Loader=SPEC_LOADER)
     except yaml.YAMLError as exc:
         raise SpecError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(document, dict) or "paths" not in document:
