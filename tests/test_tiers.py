@@ -7,12 +7,13 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import flask
 import pytest
 from _pytest.mark.expression import Expression
-from tiers import TIERS, can_select, fixture_tier, module_floor, module_tier, needs, tier_of
+from tiers import TIERS, Guard, can_select, fixture_tier, module_floor, module_tier, needs, tier_of
 
 from mockserver.testing.live import free_port
 
@@ -119,3 +120,39 @@ def test_a_live_test_that_starts_another_program_fails_saying_to_mark_it_system(
     with pytest.raises(pytest.fail.Exception, match="starts touch, a program outside this Python.*system"):
         subprocess.run(["touch", str(marker)], check=True)
     assert not marker.exists()
+
+
+def test_a_thread_left_by_an_earlier_test_is_not_the_current_test_s_reach() -> None:
+    """An earlier test's app may still be winding down on its own thread (a Redis background that
+    reconnects once more): its connection is not charged to the next test. The test's own threads
+    and the test itself still are."""
+    guard = Guard()
+    stand_in = socket.socket()  # only its family is read
+    stand_in.close()
+    go, done = threading.Event(), threading.Event()
+    outcomes: dict[str, str] = {}
+
+    def connect_when_told(name: str) -> None:
+        go.wait(5)
+        try:
+            guard._connecting(stand_in, ("127.0.0.1", 9))
+            outcomes[name] = "let through"
+        except pytest.fail.Exception:
+            outcomes[name] = "refused"
+        done.set()
+
+    guard.enter("tests/earlier.py::test_it", "live")
+    leftover = threading.Thread(target=connect_when_told, args=("leftover",))
+    leftover.start()
+    guard.leave()
+    guard.enter("tests/next.py::test_it", "app")  # set-up of the next test
+    guard.enter("tests/next.py::test_it", "app")  # its call
+    go.set()
+    leftover.join(5)
+    done.clear()
+    own = threading.Thread(target=connect_when_told, args=("own",))
+    own.start()
+    own.join(5)
+    with pytest.raises(pytest.fail.Exception, match="next.py::test_it is a app test but connects"):
+        guard._connecting(stand_in, ("127.0.0.1", 9))
+    assert outcomes == {"leftover": "let through", "own": "refused"}

@@ -27,6 +27,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from itertools import product
 from pathlib import Path
@@ -129,8 +130,14 @@ class Guard:
         self.current: str | None = None
         self.node_id = ""
         self._undo: list[Callable[[], None]] = []
+        self._earlier_threads: set[threading.Thread] = set()
+        """Threads alive when the current test's set-up began, its own excepted: earlier tests' (an
+        app's Redis background winding down, say). What they do is not this test's reach."""
 
     def enter(self, node_id: str, tier: str | None) -> None:
+        if node_id != self.node_id:  # the test's set-up: every other thread alive now is older
+            # the threads themselves, not their idents, which a new thread may take over
+            self._earlier_threads = set(threading.enumerate()) - {threading.current_thread()}
         self.node_id, self.current = node_id, tier
 
     def leave(self) -> None:
@@ -164,6 +171,8 @@ class Guard:
         )
 
     def _below(self, tier: str) -> bool:
+        if threading.current_thread() in self._earlier_threads:
+            return False
         return self.current is not None and rank(self.current) < rank(tier)
 
     def _app_built(self, app: Any, *args: Any, **kwargs: Any) -> None:
