@@ -13,16 +13,9 @@ pytestmark = pytest.mark.unit
 
 async def read(deadlines: ReadDeadlines, takes: float) -> str:
     """A body read that takes `takes` seconds: "whole" or "timeout", as the front tells them apart."""
-    task = deadlines.begin()
-    try:
+    with deadlines.bound() as bounded:
         await asyncio.sleep(takes)
-    except asyncio.CancelledError:
-        if deadlines.end(task):
-            return "timeout"
-        raise
-    finally:
-        deadlines.end(task)
-    return "whole"
+    return "timeout" if bounded.timed_out else "whole"
 
 
 def test_each_read_gets_its_own_time_from_when_it_began() -> None:

@@ -116,6 +116,10 @@ class ReadDeadlines:
             return False
         return task.uncancel() <= before
 
+    def bound(self) -> BoundedRead:
+        """`with deadlines.bound() as read:` around a read; `read.timed_out` after it."""
+        return BoundedRead(self)
+
     def _expire(self, loop: asyncio.AbstractEventLoop) -> None:
         self.timer = None
         now = loop.time()
@@ -129,6 +133,26 @@ class ReadDeadlines:
             del self.reading[task]
             self.expired[task] = before
             task.cancel()
+
+
+class BoundedRead:
+    """One body read under its deadline (`ReadDeadlines.bound`). When the time ran out, the
+    cancellation it made is swallowed and `timed_out` is set: the request goes on to its 408. Any
+    other cancellation goes through."""
+
+    __slots__ = ("deadlines", "task", "timed_out")
+
+    def __init__(self, deadlines: ReadDeadlines) -> None:
+        self.deadlines = deadlines
+        self.task = deadlines.begin()
+        self.timed_out = False
+
+    def __enter__(self) -> BoundedRead:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: object, traceback: object) -> bool:
+        self.timed_out = self.deadlines.end(self.task)
+        return self.timed_out and kind is not None and issubclass(kind, asyncio.CancelledError)
 
 
 class WholeRequestFront:
@@ -233,17 +257,13 @@ class WholeRequestFront:
             return await self._read_chunked(protocol)
         if declared > self.max_body_bytes:
             return b"", OVERSIZE
-        task = self.read_deadlines.begin()
         try:
-            body: bytes = await protocol()
-        except asyncio.CancelledError:
-            if self.read_deadlines.end(task):
-                return b"", "timeout"
-            raise
+            with self.read_deadlines.bound() as read:
+                body: bytes = await protocol()
         except PROTOCOL_ERRORS:
             return b"", "incomplete"
-        finally:
-            self.read_deadlines.end(task)
+        if read.timed_out:
+            return b"", "timeout"
         if len(body) != declared:
             return body, "incomplete"
         return body, ""
@@ -262,24 +282,20 @@ class WholeRequestFront:
         limit = self.max_body_bytes
         chunks: list[bytes] = []
         size = ends = 0
-        task = self.read_deadlines.begin()
         try:
-            async for chunk in protocol:
-                if not chunk:
-                    ends += 1
-                    continue
-                chunks.append(chunk)
-                size += len(chunk)
-                if size > limit:
-                    return b"".join(chunks)[: limit + 1], OVERSIZE
-        except asyncio.CancelledError:
-            if self.read_deadlines.end(task):
-                return b"", "timeout"
-            raise
+            with self.read_deadlines.bound() as read:
+                async for chunk in protocol:
+                    if not chunk:
+                        ends += 1
+                        continue
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size > limit:
+                        return b"".join(chunks)[: limit + 1], OVERSIZE
         except PROTOCOL_ERRORS:
             return b"", "incomplete"
-        finally:
-            self.read_deadlines.end(task)
+        if read.timed_out:
+            return b"", "timeout"
         return b"".join(chunks), "" if ends == 1 else "incomplete"
 
     async def _wait(self, seconds: float) -> bool:
