@@ -41,11 +41,10 @@ class DelayCounts:
 
 def allowed_methods(path: str) -> list[str]:
     """Methods served at a path: the spec's for the API, Flask's routes for /__admin, GET for the docs."""
-    app = current_flask_app()
     if is_docs_path(path):
         return list(DOCS_METHODS)
     if path.startswith("/__admin"):
-        adapter = app.url_map.bind("localhost")
+        adapter = current_flask_app().url_map.bind("localhost")
         return sorted(adapter.allowed_methods(path))
     entry = get_spec().match_path(path)
     return entry.allowed_methods if entry else []
@@ -55,7 +54,6 @@ def check_body_arrived() -> None:
     """The front (`serving.front`) stopped reading a body that did not arrive whole: answer, never act
     on it."""
     request = current_request()
-    app = current_flask_app()
     problem = request.environ.get(BODY_PROBLEM)
     if not problem:
         return
@@ -63,7 +61,7 @@ def check_body_arrived() -> None:
     source = ("header", "Content-Length") if declared is not None else ("header", "Transfer-Encoding")
     framing = f"{declared} bytes announced" if declared is not None else "chunked"
     if problem == "timeout":
-        timeout = app.config["MOCKSERVER_SETTINGS"].read_timeout
+        timeout = current_flask_app().config["MOCKSERVER_SETTINGS"].read_timeout
         raise ApiError.of(
             REQUEST_TIMEOUT, f"The request body did not arrive within {timeout:g} s ({framing})", source
         )

@@ -46,14 +46,13 @@ def forced_answer() -> Response | None:
     """The one before-request hook for what answers instead of the view: the client's preferences,
     then the session's rules. On the plain path: two environ lookups and one attribute read."""
     request = current_request()
-    g = current_globals()
     environ = request.environ
     if "HTTP_PREFER" in environ or QUERY_PREFERENCES_KEY in environ:
         response = apply_preferences()
         if response is not None or ANSWERED_BY_KEY in environ:
             return response
     book: RuleBook = current_session().rules
-    if not book.rules or "valid_request" not in g or request.path.startswith("/__admin"):
+    if not book.rules or "valid_request" not in current_globals() or request.path.startswith("/__admin"):
         return None
     return apply_rules(book, environ)
 
